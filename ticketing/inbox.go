@@ -1,0 +1,210 @@
+package ticketing
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Inbox views, as the console names them.
+const (
+	ViewOpen       = "open"
+	ViewMine       = "mine"
+	ViewUnassigned = "unassigned"
+	ViewPending    = "pending"
+	ViewSolved     = "solved"
+	ViewAll        = "all"
+)
+
+// Inbox is a node's in-memory read model of ticket summaries, built from
+// the store at start and kept current from events of every node. It
+// serves lists and counts without scanning the store (the embedded store
+// scans a whole collection for any query that is not an _id lookup). It
+// is a cache: the store stays the truth, and a newer Version always wins,
+// so events may arrive late, twice or out of order.
+type Inbox struct {
+	mu   sync.RWMutex
+	byID map[string]*Ticket
+}
+
+// NewInbox returns an empty Inbox.
+func NewInbox() *Inbox { return &Inbox{byID: map[string]*Ticket{}} }
+
+// Apply records t unless a newer version is already known.
+func (in *Inbox) Apply(t *Ticket) {
+	if t == nil || t.ID == "" {
+		return
+	}
+	sum := *t
+	sum.MessageIDs = nil
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if have, ok := in.byID[t.ID]; ok && have.Version > t.Version {
+		return
+	}
+	in.byID[t.ID] = &sum
+}
+
+// Len is the number of tickets known.
+func (in *Inbox) Len() int {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	return len(in.byID)
+}
+
+// Get returns the summary of a ticket.
+func (in *Inbox) Get(id string) (*Ticket, bool) {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	t, ok := in.byID[id]
+	if !ok {
+		return nil, false
+	}
+	c := *t
+	return &c, true
+}
+
+// List returns one page of tickets matching f, newest activity first.
+func (in *Inbox) List(f TicketFilter) (*TicketPage, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	if limit > 200 {
+		limit = 200
+	}
+	var after *cursor
+	if f.Cursor != "" {
+		c, ok := parseCursor(f.Cursor)
+		if !ok {
+			return nil, FieldError("cursor", "is not a cursor this API returned")
+		}
+		after = &c
+	}
+	q := strings.ToLower(strings.TrimSpace(f.Query))
+	in.mu.RLock()
+	matched := make([]*Ticket, 0, 64)
+	for _, t := range in.byID {
+		if matches(t, f, q) && (after == nil || after.before(t)) {
+			matched = append(matched, t)
+		}
+	}
+	in.mu.RUnlock()
+	sort.Slice(matched, func(i, j int) bool { return newer(matched[i], matched[j]) })
+	page := &TicketPage{Tickets: make([]*Ticket, 0, limit)}
+	for i, t := range matched {
+		if i == limit {
+			last := page.Tickets[limit-1]
+			page.NextCursor = cursor{at: last.LastMessageAt, id: last.ID}.String()
+			break
+		}
+		c := *t
+		page.Tickets = append(page.Tickets, &c)
+	}
+	return page, nil
+}
+
+func matches(t *Ticket, f TicketFilter, q string) bool {
+	if f.Status != "" && t.Status != f.Status {
+		return false
+	}
+	switch f.AssigneeID {
+	case "":
+	case AssigneeNone:
+		if t.AssigneeID != "" {
+			return false
+		}
+	default:
+		if t.AssigneeID != f.AssigneeID {
+			return false
+		}
+	}
+	if f.CustomerID != "" && t.CustomerID != f.CustomerID {
+		return false
+	}
+	if q != "" {
+		num := strconv.FormatInt(t.Number, 10)
+		if !strings.Contains(strings.ToLower(t.Subject), q) && !strings.Contains(strings.ToLower(t.Preview), q) &&
+			!strings.Contains(strings.ToLower(t.CustomerName), q) && strings.TrimPrefix(q, "#") != num {
+			return false
+		}
+	}
+	return true
+}
+
+// newer orders by last activity, then id, both descending.
+func newer(a, b *Ticket) bool {
+	if !a.LastMessageAt.Equal(b.LastMessageAt) {
+		return a.LastMessageAt.After(b.LastMessageAt)
+	}
+	return a.ID > b.ID
+}
+
+type cursor struct {
+	at time.Time
+	id string
+}
+
+func (c cursor) String() string { return strconv.FormatInt(c.at.UnixNano(), 36) + "." + c.id }
+
+// before reports whether t sorts after the cursor position.
+func (c cursor) before(t *Ticket) bool {
+	return newer(&Ticket{LastMessageAt: c.at, ID: c.id}, t)
+}
+
+func parseCursor(s string) (cursor, bool) {
+	i := strings.IndexByte(s, '.')
+	if i <= 0 || i == len(s)-1 {
+		return cursor{}, false
+	}
+	n, err := strconv.ParseInt(s[:i], 36, 64)
+	if err != nil {
+		return cursor{}, false
+	}
+	return cursor{at: time.Unix(0, n).UTC(), id: s[i+1:]}, true
+}
+
+// ViewFilter returns the filter of a console view for an agent.
+func ViewFilter(view, agentID string) (TicketFilter, bool) {
+	switch view {
+	case ViewOpen:
+		return TicketFilter{Status: StatusOpen}, true
+	case ViewMine:
+		return TicketFilter{Status: StatusOpen, AssigneeID: agentID}, true
+	case ViewUnassigned:
+		return TicketFilter{Status: StatusOpen, AssigneeID: AssigneeNone}, true
+	case ViewPending:
+		return TicketFilter{Status: StatusPending}, true
+	case ViewSolved:
+		return TicketFilter{Status: StatusSolved}, true
+	case ViewAll:
+		return TicketFilter{}, true
+	}
+	return TicketFilter{}, false
+}
+
+// Counts returns how many tickets each view holds for an agent.
+func (in *Inbox) Counts(agentID string) map[string]int {
+	c := map[string]int{ViewOpen: 0, ViewMine: 0, ViewUnassigned: 0, ViewPending: 0, ViewSolved: 0, ViewAll: 0}
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	for _, t := range in.byID {
+		c[ViewAll]++
+		switch t.Status {
+		case StatusOpen:
+			c[ViewOpen]++
+			if t.AssigneeID == "" {
+				c[ViewUnassigned]++
+			} else if t.AssigneeID == agentID {
+				c[ViewMine]++
+			}
+		case StatusPending:
+			c[ViewPending]++
+		case StatusSolved:
+			c[ViewSolved]++
+		}
+	}
+	return c
+}

@@ -1,0 +1,260 @@
+package ticketing
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ReplyInput is an agent's reply or internal note.
+type ReplyInput struct {
+	Text string `json:"text" validate:"max=65536"`
+	// Channel picks where the reply goes; empty means the channel of the
+	// customer's latest inbound message.
+	Channel Channel `json:"channel" validate:"omitempty,oneof=email chat sms"`
+	Note    bool    `json:"note"`
+	// ClientID makes a retried request idempotent: the same agent and
+	// client id store one message.
+	ClientID string `json:"client_id" validate:"max=100"`
+}
+
+// Reply stores an agent's reply as outbound with delivery queued and puts
+// it on SVAR_OUTBOUND for its channel, or stores a note that is never
+// sent. The message is in the store before it is queued.
+func (s *Service) Reply(ctx context.Context, ticketID string, by *Agent, in ReplyInput) (*Message, error) {
+	if err := s.valid.Struct(&in); err != nil {
+		return nil, err
+	}
+	text := strings.TrimSpace(in.Text)
+	if text == "" {
+		return nil, FieldError("text", "is empty")
+	}
+	t, err := s.ticket(ctx, ticketID)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.store.GetCustomer(ctx, t.CustomerID)
+	if err != nil {
+		return nil, fmt.Errorf("reply %s: customer: %w", t.ID, err)
+	}
+	now := s.now().UTC()
+	id := NewID()
+	if in.ClientID != "" {
+		sum := sha256.Sum256([]byte(by.ID + "\x00" + t.ID + "\x00" + in.ClientID))
+		id = "r" + hex.EncodeToString(sum[:12])
+	}
+	m := &Message{
+		ID: id, TicketID: t.ID, CustomerID: c.ID, Text: text,
+		Author: Author{Kind: AuthorAgent, ID: by.ID, Name: by.Name}, CreatedAt: now,
+		ClientID: in.ClientID,
+	}
+	var out *Outbound
+	if in.Note {
+		m.Direction = DirectionNote
+		m.Channel = in.Channel
+		if m.Channel == "" {
+			m.Channel = t.Channel
+		}
+	} else {
+		ch := in.Channel
+		if ch == "" {
+			ch = t.LastInboundChannel
+		}
+		if ch == "" {
+			ch = c.LastInboundChannel
+		}
+		if ch == "" {
+			ch = t.Channel
+		}
+		to, ok := Recipient(c, ch)
+		if !ok {
+			return nil, FieldError("channel", "the customer cannot be reached by %s", ch)
+		}
+		if reason, opted := c.OptOuts[string(ch)]; opted {
+			return nil, &Error{Code: EOptedOut, Field: "channel", Message: fmt.Sprintf("channel: the customer opted out of %s (%s)", ch, reason)}
+		}
+		if check := s.bus.ReplyChecks[ch]; check != nil {
+			meta, err := check(text)
+			if err != nil {
+				return nil, err
+			}
+			m.Meta = meta
+		}
+		m.Direction = DirectionOutbound
+		m.Channel = ch
+		m.Delivery = &Delivery{Status: DeliveryQueued, UpdatedAt: now}
+		out = &Outbound{
+			MessageID: m.ID, TicketID: t.ID, TicketNumber: t.Number, CustomerID: c.ID, Channel: ch, To: to,
+			Subject: t.Subject, Text: text, AgentName: by.Name, CreatedAt: now,
+		}
+		if ch == ChannelEmail {
+			out.InReplyTo, out.References = s.emailThread(ctx, t)
+		}
+	}
+
+	dup, err := s.store.InsertMessages(ctx, []*Message{m})
+	if err != nil {
+		return nil, fmt.Errorf("reply %s: %w", t.ID, err)
+	}
+	if dup[0] { // a retried request: answer with what was stored
+		stored, err := s.store.GetMessage(ctx, m.ID)
+		if err != nil {
+			return nil, err
+		}
+		if out != nil && stored.Delivery != nil && stored.Delivery.Status == DeliveryQueued {
+			if err := s.bus.Bus.PublishOutbound(ctx, out); err != nil {
+				return nil, Errorf(EUnavailable, "the reply is saved but could not be queued for delivery; try again")
+			}
+		}
+		return stored, nil
+	}
+
+	change := TicketChange{AddMessageID: m.ID, LastMessage: now, UpdatedAt: now}
+	if out != nil {
+		preview := FirstLine(text, 140)
+		change.Preview = &preview
+		change.LastOutbound = now
+	}
+	t, err = s.store.ApplyToTicket(ctx, t.ID, change)
+	if err != nil {
+		return nil, fmt.Errorf("reply %s: ticket: %w", m.TicketID, err)
+	}
+	if out != nil {
+		if err := s.bus.Bus.PublishOutbound(ctx, out); err != nil {
+			s.log.Error("queue reply", "message", m.ID, "err", err)
+			return nil, Errorf(EUnavailable, "the reply is saved but could not be queued for delivery; try again")
+		}
+	}
+	s.publish(ctx, &Event{Type: EventMessageCreated, Ticket: t, Message: m}, &Event{Type: EventTicketUpdated, Ticket: t})
+	return m, nil
+}
+
+// Recipient returns the identity a reply on ch goes to.
+func Recipient(c *Customer, ch Channel) (Identity, bool) {
+	switch ch {
+	case ChannelEmail:
+		return c.Identity(IdentityEmail)
+	case ChannelSMS:
+		for _, id := range c.Identities {
+			if id.Kind == IdentityPhone && strings.HasPrefix(id.Value, "+") {
+				return id, true
+			}
+		}
+	case ChannelChat:
+		if id, ok := c.Identity(IdentityExternal); ok && id.Verified {
+			return id, true
+		}
+		return c.Identity(IdentityChat)
+	}
+	return Identity{}, false
+}
+
+// emailThread returns In-Reply-To and References for a reply: the
+// customer's latest mail on the ticket and what it referenced.
+func (s *Service) emailThread(ctx context.Context, t *Ticket) (string, []string) {
+	ids := t.MessageIDs
+	if len(ids) > 30 {
+		ids = ids[len(ids)-30:]
+	}
+	msgs, err := s.store.GetMessages(ctx, ids)
+	if err != nil {
+		s.log.Warn("reply threading", "ticket", t.ID, "err", err)
+		return "", nil
+	}
+	for i := len(msgs) - 1; i >= 0; i-- {
+		m := msgs[i]
+		mid := m.Meta["message_id"]
+		if m.Direction != DirectionInbound || m.Channel != ChannelEmail || mid == "" {
+			continue
+		}
+		refs := strings.Fields(m.Meta["references"])
+		if len(refs) > 20 {
+			refs = refs[len(refs)-20:]
+		}
+		return mid, append(refs, mid)
+	}
+	return "", nil
+}
+
+// UpdateTicket changes a ticket's status, assignee, priority, type or tags.
+func (s *Service) UpdateTicket(ctx context.Context, id string, by *Agent, u TicketUpdate) (*Ticket, error) {
+	if err := s.valid.Struct(&u); err != nil {
+		return nil, err
+	}
+	t, err := s.ticket(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if u.AssigneeID != nil && *u.AssigneeID != "" {
+		if _, err := s.store.GetAgent(ctx, *u.AssigneeID); IsNotFound(err) {
+			return nil, FieldError("assignee_id", "no agent has id %q", *u.AssigneeID)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	now := s.now().UTC()
+	change := TicketChange{Status: u.Status, AssigneeID: u.AssigneeID, Priority: u.Priority, Type: u.Type, UpdatedAt: now}
+	if u.Tags != nil {
+		tags := normalizeTags(*u.Tags)
+		change.Tags = &tags
+	}
+	if u.Status != nil {
+		solved := time.Time{}
+		if *u.Status == StatusSolved || *u.Status == StatusClosed {
+			solved = now
+			if !t.SolvedAt.IsZero() && *u.Status == StatusClosed {
+				solved = t.SolvedAt
+			}
+		}
+		change.SolvedAt = &solved
+	}
+	t, err = s.store.ApplyToTicket(ctx, t.ID, change)
+	if err != nil {
+		return nil, err
+	}
+	s.publish(ctx, &Event{Type: EventTicketUpdated, Ticket: t})
+	return t, nil
+}
+
+func normalizeTags(in []string) []string {
+	out := []string{}
+	seen := map[string]bool{}
+	for _, t := range in {
+		t = strings.ToLower(strings.TrimSpace(t))
+		if t != "" && !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// ReportDelivery records an adapter's delivery report on an outbound
+// message and tells the consoles.
+func (s *Service) ReportDelivery(ctx context.Context, messageID string, d Delivery) (*Message, error) {
+	if d.UpdatedAt.IsZero() {
+		d.UpdatedAt = s.now().UTC()
+	}
+	m, err := s.store.SetDelivery(ctx, messageID, d)
+	if IsNotFound(err) {
+		return nil, Errorf(ENotFound, "message %s not found", messageID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("report delivery %s: %w", messageID, err)
+	}
+	s.publish(ctx, &Event{Type: EventMessageUpdated, Message: m})
+	return m, nil
+}
+
+// GetMessage returns a stored message.
+func (s *Service) GetMessage(ctx context.Context, id string) (*Message, error) {
+	m, err := s.store.GetMessage(ctx, id)
+	if errors.Is(err, ErrNotFound) || IsNotFound(err) {
+		return nil, Errorf(ENotFound, "message %s not found", id)
+	}
+	return m, err
+}

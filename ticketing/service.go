@@ -1,0 +1,323 @@
+package ticketing
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Options configure a Service. Zero values are documented defaults.
+type Options struct {
+	Store Store
+	// Bus publishes events and outbound messages.
+	Bus interface {
+		EventPublisher
+		OutboundPublisher
+	}
+	Logger *slog.Logger
+	// ReopenWindow is how long after a ticket is solved a customer's new
+	// message reopens it instead of starting a new ticket. Default 7 days.
+	ReopenWindow time.Duration
+	// Concurrency bounds how many customers of one batch are threaded at
+	// once. Default 8.
+	Concurrency int
+	// ReplyChecks validate a reply's text per channel before it is stored
+	// (SMS segment limits) and return metadata to keep on the message.
+	ReplyChecks map[Channel]func(text string) (map[string]string, error)
+	// Now returns the time; default time.Now.
+	Now func() time.Time
+}
+
+// Service is the ticketing core: it threads inbound envelopes into
+// customers' tickets, stores agents' replies and changes, and publishes
+// events. It keeps no state of its own beyond caches that the store can
+// always correct, so any number of nodes can run it side by side.
+type Service struct {
+	store  Store
+	bus    Options
+	log    *slog.Logger
+	valid  *Validator
+	window time.Duration
+	conc   int
+	now    func() time.Time
+	inbox  *Inbox
+
+	// identities caches identity key → customer id. Identities never move
+	// between customers, so the cache is never wrong, only incomplete.
+	identities *lru
+}
+
+// New returns a Service.
+func New(o Options) *Service {
+	s := &Service{store: o.Store, bus: o, log: o.Logger, valid: NewValidator(), window: o.ReopenWindow,
+		conc: o.Concurrency, now: o.Now, inbox: NewInbox(), identities: newLRU(200_000)}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.window <= 0 {
+		s.window = 7 * 24 * time.Hour
+	}
+	if s.conc <= 0 {
+		s.conc = 8
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// Inbox is the node's read model of tickets for lists and counts.
+func (s *Service) Inbox() *Inbox { return s.inbox }
+
+// Validator is the Service's validator, for adapters and handlers.
+func (s *Service) Validator() *Validator { return s.valid }
+
+// Store returns the store the service uses.
+func (s *Service) Store() Store { return s.store }
+
+// LoadInbox fills the read model from the store. Call it once at start,
+// after noting the events stream's sequence and before subscribing from it.
+func (s *Service) LoadInbox(ctx context.Context) error {
+	return s.store.ScanTickets(ctx, func(t *Ticket) error {
+		s.inbox.Apply(t)
+		return nil
+	})
+}
+
+// ApplyEvent keeps the read model current from an event of any node.
+func (s *Service) ApplyEvent(ev *Event) {
+	if ev.Ticket != nil {
+		s.inbox.Apply(ev.Ticket)
+	}
+}
+
+// NewID returns a random, URL-safe id.
+func NewID() string {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return hex.EncodeToString(b[:])
+}
+
+func (s *Service) publish(ctx context.Context, evs ...*Event) {
+	for _, ev := range evs {
+		if ev.At.IsZero() {
+			ev.At = s.now()
+		}
+		if ev.Ticket != nil {
+			s.inbox.Apply(ev.Ticket)
+		}
+		if err := s.bus.Bus.PublishEvent(ctx, ev); err != nil {
+			// The store has the change; consoles see it on their next
+			// load. Losing a push is not losing a message.
+			s.log.Warn("publish event", "type", ev.Type, "err", err)
+		}
+	}
+}
+
+// TicketView is a ticket with its customer and timeline.
+type TicketView struct {
+	Ticket   *Ticket    `json:"ticket"`
+	Customer *Customer  `json:"customer"`
+	Messages []*Message `json:"messages"`
+}
+
+// TicketView returns a ticket, its customer and its messages, oldest first.
+func (s *Service) TicketView(ctx context.Context, id string) (*TicketView, error) {
+	t, err := s.ticket(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.store.GetCustomer(ctx, t.CustomerID)
+	if err != nil {
+		return nil, fmt.Errorf("ticket view %s: customer: %w", id, err)
+	}
+	msgs, err := s.store.GetMessages(ctx, t.MessageIDs)
+	if err != nil {
+		return nil, fmt.Errorf("ticket view %s: messages: %w", id, err)
+	}
+	if msgs == nil {
+		msgs = []*Message{}
+	}
+	return &TicketView{Ticket: t, Customer: c, Messages: msgs}, nil
+}
+
+// ticket reads a ticket by id, or by number when id is "#1042" or "1042"
+// and no ticket has that id.
+func (s *Service) ticket(ctx context.Context, id string) (*Ticket, error) {
+	if id == "" || len(id) > 200 {
+		return nil, Errorf(ENotFound, "ticket not found")
+	}
+	t, err := s.store.GetTicket(ctx, id)
+	if IsNotFound(err) {
+		if n, perr := strconv.ParseInt(trimHash(id), 10, 64); perr == nil && n > 0 {
+			t, err = s.store.GetTicketByNumber(ctx, n)
+		}
+	}
+	if IsNotFound(err) {
+		return nil, Errorf(ENotFound, "ticket %s not found", id)
+	}
+	return t, err
+}
+
+func trimHash(s string) string {
+	if len(s) > 0 && s[0] == '#' {
+		return s[1:]
+	}
+	return s
+}
+
+// CustomerView returns a customer and their tickets, newest first.
+func (s *Service) CustomerView(ctx context.Context, id string) (*Customer, []*Ticket, error) {
+	if id == "" || len(id) > 200 {
+		return nil, nil, Errorf(ENotFound, "customer not found")
+	}
+	c, err := s.store.GetCustomer(ctx, id)
+	if IsNotFound(err) {
+		return nil, nil, Errorf(ENotFound, "customer %s not found", id)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	tickets := make([]*Ticket, 0, len(c.TicketIDs))
+	for i := len(c.TicketIDs) - 1; i >= 0; i-- {
+		t, err := s.store.GetTicket(ctx, c.TicketIDs[i])
+		if IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		tickets = append(tickets, t)
+	}
+	return c, tickets, nil
+}
+
+// CustomerByIdentity returns the customer owning key (kind:value).
+func (s *Service) CustomerByIdentity(ctx context.Context, key string) (*Customer, error) {
+	id, err := s.lookupIdentity(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.GetCustomer(ctx, id)
+}
+
+func (s *Service) lookupIdentity(ctx context.Context, key string) (string, error) {
+	if id, ok := s.identities.get(key); ok {
+		return id, nil
+	}
+	id, err := s.store.LookupIdentity(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	s.identities.put(key, id)
+	return id, nil
+}
+
+// History returns up to limit of the customer's messages that the customer
+// may see (no notes), oldest first, across their tickets.
+func (s *Service) History(ctx context.Context, customerID string, limit int) ([]*Message, error) {
+	c, err := s.store.GetCustomer(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = 50
+	}
+	var out []*Message
+	for i := len(c.TicketIDs) - 1; i >= 0 && len(out) < limit; i-- {
+		t, err := s.store.GetTicket(ctx, c.TicketIDs[i])
+		if IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		ids := t.MessageIDs
+		if len(ids) > limit {
+			ids = ids[len(ids)-limit:]
+		}
+		msgs, err := s.store.GetMessages(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		var keep []*Message
+		for _, m := range msgs {
+			if m.Direction != DirectionNote {
+				keep = append(keep, m)
+			}
+		}
+		out = append(keep, out...)
+	}
+	if len(out) > limit {
+		out = out[len(out)-limit:]
+	}
+	return out, nil
+}
+
+// ListTickets serves a list from the read model.
+func (s *Service) ListTickets(_ context.Context, f TicketFilter) (*TicketPage, error) {
+	return s.inbox.List(f)
+}
+
+// Counts returns the inbox view counts for an agent.
+func (s *Service) Counts(agentID string) map[string]int { return s.inbox.Counts(agentID) }
+
+// PatchCustomer changes a customer's shop-pushed fields.
+func (s *Service) PatchCustomer(ctx context.Context, id string, p CustomerPatch) (*Customer, error) {
+	c, err := s.store.PatchCustomer(ctx, id, p)
+	if IsNotFound(err) {
+		return nil, Errorf(ENotFound, "customer %s not found", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.publish(ctx, &Event{Type: EventCustomerUpdated, Customer: c})
+	return c, nil
+}
+
+// lru is a small bounded cache. When full it forgets everything older
+// than the newest half, which is cheap and good enough for id caches.
+type lru struct {
+	mu   sync.Mutex
+	max  int
+	cur  map[string]string
+	prev map[string]string
+}
+
+func newLRU(max int) *lru { return &lru{max: max, cur: map[string]string{}, prev: map[string]string{}} }
+
+func (c *lru) get(k string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.cur[k]; ok {
+		return v, true
+	}
+	if v, ok := c.prev[k]; ok {
+		c.cur[k] = v
+		return v, true
+	}
+	return "", false
+}
+
+func (c *lru) put(k, v string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.cur) >= c.max/2 {
+		c.prev, c.cur = c.cur, map[string]string{}
+	}
+	c.cur[k] = v
+}
+
+func (c *lru) del(k string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.cur, k)
+	delete(c.prev, k)
+}

@@ -1,0 +1,89 @@
+package ticketing
+
+import "time"
+
+// Ticket statuses.
+const (
+	StatusOpen    = "open"
+	StatusPending = "pending"
+	StatusSolved  = "solved"
+	StatusClosed  = "closed"
+)
+
+// Priorities.
+const (
+	PriorityLow    = "low"
+	PriorityNormal = "normal"
+	PriorityHigh   = "high"
+	PriorityUrgent = "urgent"
+)
+
+// Ticket is one conversation with one customer, across channels.
+type Ticket struct {
+	ID         string    `json:"id" bson:"_id"`
+	Number     int64     `json:"number" bson:"number"`
+	Status     string    `json:"status" bson:"status"`
+	Priority   string    `json:"priority" bson:"priority"`
+	Type       string    `json:"type,omitempty" bson:"type,omitempty"`
+	Subject    string    `json:"subject" bson:"subject"`
+	CustomerID string    `json:"customer_id" bson:"customer_id"`
+	AssigneeID string    `json:"assignee_id" bson:"assignee_id"`
+	Channel    Channel   `json:"channel" bson:"channel"`
+	Tags       []string  `json:"tags" bson:"tags"`
+	CreatedAt  time.Time `json:"created_at" bson:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at" bson:"updated_at"`
+
+	// CustomerName is denormalised for lists.
+	CustomerName string `json:"customer_name,omitempty" bson:"customer_name,omitempty"`
+	// Preview is the first line of the latest message.
+	Preview        string    `json:"preview" bson:"preview"`
+	LastMessageAt  time.Time `json:"last_message_at" bson:"last_message_at"`
+	LastInboundAt  time.Time `json:"last_inbound_at,omitempty" bson:"last_inbound_at,omitempty"`
+	LastOutboundAt time.Time `json:"last_outbound_at,omitempty" bson:"last_outbound_at,omitempty"`
+	// LastInboundChannel is where the customer last wrote from; a reply
+	// goes there unless the agent picks another channel.
+	LastInboundChannel Channel   `json:"last_inbound_channel,omitempty" bson:"last_inbound_channel,omitempty"`
+	MessageCount       int       `json:"message_count" bson:"message_count"`
+	SolvedAt           time.Time `json:"solved_at,omitempty" bson:"solved_at,omitempty"`
+	PreviousTicketID   string    `json:"previous_ticket_id,omitempty" bson:"previous_ticket_id,omitempty"`
+	// MessageIDs lists the ticket's messages in arrival order, so the ticket
+	// view reads them by _id instead of scanning the messages collection.
+	MessageIDs []string `json:"-" bson:"message_ids"`
+	// Version grows with every change; events carry it so read models keep
+	// the newest state whatever order events arrive in.
+	Version int64 `json:"version" bson:"version"`
+}
+
+// Unanswered reports whether the customer's latest message has no reply yet.
+func (t *Ticket) Unanswered() bool { return t.LastInboundAt.After(t.LastOutboundAt) }
+
+// Live reports whether new messages join this ticket without reopening it.
+func (t *Ticket) Live() bool { return t.Status == StatusOpen || t.Status == StatusPending }
+
+// TicketFilter selects tickets for a list.
+type TicketFilter struct {
+	Status     string // empty: any
+	AssigneeID string // empty: any; "-" (AssigneeNone): unassigned
+	CustomerID string
+	Query      string // case-insensitive substring of subject, preview, customer name or number
+	Limit      int
+	Cursor     string
+}
+
+// AssigneeNone in TicketFilter.AssigneeID selects unassigned tickets.
+const AssigneeNone = "-"
+
+// TicketPage is one page of a list, newest activity first.
+type TicketPage struct {
+	Tickets    []*Ticket `json:"tickets"`
+	NextCursor string    `json:"next_cursor"`
+}
+
+// TicketUpdate changes a ticket; nil fields are left alone.
+type TicketUpdate struct {
+	Status     *string   `json:"status" validate:"omitempty,oneof=open pending solved closed"`
+	AssigneeID *string   `json:"assignee_id" validate:"omitempty,max=64"`
+	Priority   *string   `json:"priority" validate:"omitempty,oneof=low normal high urgent"`
+	Tags       *[]string `json:"tags" validate:"omitempty,max=50,dive,min=1,max=50"`
+	Type       *string   `json:"type" validate:"omitempty,oneof=question order delivery return complaint"`
+}
