@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/svar-dev/svar/ticketing"
 )
@@ -71,9 +70,6 @@ const maxBody = 1 << 20
 
 // decodeJSON reads a JSON object into v with errors that name the field.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return &ticketing.Error{Code: codeBadRequest, Message: "Content-Type must be application/json"}
-	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	err := dec.Decode(v)
 	var syn *json.SyntaxError

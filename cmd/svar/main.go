@@ -1,0 +1,356 @@
+// Command svar runs the Svar helpdesk: `svar` or `svar serve` starts a
+// node (embedded NATS and store unless told otherwise); `svar bench` runs
+// the benchmarks.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/svar-dev/svar/configs"
+	"github.com/svar-dev/svar/realtime"
+	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/mongostore"
+	"github.com/svar-dev/svar/ticketing/natsbus"
+	"github.com/svar-dev/svar/web"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	args := os.Args[1:]
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(ctx, args)
+	case "bench":
+		err = runBench(ctx, args, os.Stdout)
+	case "help":
+		fmt.Println("usage: svar [serve|bench] [flags]; svar serve -h lists the settings")
+	default:
+		err = fmt.Errorf("unknown command %q (want serve or bench)", cmd)
+	}
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "svar:", err)
+		os.Exit(1)
+	}
+}
+
+func serve(ctx context.Context, args []string) error {
+	m := NewMain()
+	if err := m.ParseFlags(args); err != nil {
+		return err
+	}
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	<-ctx.Done()
+	fmt.Fprintln(m.Stdout, "svar: shutting down")
+	return m.Close()
+}
+
+// Main is one Svar node. It only wires the packages together; tests start
+// and stop it like the binary does.
+type Main struct {
+	Config configs.Config
+	Stdout io.Writer
+	Logger *slog.Logger
+
+	embNATS  *natsbus.Embedded
+	embStore *mongostore.Embedded
+	Store    *mongostore.Store
+	Bus      *natsbus.Bus
+	Service  *ticketing.Service
+	Hub      *realtime.Hub
+	Metrics  *web.Metrics
+	Web      *web.Server
+	channels channels
+
+	httpSrv  *http.Server
+	listener net.Listener
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	closed   sync.Once
+	// AdminPassword is the generated first password, if one was generated.
+	AdminPassword string
+}
+
+// NewMain returns a Main with default configuration.
+func NewMain() *Main {
+	return &Main{Config: configs.Default(), Stdout: os.Stdout}
+}
+
+// ParseFlags loads the configuration from flags, env and config file.
+func (m *Main) ParseFlags(args []string) error {
+	fs := flag.NewFlagSet("svar serve", flag.ContinueOnError)
+	c, err := configs.Load(fs, args, os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	m.Config = c
+	return nil
+}
+
+func (m *Main) logger() *slog.Logger {
+	if m.Logger != nil {
+		return m.Logger
+	}
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(m.Config.LogLevel))
+	m.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	return m.Logger
+}
+
+// Run starts the node and returns once it serves. Close stops it.
+func (m *Main) Run(ctx context.Context) error {
+	c := &m.Config
+	log := m.logger()
+	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
+
+	natsURL := c.NATSURL
+	if natsURL == "" {
+		if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
+			return fmt.Errorf("data dir: %w", err)
+		}
+		e, err := natsbus.StartEmbedded(natsbus.EmbeddedOptions{DataDir: c.DataDir, Addr: c.EmbeddedNATSAddr, Logger: log.With("component", "nats")})
+		if err != nil {
+			return fmt.Errorf("embedded NATS: %w", err)
+		}
+		m.embNATS, natsURL = e, e.ClientURL()
+	}
+	mongoURI := c.MongoDBURI
+	if mongoURI == "" {
+		if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
+			return fmt.Errorf("data dir: %w", err)
+		}
+		e, err := mongostore.StartEmbedded(ctx, mongostore.EmbeddedOptions{DataDir: c.DataDir, Addr: c.EmbeddedMongoDBAddr, Logger: log.With("component", "store")})
+		if err != nil {
+			return fmt.Errorf("embedded store: %w", err)
+		}
+		m.embStore, mongoURI = e, e.URI()
+	}
+	host, _ := os.Hostname()
+	bus, err := natsbus.Connect(ctx, natsbus.Options{URL: natsURL, Name: "svar-" + host, Logger: log.With("component", "bus")})
+	if err != nil {
+		return fmt.Errorf("connect NATS %s: %w", redact(natsURL), err)
+	}
+	m.Bus = bus
+	store, err := mongostore.Open(ctx, mongostore.Options{URI: mongoURI, Database: c.MongoDBDatabase, Embedded: m.embStore, Logger: log.With("component", "store")})
+	if err != nil {
+		return fmt.Errorf("connect MongoDB %s: %w", redact(mongoURI), err)
+	}
+	m.Store = store
+
+	m.Metrics = web.NewMetrics()
+	checks := map[ticketing.Channel]func(string) (map[string]string, error){}
+	m.Service = ticketing.New(ticketing.Options{Store: store, Bus: bus, Logger: log.With("component", "core"),
+		ReopenWindow: c.ReopenWindow, ReplyChecks: checks})
+	m.Hub = realtime.New(realtime.Options{Logger: log.With("component", "realtime"), Backlog: bus, Relay: bus})
+
+	created, generated, err := web.EnsureAdmin(ctx, store, c.AdminEmail, c.AdminPassword)
+	if err != nil {
+		return fmt.Errorf("create the first admin: %w", err)
+	}
+	m.AdminPassword = generated
+
+	// The inbox read model: note the events stream's position, load the
+	// store, then follow events from that position so nothing falls between.
+	seq, err := bus.LastEventSeq(ctx)
+	if err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	if err := m.Service.LoadInbox(ctx); err != nil {
+		return fmt.Errorf("load inbox: %w", err)
+	}
+	m.goRun("events", func() error {
+		return bus.SubscribeEvents(ctx, seq, func(ev *ticketing.Event) {
+			m.Service.ApplyEvent(ev)
+			m.Hub.Publish(ev)
+		})
+	})
+	m.goRun("core", func() error { return bus.ConsumeInbound(ctx, m.ingest) })
+
+	routers, err := m.startChannels(ctx, checks)
+	if err != nil {
+		return err
+	}
+
+	m.registerGauges()
+	m.Web = web.New(web.Options{Service: m.Service, Store: store, Live: m.Hub, Metrics: m.Metrics,
+		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Routers: routers, PublicURL: c.PublicURL,
+		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://")})
+	ln, err := net.Listen("tcp", c.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (SVAR_HTTP_ADDR): %w", c.HTTPAddr, err)
+	}
+	m.listener = ln
+	m.httpSrv = &http.Server{Handler: m.Web, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	m.goRun("http", func() error {
+		if err := m.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	m.banner(created)
+	return nil
+}
+
+// ingest is the inbound handler: the core plus metrics.
+func (m *Main) ingest(ctx context.Context, envs []*ticketing.Envelope) []error {
+	errs := m.Service.Ingest(ctx, envs)
+	for i, err := range errs {
+		ch := "unknown"
+		if envs[i] != nil {
+			ch = string(envs[i].Channel)
+		}
+		var p *ticketing.PoisonError
+		result := "stored"
+		switch {
+		case errors.As(err, &p):
+			result = "poison"
+		case err != nil:
+			result = "failed"
+		}
+		m.Metrics.Ingested.WithLabelValues(ch, result).Inc()
+	}
+	return errs
+}
+
+func (m *Main) registerGauges() {
+	m.Metrics.Gauge("svar_consumer_lag", "Inbound envelopes not yet acknowledged by the ticketing core.", func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := m.Bus.ConsumerLag(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
+	m.Metrics.Gauge("svar_agent_websockets", "Agents' live websockets open on this node.", func() float64 {
+		return float64(m.Hub.Stats().Sessions)
+	})
+	m.Metrics.Gauge("svar_inbox_tickets", "Tickets in this node's inbox read model.", func() float64 {
+		return float64(m.Service.Inbox().Len())
+	})
+}
+
+// goRun runs f in a goroutine owned by Main; Close waits for it.
+func (m *Main) goRun(name string, f func() error) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := f(); err != nil && !errors.Is(err, context.Canceled) {
+			m.logger().Error("stopped", "part", name, "err", err)
+		}
+	}()
+}
+
+// URL is the node's HTTP address as a URL.
+func (m *Main) URL() string {
+	addr := m.listener.Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
+}
+
+func (m *Main) banner(createdAdmin bool) {
+	c := &m.Config
+	out := m.Stdout
+	base := strings.TrimRight(c.PublicURL, "/")
+	fmt.Fprintf(out, "Svar is running.\n")
+	fmt.Fprintf(out, "  Console:  %s/\n", base)
+	if c.DemoOn() {
+		fmt.Fprintf(out, "  Demo:     %s/demo\n", base)
+	}
+	fmt.Fprintf(out, "  Listening on %s\n", m.listener.Addr())
+	if m.embNATS != nil {
+		fmt.Fprintf(out, "  NATS:     %s (embedded, files in %s)\n", m.embNATS.ClientURL(), filepath.Join(c.DataDir, "nats"))
+	} else {
+		fmt.Fprintf(out, "  NATS:     %s\n", redact(c.NATSURL))
+	}
+	if m.embStore != nil {
+		fmt.Fprintf(out, "  MongoDB:  %s (embedded, files in %s)\n", m.embStore.URI(), filepath.Join(c.DataDir, "ferretdb"))
+	} else {
+		fmt.Fprintf(out, "  MongoDB:  %s\n", redact(c.MongoDBURI))
+	}
+	if createdAdmin {
+		pw := "(the password in SVAR_ADMIN_PASSWORD)"
+		if m.AdminPassword != "" {
+			pw = m.AdminPassword + "   (generated; shown only this once)"
+		}
+		fmt.Fprintf(out, "  Sign in:  %s / %s\n", c.AdminEmail, pw)
+	}
+}
+
+// Close shuts the node down in order: stop accepting, drain, close
+// websockets, stop consumers, close connections, stop embedded servers.
+func (m *Main) Close() error {
+	var errs []error
+	m.closed.Do(func() {
+		if m.httpSrv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := m.httpSrv.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+			}
+			cancel()
+		}
+		if m.Hub != nil {
+			m.Hub.Close()
+		}
+		m.channels.close()
+		if m.cancel != nil {
+			m.cancel()
+		}
+		m.wg.Wait()
+		if m.Bus != nil {
+			m.Bus.Close()
+		}
+		if m.Store != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := m.Store.Close(ctx); err != nil {
+				errs = append(errs, err)
+			}
+			cancel()
+		}
+		if m.embStore != nil {
+			if err := m.embStore.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if m.embNATS != nil {
+			m.embNATS.Close()
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// redact hides a password in a URL.
+func redact(u string) string {
+	if i := strings.Index(u, "@"); i > 0 {
+		if j := strings.Index(u, "://"); j > 0 && j < i {
+			return u[:j+3] + "…@" + u[i+1:]
+		}
+	}
+	return u
+}
