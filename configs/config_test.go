@@ -1,0 +1,62 @@
+package configs
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestPrecedenceFlagsOverEnvOverFileOverDefaults(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "svar.yaml")
+	if err := os.WriteFile(file, []byte("http_addr: \":7000\"\ndata_dir: /from/file\nmongodb_database: filedb\nreopen_window: 48h\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(flag.NewFlagSet("t", flag.ContinueOnError),
+		[]string{"--config", file, "--http-addr", ":9000"},
+		env(map[string]string{"SVAR_HTTP_ADDR": ":8000", "SVAR_DATA_DIR": "/from/env"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != ":9000" || c.DataDir != "/from/env" || c.MongoDBDatabase != "filedb" || c.ReopenWindow != 48*time.Hour {
+		t.Fatalf("got %+v", c)
+	}
+	if c.PublicURL != "http://localhost:8080" || !c.DemoOn() {
+		t.Fatalf("defaults lost: %q demo=%v", c.PublicURL, c.DemoOn())
+	}
+}
+
+func TestValidationNamesTheSetting(t *testing.T) {
+	cases := map[string]map[string]string{
+		"SVAR_HTTP_ADDR":            {"SVAR_HTTP_ADDR": "nonsense"},
+		"SVAR_PUBLIC_URL":           {"SVAR_PUBLIC_URL": "ftp://x"},
+		"SVAR_SMS_PROVIDER":         {"SVAR_SMS_PROVIDER": "pigeon"},
+		"SVAR_TWILIO_AUTH_TOKEN":    {"SVAR_SMS_PROVIDER": "twilio", "SVAR_SMS_FROM": "+46700000000", "SVAR_TWILIO_ACCOUNT_SID": "AC1"},
+		"SVAR_IMAP_ADDR":            {"SVAR_EMAIL_ADDRESS": "support@shop.example", "SVAR_SMTP_ADDR": "smtp:587"},
+		"SVAR_EMBEDDED_NATS_ADDR":   {"SVAR_EMBEDDED_NATS_ADDR": "0.0.0.0:4222"},
+		"SVAR_DEMO":                 {"SVAR_DEMO": "maybe"},
+		"SVAR_CHAT_ALLOWED_ORIGINS": {"SVAR_CHAT_ALLOWED_ORIGINS": "shop"},
+	}
+	for want, vars := range cases {
+		t.Run(want, func(t *testing.T) {
+			_, err := Load(flag.NewFlagSet("t", flag.ContinueOnError), nil, env(vars))
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("err = %v, want it to name %s", err, want)
+			}
+		})
+	}
+}
+
+func TestExampleFileLoads(t *testing.T) {
+	_, err := Load(flag.NewFlagSet("t", flag.ContinueOnError), []string{"--config", "svar.example.yaml"}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+}
