@@ -1,0 +1,326 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/svar-dev/svar/ticketing"
+)
+
+// Backlog gives the events a reconnecting console missed. natsbus.Bus
+// satisfies it.
+type Backlog interface {
+	// EventsAfter returns up to max stored events with a sequence greater
+	// than seq, oldest first. It may return fewer than max while more are
+	// stored (the hub asks again after the last one); none means there are
+	// no more. An error is reported to the console as a resync frame.
+	EventsAfter(ctx context.Context, seq uint64, max int) ([]*ticketing.Event, error)
+}
+
+// Options configure a Hub. Zero values mean the documented defaults.
+type Options struct {
+	Logger *slog.Logger // default: slog.Default()
+	// Backlog replays missed events to consoles that reconnect with
+	// ?since=. nil: such consoles get a resync frame instead.
+	Backlog Backlog
+	// Relay carries presence between nodes and answers "agents.online".
+	// nil: presence stays on this node (unit tests, a single process).
+	Relay ticketing.Relay
+
+	BufferSize      int           // frames waiting per session before it is a slow consumer; default 256
+	WriteTimeout    time.Duration // one frame write; default 10s
+	PingInterval    time.Duration // websocket pings; default 25s
+	PongWait        time.Duration // read deadline, renewed by any frame or pong; default 60s
+	MaxMessageBytes int64         // largest console frame; default 64 KiB (larger closes with 1009)
+	MaxReplay       int           // most events replayed to one reconnecting console; default 10,000
+	PresenceTTL     time.Duration // presence without a refresh expires; default 30s
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.BufferSize <= 0 {
+		o.BufferSize = 256
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = 25 * time.Second
+	}
+	if o.PongWait <= 0 {
+		o.PongWait = 60 * time.Second
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = 64 << 10
+	}
+	if o.MaxReplay <= 0 {
+		o.MaxReplay = 10_000
+	}
+	if o.PresenceTTL <= 0 {
+		o.PresenceTTL = 30 * time.Second
+	}
+	return o
+}
+
+// Relay topics.
+const (
+	topicPresence         = "presence"
+	topicAgentsOnline     = "agents.online"
+	topicAgentsDisconnect = "agents.disconnect"
+)
+
+// relayTimeout bounds one relay publish.
+const relayTimeout = 2 * time.Second
+
+// Hub fans events out to the agent sessions connected to this node.
+type Hub struct {
+	log      *slog.Logger
+	opts     Options
+	upgrader websocket.Upgrader
+	pong     *websocket.PreparedMessage
+	presence *presenceBook
+	now      func() time.Time
+
+	// ctx ends when Close has finished with the sessions; it bounds relay
+	// publishes and is the parent of every session's context.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.RWMutex // guards sessions and closed; never held with presenceBook.mu
+	sessions []*session
+	closed   bool
+
+	// relayed is true when presence goes through the relay: this node then
+	// applies presence when the relay delivers it back, not before.
+	relayed     bool
+	unsubscribe []func()
+
+	wg        sync.WaitGroup // session readers (ServeAgent calls) and writers
+	closeOnce sync.Once
+
+	lastSeq   atomic.Uint64
+	published atomic.Uint64
+	pushed    atomic.Uint64
+	replayed  atomic.Uint64
+	slow      atomic.Uint64
+}
+
+// New returns a hub. When o.Relay is set it subscribes to presence and
+// answers "agents.online"; a failed subscription is logged and presence then
+// stays on this node.
+func New(o Options) *Hub {
+	o = o.withDefaults()
+	h := &Hub{
+		log:      o.Logger,
+		opts:     o,
+		presence: newPresenceBook(o.PresenceTTL),
+		now:      time.Now,
+		upgrader: websocket.Upgrader{
+			ReadBufferSize:  4096,
+			WriteBufferSize: 4096,
+			// Idle sessions hold no write buffer between frames.
+			WriteBufferPool: &sync.Pool{},
+			// The caller has authenticated the agent and checked that the
+			// request is same-origin before calling ServeAgent.
+			CheckOrigin: func(*http.Request) bool { return true },
+		},
+	}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	pong, err := websocket.NewPreparedMessage(websocket.TextMessage, []byte(`{"type":"pong"}`))
+	if err != nil {
+		panic("realtime: prepare pong: " + err.Error()) // a constant frame cannot fail
+	}
+	h.pong = pong
+	if o.Relay != nil {
+		h.subscribe(o.Relay)
+	}
+	return h
+}
+
+func (h *Hub) subscribe(r ticketing.Relay) {
+	cancelPresence, err := r.Subscribe(topicPresence, h.presenceFromRelay)
+	if err != nil {
+		h.log.Error("realtime: subscribe to presence; presence stays on this node", "err", err)
+	} else {
+		h.unsubscribe = append(h.unsubscribe, cancelPresence)
+		h.relayed = true
+	}
+	cancelOnline, err := r.Subscribe(topicAgentsOnline, func([]byte) bool { return h.online() })
+	if err != nil {
+		h.log.Error("realtime: subscribe to agents.online", "err", err)
+	} else {
+		h.unsubscribe = append(h.unsubscribe, cancelOnline)
+	}
+	cancelDisconnect, err := r.Subscribe(topicAgentsDisconnect, func(payload []byte) bool {
+		h.disconnectLocal(string(payload))
+		return true
+	})
+	if err != nil {
+		h.log.Error("realtime: subscribe to agents.disconnect; disconnects stay on their node", "err", err)
+	} else {
+		h.unsubscribe = append(h.unsubscribe, cancelDisconnect)
+	}
+}
+
+// Publish pushes ev to every session on this node. It never blocks on a
+// socket: a session whose buffer is full is disconnected as a slow consumer.
+// Call it from one goroutine, in stream order. ev is encoded before Publish
+// returns and not kept.
+func (h *Hub) Publish(ev *ticketing.Event) {
+	if ev == nil {
+		return
+	}
+	data, err := json.Marshal(ev)
+	if err != nil {
+		h.log.Error("realtime: encode event", "type", ev.Type, "seq", ev.Seq, "err", err)
+		return
+	}
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
+	if err != nil {
+		h.log.Error("realtime: prepare event", "type", ev.Type, "seq", ev.Seq, "err", err)
+		return
+	}
+	h.published.Add(1)
+	f := frame{pm: pm, seq: ev.Seq, event: true}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	// lastSeq moves under the read lock, so a session registering (under
+	// the write lock) sees either the event in its hello seq or in its
+	// buffer, never both and never neither.
+	for {
+		last := h.lastSeq.Load()
+		if ev.Seq <= last || h.lastSeq.CompareAndSwap(last, ev.Seq) {
+			break
+		}
+	}
+	for _, s := range h.sessions {
+		s.offer(f)
+	}
+}
+
+// broadcast offers a non-event frame to every session.
+func (h *Hub) broadcast(f frame) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, s := range h.sessions {
+		s.offer(f)
+	}
+}
+
+// DisconnectAgent closes every socket of the agent at once, with an
+// "unauthorized" error frame and 1008: on this node, and through the relay
+// on every other node. Use it when an agent is deactivated or signed out
+// everywhere.
+func (h *Hub) DisconnectAgent(agentID string) {
+	h.disconnectLocal(agentID)
+	if h.relayed {
+		ctx, cancel := context.WithTimeout(h.ctx, relayTimeout)
+		defer cancel()
+		if err := h.opts.Relay.Publish(ctx, topicAgentsDisconnect, []byte(agentID)); err != nil {
+			h.log.Error("realtime: relay disconnect; other nodes keep the agent's sessions", "agent_id", agentID, "err", err)
+		}
+	}
+}
+
+func (h *Hub) disconnectLocal(agentID string) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, s := range h.sessions {
+		if s.agentID == agentID {
+			s.stop(closeReason{code: websocket.ClosePolicyViolation, text: "signed out",
+				errCode: ticketing.EUnauthorized, errMessage: "the agent was signed out"})
+		}
+	}
+}
+
+// Close closes every session's websocket with 1001 (going away), waits for
+// their goroutines, and stops listening to the relay. Sessions that arrive
+// later are refused. Close is safe to call more than once.
+func (h *Hub) Close() {
+	h.closeOnce.Do(func() {
+		h.mu.Lock()
+		h.closed = true
+		list := slices.Clone(h.sessions)
+		h.mu.Unlock()
+		for _, s := range list {
+			s.stop(closeReason{code: websocket.CloseGoingAway, text: "server shutting down"})
+		}
+		h.wg.Wait()
+		for _, cancel := range h.unsubscribe {
+			cancel()
+		}
+		h.cancel()
+	})
+}
+
+// Stats are counters for metrics.
+type Stats struct {
+	Sessions        int    // open agent sessions on this node
+	Agents          int    // distinct agents among them
+	SlowConsumers   uint64 // sessions disconnected because their buffer was full
+	EventsPublished uint64 // events handed to Publish
+	EventsPushed    uint64 // event frames written to sockets, live and replayed
+	EventsReplayed  uint64 // of which replayed after a reconnect
+	LastSeq         uint64 // the newest event sequence this node has seen
+}
+
+// Stats returns the hub's counters.
+func (h *Hub) Stats() Stats {
+	h.mu.RLock()
+	n := len(h.sessions)
+	agents := make(map[string]struct{}, n)
+	for _, s := range h.sessions {
+		agents[s.agentID] = struct{}{}
+	}
+	h.mu.RUnlock()
+	return Stats{
+		Sessions:        n,
+		Agents:          len(agents),
+		SlowConsumers:   h.slow.Load(),
+		EventsPublished: h.published.Load(),
+		EventsPushed:    h.pushed.Load(),
+		EventsReplayed:  h.replayed.Load(),
+		LastSeq:         h.lastSeq.Load(),
+	}
+}
+
+// online reports whether this node holds at least one agent session.
+func (h *Hub) online() bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.sessions) > 0
+}
+
+// register adds s and counts its two goroutines. It returns the hello seq,
+// or false when the hub is closed.
+func (h *Hub) register(s *session) (uint64, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return 0, false
+	}
+	h.sessions = append(h.sessions, s)
+	h.wg.Add(2)
+	return h.lastSeq.Load(), true
+}
+
+func (h *Hub) unregister(s *session) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if i := slices.Index(h.sessions, s); i >= 0 {
+		last := len(h.sessions) - 1
+		h.sessions[i] = h.sessions[last]
+		h.sessions[last] = nil
+		h.sessions = h.sessions[:last]
+	}
+}

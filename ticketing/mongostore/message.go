@@ -1,0 +1,182 @@
+package mongostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/svar-dev/svar/ticketing"
+)
+
+// getMessagesConcurrency bounds the parallel FindOnes of GetMessages.
+const getMessagesConcurrency = 4
+
+// duplicateKeyCode is MongoDB's E11000.
+const duplicateKeyCode = 11000
+
+// InsertMessages inserts msgs unordered. dup[i] is true where msgs[i]
+// already existed; any other write error is returned.
+func (s *Store) InsertMessages(ctx context.Context, msgs []*ticketing.Message) ([]bool, error) {
+	dup := make([]bool, len(msgs))
+	if len(msgs) == 0 {
+		return dup, nil
+	}
+	docs := make([]any, len(msgs))
+	for i, m := range msgs {
+		docs[i] = m
+	}
+	_, err := s.messages.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	if err == nil {
+		return dup, nil
+	}
+	var bwe mongo.BulkWriteException
+	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
+		return nil, fmt.Errorf("mongostore: insert %d messages: %w", len(msgs), err)
+	}
+	for _, we := range bwe.WriteErrors {
+		if we.Code != duplicateKeyCode || we.Index < 0 || we.Index >= len(msgs) {
+			return nil, fmt.Errorf("mongostore: insert %d messages: %w", len(msgs), err)
+		}
+		dup[we.Index] = true
+	}
+	return dup, nil
+}
+
+// GetMessage reads a message by id.
+func (s *Store) GetMessage(ctx context.Context, id string) (*ticketing.Message, error) {
+	var m ticketing.Message
+	if err := s.messages.FindOne(ctx, byID(id)).Decode(&m); err != nil {
+		return nil, fmt.Errorf("mongostore: get message %s: %w", id, notFound(err))
+	}
+	return &m, nil
+}
+
+// GetMessages reads the messages with the given ids, in that order, leaving
+// out ids that do not exist. It runs one FindOne per id (a few at a time)
+// because the embedded server scans the collection for $in.
+func (s *Store) GetMessages(ctx context.Context, ids []string) ([]*ticketing.Message, error) {
+	found := make([]*ticketing.Message, len(ids))
+	errs := make([]error, len(ids))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(getMessagesConcurrency, len(ids)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				m, err := s.GetMessage(ctx, ids[i])
+				switch {
+				case err == nil:
+					found[i] = m
+				case !ticketing.IsNotFound(err):
+					errs[i] = err
+					cancel()
+				}
+			}
+		}()
+	}
+feed:
+	for i := range ids {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+
+	var first error
+	for _, err := range errs {
+		if err != nil && (first == nil || errors.Is(first, context.Canceled)) {
+			first = err
+		}
+	}
+	if first != nil {
+		return nil, first
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("mongostore: get messages: %w", err)
+	}
+	out := make([]*ticketing.Message, 0, len(ids))
+	for _, m := range found {
+		if m != nil {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// SetMessageTicket moves a message to another ticket.
+func (s *Store) SetMessageTicket(ctx context.Context, id, ticketID string) error {
+	unlock, err := s.lock(ctx, collMessages, id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	res, err := s.messages.UpdateOne(ctx, byID(id), bson.D{{Key: "$set", Value: bson.D{{Key: "ticket_id", Value: ticketID}}}})
+	if err != nil {
+		return fmt.Errorf("mongostore: set ticket of message %s: %w", id, err)
+	}
+	if res.MatchedCount == 0 {
+		return fmt.Errorf("mongostore: set ticket of message %s: %w", id, ticketing.ErrNotFound)
+	}
+	return nil
+}
+
+// finalDelivery reports whether status ends a delivery.
+func finalDelivery(status string) bool {
+	return status == ticketing.DeliveryDelivered || status == ticketing.DeliveryFailed
+}
+
+// SetDelivery records d and returns the message after it. A final state
+// (delivered, failed) is never replaced by a queued or sent report arriving
+// late; the message is then returned unchanged.
+//
+// On the embedded server the document lock makes read-check-write atomic
+// with _id-only reads and writes. On MongoDB one conditional update does the
+// same, still found through the _id index.
+func (s *Store) SetDelivery(ctx context.Context, id string, d ticketing.Delivery) (*ticketing.Message, error) {
+	unlock, err := s.lock(ctx, collMessages, id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	fail := func(err error) (*ticketing.Message, error) {
+		return nil, fmt.Errorf("mongostore: set delivery of message %s: %w", id, notFound(err))
+	}
+	filter := byID(id)
+	if !finalDelivery(d.Status) {
+		if s.locks != nil {
+			cur, err := s.GetMessage(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			if cur.Delivery != nil && finalDelivery(cur.Delivery.Status) {
+				return cur, nil
+			}
+		} else {
+			filter = append(filter, bson.E{Key: "delivery.status", Value: bson.D{{Key: "$nin", Value: bson.A{
+				ticketing.DeliveryDelivered, ticketing.DeliveryFailed,
+			}}}})
+		}
+	}
+	var m ticketing.Message
+	err = s.messages.FindOneAndUpdate(ctx, filter, bson.D{{Key: "$set", Value: bson.D{{Key: "delivery", Value: d}}}},
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&m)
+	if errors.Is(err, mongo.ErrNoDocuments) && len(filter) > 1 {
+		return s.GetMessage(ctx, id) // final already, or missing
+	}
+	if err != nil {
+		return fail(err)
+	}
+	return &m, nil
+}
