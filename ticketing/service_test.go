@@ -383,3 +383,40 @@ func TestDeliveryReportsDoNotGoBackwards(t *testing.T) {
 		t.Fatalf("unknown message: %v", err)
 	}
 }
+
+func TestBounceMarksTheReplyFailedAndStaysOnItsTicket(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.MustIngest(t, emailEnv("gus@example.se", "<g1@x>", "Hi"))
+	tk := f.customerTicket(t, "email:gus@example.se").Ticket
+	solved := ticketing.StatusSolved
+	reply, err := f.svc.Reply(ctx, tk.ID, f.agent, ticketing.ReplyInput{Text: "Here you go"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.UpdateTicket(ctx, tk.ID, f.agent, ticketing.TicketUpdate{Status: &solved}); err != nil {
+		t.Fatal(err)
+	}
+	dsn := emailEnv("mailer-daemon@mx.example.se", "<dsn1@mx>", "Delivery to gus@example.se failed: mailbox full")
+	dsn.Auto, dsn.Bounce = true, &ticketing.Bounce{MessageID: reply.ID, Reason: "552 mailbox full"}
+	f.MustIngest(t, dsn)
+
+	m, err := f.svc.GetMessage(ctx, reply.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Delivery.Status != ticketing.DeliveryFailed || m.Delivery.Error != "552 mailbox full" {
+		t.Fatalf("reply delivery = %+v", m.Delivery)
+	}
+	v, err := f.svc.TicketView(ctx, tk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := v.Messages[len(v.Messages)-1]
+	if v.Ticket.Status != ticketing.StatusSolved || last.ThreadReason != ticketing.ReasonBounce || last.Author.Kind != ticketing.AuthorSystem {
+		t.Fatalf("bounce: ticket %s, last message %+v", v.Ticket.Status, last)
+	}
+	if _, err := f.svc.CustomerByIdentity(ctx, "email:mailer-daemon@mx.example.se"); ticketing.ErrorCode(err) != ticketing.ENotFound {
+		t.Fatalf("the mailer daemon became a customer: %v", err)
+	}
+}

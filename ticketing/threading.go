@@ -21,6 +21,7 @@ const (
 	ReasonToken      = "subject-token" // the [#number] subject token matched
 	ReasonAuto       = "auto"          // an auto-reply kept on the latest ticket without reopening it
 	ReasonNoTicket   = "no-ticket"     // an auto-reply from someone with no ticket: stored, no ticket opened
+	ReasonBounce     = "bounce"        // a bounce, kept on the ticket of the message that bounced
 )
 
 // ingested is the outcome of threading one envelope.
@@ -111,10 +112,13 @@ func (s *Service) thread(ctx context.Context, e *Envelope) (*ingested, error) {
 		if reason == "" {
 			reason = "the message bounced"
 		}
-		m, err := s.store.SetDelivery(ctx, e.Bounce.MessageID, Delivery{Status: DeliveryFailed, Error: reason, UpdatedAt: s.now()})
+		orig, err := s.store.SetDelivery(ctx, e.Bounce.MessageID, Delivery{Status: DeliveryFailed, Error: reason, UpdatedAt: s.now()})
 		switch {
 		case err == nil:
-			evs = append(evs, &Event{Type: EventMessageUpdated, Message: m})
+			evs = append(evs, &Event{Type: EventMessageUpdated, Message: orig})
+			if orig.TicketID != "" {
+				return s.attachBounce(ctx, e, orig, evs)
+			}
 		case !IsNotFound(err):
 			return nil, fmt.Errorf("ingest %s: bounce: %w", msgID, err)
 		}
@@ -155,6 +159,25 @@ func (s *Service) thread(ctx context.Context, e *Envelope) (*ingested, error) {
 	} else {
 		evs = append(evs, &Event{Type: EventMessageCreated, Message: m})
 	}
+	return &ingested{msg: m, events: evs}, nil
+}
+
+// attachBounce stores a bounce on the ticket of the message that bounced,
+// as a system message that neither reopens the ticket nor creates a
+// customer for the mailer daemon.
+func (s *Service) attachBounce(ctx context.Context, e *Envelope, orig *Message, evs []*Event) (*ingested, error) {
+	m := &Message{
+		ID: e.MessageID(), TicketID: orig.TicketID, CustomerID: orig.CustomerID, Direction: DirectionInbound,
+		Channel: e.Channel, Subject: e.Subject, Text: e.Text, HTML: e.HTML,
+		Author:    Author{Kind: AuthorSystem, Name: e.From.Value},
+		CreatedAt: e.ReceivedAt.UTC(), Attachments: e.Attachments, ExternalID: e.ExternalID, Auto: true,
+		ThreadReason: ReasonBounce, Meta: e.Meta,
+	}
+	t, err := s.store.ApplyToTicket(ctx, orig.TicketID, TicketChange{AddMessageID: m.ID, LastMessage: m.CreatedAt, UpdatedAt: s.now().UTC()})
+	if err != nil {
+		return nil, fmt.Errorf("ingest %s: bounce: %w", m.ID, err)
+	}
+	evs = append(evs, &Event{Type: EventMessageCreated, Ticket: t, Message: m}, &Event{Type: EventTicketUpdated, Ticket: t})
 	return &ingested{msg: m, events: evs}, nil
 }
 

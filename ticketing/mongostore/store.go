@@ -112,6 +112,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		_ = client.Disconnect(context.Background())
 		return nil, err
 	}
+	s.log.Debug("mongostore: opened", "database", o.Database, "embedded", o.Embedded != nil)
 	return s, nil
 }
 

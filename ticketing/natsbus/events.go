@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/svar-dev/svar/ticketing"
@@ -23,38 +24,25 @@ const (
 // event after sequence from (0: only events published from now on) until
 // ctx ends; then it returns nil once fn is no longer running. Each call
 // has its own ordered consumer, which survives reconnects without gaps or
-// repeats. Event.Seq is set from the stream. An undecodable event is
-// logged and skipped.
+// repeats; should it fail, or NATS be unreachable when the call starts, it
+// is recreated with backoff after the last event delivered. Event.Seq is
+// set from the stream. An undecodable event is logged and skipped. It
+// returns an error only when the Bus is closed first.
 func (b *Bus) SubscribeEvents(ctx context.Context, from uint64, fn func(*ticketing.Event)) error {
-	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy}
-	if from > 0 {
-		last, err := b.LastEventSeq(ctx)
-		if err != nil {
-			return err
-		}
-		if from > last {
-			// The stream is younger than the caller's memory (it was
-			// recreated): everything in it is new to the caller.
-			b.log.Warn("natsbus: events: resume point is past the stream's end; delivering from its start",
-				"from", from, "last", last)
-			cfg.DeliverPolicy = jetstream.DeliverAllPolicy
-		} else {
-			cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
-			cfg.OptStartSeq = from + 1
-		}
-	}
-	cctx, cancel := opContext(ctx)
-	cons, err := b.js.OrderedConsumer(cctx, b.n.events, cfg)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("natsbus: subscribe events: %w", err)
-	}
-	// mu makes sure fn is not running, and never runs again, once we return.
+	// mu serializes fn and guards last and stopped: fn is not running, and
+	// never runs again, once we return.
 	var (
 		mu      sync.Mutex
 		stopped bool
+		last    = from
+		fresh   = from == 0 // nothing asked for before "now"
 	)
-	cc, err := cons.Consume(func(m jetstream.Msg) {
+	defer func() {
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+	}()
+	deliver := func(m jetstream.Msg) {
 		mu.Lock()
 		defer mu.Unlock()
 		if stopped {
@@ -65,19 +53,82 @@ func (b *Bus) SubscribeEvents(ctx context.Context, from uint64, fn func(*ticketi
 			b.log.Error("natsbus: events: undecodable event skipped", "subject", m.Subject(), "err", err)
 			return
 		}
+		if ev.Seq <= last && !fresh {
+			return // a restarted consumer overlapping what fn has seen
+		}
+		fresh = false
+		last = ev.Seq
 		fn(ev)
-	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+	}
+	for attempt := 1; ; attempt++ {
+		mu.Lock()
+		resume, onlyNew := last, fresh
+		mu.Unlock()
+		cc, err := b.resumeEvents(ctx, resume, onlyNew, func() {
+			mu.Lock()
+			last = 0
+			mu.Unlock()
+		}, deliver)
+		if err == nil {
+			attempt = 0
+			select {
+			case <-ctx.Done():
+				cc.Stop()
+				return nil
+			case <-cc.Closed():
+			}
+			err = errors.New("consumer closed")
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if b.nc.IsClosed() {
+			return fmt.Errorf("natsbus: subscribe events: %w", nats.ErrConnectionClosed)
+		}
+		b.log.Warn("natsbus: events subscription interrupted; resuming", "after", resume, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(reconnectDelay(max(attempt, 1))):
+		}
+	}
+}
+
+// resumeEvents starts an ordered consumer after seq, or after the
+// stream's end when onlyNew. When seq is past the stream's end (the stream
+// was recreated) it calls rewind and starts at the stream's beginning.
+func (b *Bus) resumeEvents(ctx context.Context, seq uint64, onlyNew bool, rewind func(), deliver func(jetstream.Msg)) (jetstream.ConsumeContext, error) {
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy}
+	if !onlyNew {
+		end, err := b.LastEventSeq(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if seq > end {
+			b.log.Warn("natsbus: events: resume point is past the stream's end (recreated?); delivering from its start",
+				"after", seq, "last", end)
+			rewind()
+			seq = 0
+		}
+		cfg.DeliverPolicy = jetstream.DeliverAllPolicy
+		if seq > 0 {
+			cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+			cfg.OptStartSeq = seq + 1
+		}
+	}
+	cctx, cancel := opContext(ctx)
+	defer cancel()
+	cons, err := b.js.OrderedConsumer(cctx, b.n.events, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: subscribe events: %w", err)
+	}
+	cc, err := cons.Consume(deliver, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		b.log.Debug("natsbus: events consumer", "err", err)
 	}))
 	if err != nil {
-		return fmt.Errorf("natsbus: subscribe events: %w", err)
+		return nil, fmt.Errorf("natsbus: subscribe events: %w", err)
 	}
-	<-ctx.Done()
-	cc.Stop()
-	mu.Lock()
-	stopped = true
-	mu.Unlock()
-	return nil
+	return cc, nil
 }
 
 func decodeEvent(m jetstream.Msg) (*ticketing.Event, error) {

@@ -180,3 +180,31 @@ func TestPublishEventRejectsBadType(t *testing.T) {
 		}
 	}
 }
+
+// A console that remembers a sequence from before the stream was recreated
+// gets everything the new stream holds.
+func TestSubscribeEventsPastTheEndRewinds(t *testing.T) {
+	b := natstest.New(t)
+	ctx := ctxTimeout(t, 20*time.Second)
+	for i := range 2 {
+		if _, err := b.PublishEventSync(ctx, event(ticketing.EventTicketCreated, fmt.Sprint("t", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var l eventLog
+	run(t, func(ctx context.Context) error { return b.SubscribeEvents(ctx, 1000, l.add) })
+	eventually(t, 10*time.Second, "the stored events", func() bool { return len(l.snapshot()) == 2 })
+	if got := l.snapshot(); got[0].Seq != 1 || got[1].Seq != 2 {
+		t.Errorf("seqs %d, %d; want 1, 2", got[0].Seq, got[1].Seq)
+	}
+}
+
+func TestSubscribeEventsAfterCloseFails(t *testing.T) {
+	b := natstest.New(t)
+	b.Close() // the cleanup's second Close is harmless
+	ctx := ctxTimeout(t, 20*time.Second)
+	var l eventLog
+	if err := b.SubscribeEvents(ctx, 0, l.add); err == nil {
+		t.Fatal("SubscribeEvents on a closed Bus returned nil")
+	}
+}
