@@ -2,13 +2,21 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"net/url"
 
+	"github.com/svar-dev/svar/channels/chat"
+	"github.com/svar-dev/svar/channels/email"
+	"github.com/svar-dev/svar/channels/sms"
 	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/web"
 )
 
 // channels holds the channel adapters this node runs.
 type channels struct {
+	Chat    *chat.Channel
+	Email   *email.Channel
+	SMS     *sms.Channel
 	closers []func()
 }
 
@@ -18,8 +26,77 @@ func (c *channels) close() {
 	}
 }
 
+// reporting counts adapters' delivery reports on their way to the core.
+type reporting struct {
+	*ticketing.Service
+	metrics *web.Metrics
+}
+
+func (r reporting) ReportDelivery(ctx context.Context, id string, d ticketing.Delivery) (*ticketing.Message, error) {
+	m, err := r.Service.ReportDelivery(ctx, id, d)
+	if err == nil {
+		ch := d.Channel
+		if ch == "" {
+			ch = m.Channel
+		}
+		r.metrics.Deliveries.WithLabelValues(string(ch), d.Status).Inc()
+	}
+	return m, err
+}
+
 // startChannels starts the configured channel adapters and returns their
 // HTTP routes. checks receives per-channel reply validators.
 func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]func(string) (map[string]string, error)) ([]web.Router, error) {
-	return nil, nil
+	c := &m.Config
+	log := m.logger()
+	svc := reporting{Service: m.Service, metrics: m.Metrics}
+	var routers []web.Router
+
+	origins := c.Chat.AllowedOrigins
+	if len(origins) == 0 && !c.DemoOn() {
+		if u, err := url.Parse(c.PublicURL); err == nil {
+			origins = []string{u.Scheme + "://" + u.Host}
+		}
+	}
+	ch, err := chat.New(chat.Options{Publisher: m.Bus, Outbound: m.Bus, Relay: m.Bus, Service: svc, Store: m.Store,
+		IdentitySecret: c.Chat.IdentitySecret, AllowedOrigins: origins, Demo: c.DemoOn(), PublicURL: c.PublicURL,
+		EmailFallback: c.EmailOn(), FallbackGrace: c.Chat.FallbackGrace, Logger: log.With("component", "chat")})
+	if err != nil {
+		return nil, fmt.Errorf("chat: %w", err)
+	}
+	m.channels.Chat = ch
+	m.channels.closers = append(m.channels.closers, func() { _ = ch.Close() })
+	m.goRun("chat", func() error { return ch.Run(ctx) })
+	routers = append(routers, ch)
+
+	if c.EmailOn() {
+		em, err := email.New(email.Options{Address: c.Email.Address,
+			IMAP: email.IMAPOptions{Addr: c.Email.IMAP.Addr, Username: c.Email.IMAP.Username, Password: c.Email.IMAP.Password,
+				Mailbox: c.Email.Mailbox, TLS: c.Email.IMAP.TLS},
+			SMTP: email.SMTPOptions{Addr: c.Email.SMTP.Addr, Username: c.Email.SMTP.Username, Password: c.Email.SMTP.Password,
+				TLS: c.Email.SMTP.TLS},
+			Publisher: m.Bus, Outbound: m.Bus, Store: m.Store, Deliveries: svc, Logger: log.With("component", "email")})
+		if err != nil {
+			return nil, fmt.Errorf("email: %w", err)
+		}
+		m.channels.Email = em
+		m.goRun("email", func() error { return em.Run(ctx) })
+	}
+
+	if c.SMSOn() {
+		s, err := sms.New(sms.Options{Provider: c.SMS.Provider, From: c.SMS.From, PublicURL: c.PublicURL,
+			DefaultRegion: c.SMS.DefaultRegion,
+			Twilio:        sms.TwilioOptions{AccountSID: c.SMS.TwilioAccountSID, AuthToken: c.SMS.TwilioAuthToken, APIBase: c.SMS.TwilioAPIBase},
+			Elks: sms.ElksOptions{Username: c.SMS.ElksUsername, Password: c.SMS.ElksPassword, APIBase: c.SMS.ElksAPIBase,
+				WebhookSecret: c.SMS.ElksWebhookSecret},
+			Publisher: m.Bus, Outbound: m.Bus, Store: m.Store, Service: svc, Logger: log.With("component", "sms")})
+		if err != nil {
+			return nil, fmt.Errorf("sms: %w", err)
+		}
+		m.channels.SMS = s
+		checks[ticketing.ChannelSMS] = s.CheckReply
+		m.goRun("sms", func() error { return s.Run(ctx) })
+		routers = append(routers, s)
+	}
+	return routers, nil
 }

@@ -1,0 +1,533 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/svar-dev/svar/ticketing"
+)
+
+// session is one customer's socket. Its reader runs in the HTTP handler's
+// goroutine and owns the writer goroutine; relay callbacks only enqueue.
+type session struct {
+	c    *Channel
+	conn *websocket.Conn
+	ip   string
+
+	ctx      context.Context // ends when the session ends
+	send     chan []byte     // bounded: a visitor who cannot keep up is dropped
+	quit     chan struct{}   // closed by stop
+	stopOnce sync.Once
+	code     int // close code written by the writer; 0: none
+	reason   string
+
+	// Set by hello in the reader goroutine before anything else reads them.
+	vid      string
+	from     ticketing.Identity
+	name     string
+	claims   []ticketing.Identity
+	verified bool
+	topics   []string
+
+	mu         sync.Mutex
+	customerID string
+	lookedUp   time.Time // last customer lookup, to throttle them
+	welcomed   bool
+	early      []*messageView // replies that arrived before the welcome
+	seen       map[string]bool
+	seenOrder  []string
+	typingAt   time.Time // last typing frame forwarded
+	typingOn   bool
+	wrote      bool // the visitor has sent a message on this socket
+}
+
+const seenMax = 256
+
+// serveWS is GET /chat/ws.
+func (c *Channel) serveWS(w http.ResponseWriter, r *http.Request) {
+	if origin := r.Header.Get("Origin"); !c.originAllowed(origin) {
+		c.log.Info("chat socket refused: origin not allowed", "origin", origin)
+		writeError(w, http.StatusForbidden, ticketing.EForbidden, "this origin may not open the chat")
+		return
+	}
+	ip := c.o.ClientIP(r)
+	if !c.perIP.acquire(ip) {
+		writeError(w, http.StatusTooManyRequests, ticketing.ETooMany, "too many chat connections from this address")
+		return
+	}
+	defer c.perIP.release(ip)
+
+	c.mu.Lock()
+	closed := c.closed
+	if !closed {
+		c.wg.Add(1)
+	}
+	c.mu.Unlock()
+	if closed {
+		writeError(w, http.StatusServiceUnavailable, ticketing.EUnavailable, "the chat is shutting down")
+		return
+	}
+	defer c.wg.Done()
+
+	conn, err := c.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	defer cancel()
+	s := &session{
+		c: c, conn: conn, ip: ip, ctx: ctx,
+		send: make(chan []byte, sendBuffer),
+		quit: make(chan struct{}),
+		seen: make(map[string]bool),
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""), time.Now().Add(time.Second))
+		conn.Close()
+		return
+	}
+	c.sessions[s] = struct{}{}
+	c.mu.Unlock()
+	c.startLoops()
+
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		s.writeLoop()
+	}()
+	s.readLoop()
+	s.stop(0, "")
+	<-writerDone
+
+	c.mu.Lock()
+	delete(c.sessions, s)
+	c.mu.Unlock()
+	for _, t := range s.topics {
+		c.leave(s, t)
+	}
+}
+
+// stop ends the session; the writer sends a close frame with code unless
+// it is 0, then closes the socket, which ends the reader.
+func (s *session) stop(code int, reason string) {
+	s.stopOnce.Do(func() {
+		s.code, s.reason = code, reason
+		close(s.quit)
+	})
+}
+
+func (s *session) writeLoop() {
+	ping := time.NewTicker(s.c.o.PingInterval)
+	defer ping.Stop()
+	defer s.conn.Close()
+	for {
+		select {
+		case b := <-s.send:
+			s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if err := s.conn.WriteMessage(websocket.TextMessage, b); err != nil {
+				s.stop(0, "")
+				return
+			}
+		case <-ping.C:
+			if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
+				s.stop(0, "")
+				return
+			}
+		case <-s.quit:
+			if s.code != 0 {
+				msg := websocket.FormatCloseMessage(s.code, s.reason)
+				s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+			}
+			return
+		}
+	}
+}
+
+// enqueue sends v to the visitor without blocking. A visitor whose buffer
+// is full is disconnected (and reconnects to catch up from the history):
+// a slow socket never holds up the node.
+func (s *session) enqueue(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		s.c.log.Error("chat: encode frame", "err", err)
+		return
+	}
+	select {
+	case <-s.quit:
+	case s.send <- b:
+	default:
+		s.c.log.Warn("chat: slow visitor disconnected", "visitor", s.vid)
+		s.stop(websocket.ClosePolicyViolation, "slow consumer")
+	}
+}
+
+func (s *session) sendError(err error, clientID string) {
+	s.enqueue(newErrorFrame(ticketing.ErrorCode(err), ticketing.ErrorMessage(err), clientID))
+}
+
+func (s *session) readLoop() {
+	pongWait := 3 * s.c.o.PingInterval
+	s.conn.SetReadLimit(s.c.o.MaxFrameBytes)
+	s.conn.SetReadDeadline(time.Now().Add(pongWait))
+	s.conn.SetPongHandler(func(string) error {
+		return s.conn.SetReadDeadline(time.Now().Add(pongWait))
+	})
+	hello := false
+	for {
+		typ, data, err := s.conn.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				s.c.log.Info("chat: frame over the limit; connection closed", "visitor", s.vid, "ip", s.ip)
+			}
+			return
+		}
+		s.conn.SetReadDeadline(time.Now().Add(pongWait))
+		if typ != websocket.TextMessage {
+			s.stop(websocket.CloseUnsupportedData, "text frames only")
+			return
+		}
+		f, err := decodeFrame(data)
+		if err != nil {
+			cid := ""
+			if f != nil {
+				cid = f.ClientID
+			}
+			s.sendError(err, cid)
+			if !hello {
+				s.stop(websocket.ClosePolicyViolation, "hello expected")
+				return
+			}
+			continue
+		}
+		if !hello {
+			if f.Type != frameHello {
+				s.sendError(ticketing.FieldError("type", "the first frame must be hello"), "")
+				s.stop(websocket.ClosePolicyViolation, "hello expected")
+				return
+			}
+			if err := s.hello(f); err != nil {
+				s.c.log.Error("chat: hello", "err", err)
+				s.sendError(ticketing.Errorf(codeUnavailable, "the chat is unavailable; try again soon"), "")
+				s.stop(websocket.CloseTryAgainLater, "unavailable")
+				return
+			}
+			hello = true
+			continue
+		}
+		switch f.Type {
+		case frameHello:
+			s.sendError(ticketing.FieldError("type", "hello was already sent"), "")
+		case frameMessage:
+			s.message(f)
+		case frameTyping:
+			s.typing(f.Typing)
+		}
+	}
+}
+
+// hello identifies the visitor, subscribes to their topics and sends the
+// welcome with their history.
+func (s *session) hello(f *clientFrame) error {
+	c := s.c
+	token := f.VisitorToken
+	vid, ok := visitorID(token)
+	if !ok {
+		token = newVisitorToken()
+		vid, _ = visitorID(token)
+	}
+	s.vid = vid
+	s.from = ticketing.Identity{Kind: ticketing.IdentityChat, Value: vid}
+	if id := f.Identity; id != nil {
+		s.name = id.Name
+		if id.ExternalID != "" {
+			switch {
+			case c.o.IdentitySecret == "":
+				c.log.Debug("chat: identity ignored: no identity secret is set")
+			case verifySignature(id.ExternalID, id.Signature, c.o.IdentitySecret):
+				s.verified = true
+				s.from = ticketing.Identity{Kind: ticketing.IdentityExternal, Value: id.ExternalID, Verified: true}
+			default:
+				c.log.Info("chat: identity with a bad signature; visitor stays anonymous", "visitor", vid)
+				s.enqueue(newErrorFrame(codeInvalidSignature, "the identity's signature is not valid; you are chatting as a guest", ""))
+			}
+		}
+		if id.Email != "" {
+			s.addClaim(ticketing.Identity{Kind: ticketing.IdentityEmail, Value: id.Email})
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(s.ctx, opTimeout)
+	defer cancel()
+	cust, err := s.lookupCustomer(ctx)
+	if err != nil {
+		return err
+	}
+	if !s.verified && cust != nil && isShopCustomer(cust) {
+		// The token was used by a logged-in customer; someone without their
+		// signature (logged out, another person on the same browser) gets a
+		// fresh visitor instead of their history.
+		token = newVisitorToken()
+		vid, _ = visitorID(token)
+		s.vid = vid
+		s.from = ticketing.Identity{Kind: ticketing.IdentityChat, Value: vid}
+		cust = nil
+		s.setCustomer("")
+	}
+	if s.verified {
+		// Replies to the logged-in customer reach this browser's visitor
+		// topic too; the claim attaches only if no one owns it.
+		s.claims = append([]ticketing.Identity{{Kind: ticketing.IdentityChat, Value: vid}}, s.claims...)
+		s.topics = append(s.topics, externalTopic(s.from.Value))
+	}
+	s.topics = append(s.topics, visitorTopic(vid))
+	// Subscribe before reading the history, so that no reply falls between.
+	for _, t := range s.topics {
+		if err := c.join(s, t); err != nil {
+			return err
+		}
+	}
+
+	w := &welcomeFrame{Type: frameWelcome, VisitorToken: token, VisitorID: vid, Verified: s.verified, Messages: []*messageView{}}
+	var undelivered []string
+	if cust != nil {
+		hist, err := c.o.Service.History(ctx, cust.ID, historyLimit)
+		if err != nil {
+			return err
+		}
+		for _, m := range hist {
+			v := viewOf(m)
+			if v == nil {
+				continue
+			}
+			w.Messages = append(w.Messages, v)
+			s.markSeen(v.ID)
+			if waitingForVisit(m) {
+				undelivered = append(undelivered, m.ID)
+			}
+		}
+	}
+	w.AgentsOnline = c.agentsOnline(ctx)
+	s.enqueue(w)
+	s.flushEarly()
+
+	// Replies left queued for this visit have now been shown.
+	for _, id := range undelivered {
+		d := ticketing.Delivery{Status: ticketing.DeliveryDelivered, Channel: ticketing.ChannelChat, UpdatedAt: time.Now()}
+		if _, err := c.o.Service.ReportDelivery(ctx, id, d); err != nil {
+			c.log.Warn("chat: report delivery on welcome", "message", id, "err", err)
+		}
+	}
+	return nil
+}
+
+// waitingForVisit reports whether m is an agent's chat reply that nobody
+// has seen yet: queued for the next visit, or waiting for a fallback mail
+// that is then skipped.
+func waitingForVisit(m *ticketing.Message) bool {
+	return m.Direction == ticketing.DirectionOutbound && m.Channel == ticketing.ChannelChat &&
+		m.Delivery != nil && m.Delivery.Status == ticketing.DeliveryQueued
+}
+
+// isShopCustomer reports whether c is known to the shop by its own id:
+// only a session signed for that id may see their history.
+func isShopCustomer(c *ticketing.Customer) bool {
+	if c.ExternalID != "" {
+		return true
+	}
+	_, ok := c.Identity(ticketing.IdentityExternal)
+	return ok
+}
+
+func (s *session) addClaim(id ticketing.Identity) {
+	for _, c := range s.claims {
+		if c.Key() == id.Key() {
+			return
+		}
+	}
+	if len(s.claims) < 5 {
+		s.claims = append(s.claims, id)
+	}
+}
+
+// lookupCustomer finds the customer behind the session's identity; nil
+// when the visitor is new.
+func (s *session) lookupCustomer(ctx context.Context) (*ticketing.Customer, error) {
+	s.mu.Lock()
+	s.lookedUp = time.Now()
+	s.mu.Unlock()
+	cust, err := s.c.o.Service.CustomerByIdentity(ctx, s.from.Key())
+	if ticketing.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.setCustomer(cust.ID)
+	return cust, nil
+}
+
+func (s *session) setCustomer(id string) {
+	s.mu.Lock()
+	s.customerID = id
+	s.mu.Unlock()
+}
+
+func (s *session) customer() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.customerID
+}
+
+// message publishes a visitor's message and echoes it once JetStream has
+// stored it. A resent client_id has the same external id, so it is stored
+// once however often the widget retries.
+func (s *session) message(f *clientFrame) {
+	c := s.c
+	now := time.Now()
+	if !c.limiter.allow(s.vid, now) {
+		s.enqueue(newErrorFrame(codeRateLimited, "you are sending messages too fast; wait a moment", f.ClientID))
+		return
+	}
+	if f.Email != "" {
+		s.addClaim(ticketing.Identity{Kind: ticketing.IdentityEmail, Value: f.Email})
+	}
+	env := &ticketing.Envelope{
+		Channel:    ticketing.ChannelChat,
+		ExternalID: s.vid + ":" + f.ClientID,
+		From:       s.from,
+		Name:       s.name,
+		Claims:     append([]ticketing.Identity(nil), s.claims...),
+		Text:       f.Text,
+		ClientID:   f.ClientID,
+		ReceivedAt: now.UTC(),
+	}
+	if err := c.validator.Validate(env); err != nil {
+		s.sendError(err, f.ClientID)
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, opTimeout)
+	defer cancel()
+	if err := c.o.Publisher.PublishInbound(ctx, env); err != nil {
+		c.log.Error("chat: publish inbound", "visitor", s.vid, "err", err)
+		s.enqueue(newErrorFrame(codeUnavailable, "the message could not be sent yet; it will be retried", f.ClientID))
+		return
+	}
+	s.mu.Lock()
+	s.wrote = true
+	if s.customerID == "" {
+		s.lookedUp = time.Time{} // the customer exists soon: look again at once
+	}
+	s.mu.Unlock()
+	s.enqueue(&messageFrame{Type: frameMessage, Message: &messageView{
+		ID:        env.MessageID(),
+		Direction: ticketing.DirectionInbound,
+		Channel:   ticketing.ChannelChat,
+		Text:      env.Text,
+		Author:    ticketing.Author{Kind: ticketing.AuthorCustomer, Name: env.Name},
+		CreatedAt: env.ReceivedAt,
+		ClientID:  f.ClientID,
+	}})
+}
+
+// deliver sends an agent's reply to this socket once; it reports whether
+// the reply reached (or already reached) the visitor's socket.
+func (s *session) deliver(customerID string, v *messageView) bool {
+	select {
+	case <-s.quit:
+		return false
+	default:
+	}
+	s.mu.Lock()
+	if s.customerID == "" {
+		s.customerID = customerID
+	}
+	if s.seen[v.ID] {
+		s.mu.Unlock()
+		return true
+	}
+	s.markSeenLocked(v.ID)
+	if !s.welcomed {
+		s.early = append(s.early, v)
+		s.mu.Unlock()
+		return true
+	}
+	s.mu.Unlock()
+	s.enqueue(&messageFrame{Type: frameMessage, Message: v})
+	return true
+}
+
+func (s *session) flushEarly() {
+	s.mu.Lock()
+	early := s.early
+	s.early, s.welcomed = nil, true
+	s.mu.Unlock()
+	for _, v := range early {
+		s.enqueue(&messageFrame{Type: frameMessage, Message: v})
+	}
+}
+
+func (s *session) markSeen(id string) {
+	s.mu.Lock()
+	s.markSeenLocked(id)
+	s.mu.Unlock()
+}
+
+func (s *session) markSeenLocked(id string) {
+	if s.seen[id] {
+		return
+	}
+	if len(s.seenOrder) >= seenMax {
+		delete(s.seen, s.seenOrder[0])
+		s.seenOrder = s.seenOrder[1:]
+	}
+	s.seen[id] = true
+	s.seenOrder = append(s.seenOrder, id)
+}
+
+// typingPayload is what TopicTyping carries to the consoles.
+type typingPayload struct {
+	CustomerID string `json:"customer_id"`
+	Typing     bool   `json:"typing"`
+}
+
+// typingEvery throttles repeated "still typing" frames.
+const typingEvery = 2 * time.Second
+
+// typing forwards the visitor's typing state to the consoles: changes at
+// once, repeats at most every typingEvery.
+func (s *session) typing(on bool) {
+	now := time.Now()
+	s.mu.Lock()
+	if on == s.typingOn && now.Sub(s.typingAt) < typingEvery {
+		s.mu.Unlock()
+		return
+	}
+	s.typingOn, s.typingAt = on, now
+	cid := s.customerID
+	lookup := cid == "" && s.wrote && now.Sub(s.lookedUp) > time.Second
+	s.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(s.ctx, opTimeout)
+	defer cancel()
+	if lookup {
+		// A new visitor's customer exists once their first message is in.
+		if cust, err := s.lookupCustomer(ctx); err == nil && cust != nil {
+			cid = cust.ID
+		}
+	}
+	if cid == "" {
+		return // no ticket yet: no console shows this visitor
+	}
+	b, _ := json.Marshal(typingPayload{CustomerID: cid, Typing: on})
+	if err := s.c.o.Relay.Publish(ctx, TopicTyping, b); err != nil {
+		s.c.log.Warn("chat: publish typing", "err", err)
+	}
+}

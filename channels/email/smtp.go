@@ -1,0 +1,322 @@
+package email
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"html"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/svar-dev/svar/ticketing"
+)
+
+// sendRecord is the state document email:sent:<message id>, written once
+// the SMTP server accepted a reply: a redelivered reply is then reported,
+// not sent again.
+type sendRecord struct {
+	At        time.Time `bson:"at" json:"at"`
+	MessageID string    `bson:"message_id" json:"message_id"` // the Message-ID header
+}
+
+func sendKey(messageID string) string { return "email:sent:" + messageID }
+
+// HandleOutbound delivers one reply over SMTP. It is the channel's
+// ticketing.OutboundHandler: nil when the reply was sent (or had been),
+// a retry for temporary failures (4xx, network, the store), and a plain
+// error after reporting the reply failed for permanent ones (5xx, no
+// address).
+func (c *Channel) HandleOutbound(ctx context.Context, o *ticketing.Outbound, attempt int) error {
+	log := c.log.With("message_id", o.MessageID, "ticket", o.TicketID, "attempt", attempt)
+	m, err := c.o.Store.GetMessage(ctx, o.MessageID)
+	switch {
+	case err == nil:
+		if m.Delivery != nil && (m.Delivery.Status == ticketing.DeliverySent || m.Delivery.Status == ticketing.DeliveryDelivered) {
+			log.Debug("email: reply already sent")
+			return nil
+		}
+	case ticketing.IsNotFound(err):
+		log.Warn("email: reply not in the store; sending it anyway")
+	default:
+		return ticketing.Retry(errorf("read message "+o.MessageID, err), 0)
+	}
+
+	var rec sendRecord
+	switch err := c.o.Store.GetState(ctx, sendKey(o.MessageID), &rec); {
+	case err == nil:
+		log.Info("email: reply was sent before; reporting it")
+		return c.report(ctx, o, ticketing.Delivery{Status: ticketing.DeliverySent, Channel: ticketing.ChannelEmail, ProviderID: rec.MessageID})
+	case !ticketing.IsNotFound(err):
+		return ticketing.Retry(errorf("read send record", err), 0)
+	}
+
+	to := ""
+	if o.To.Kind == ticketing.IdentityEmail {
+		if a, err := mail.ParseAddress(o.To.Value); err == nil {
+			to = a.Address
+		}
+	}
+	if to == "" {
+		reason := fmt.Sprintf("no email address to send to (%s)", o.To.Key())
+		return c.fail(ctx, o, reason)
+	}
+	raw, mid, err := c.compose(o, to)
+	if err != nil {
+		return c.fail(ctx, o, "the reply could not be composed: "+err.Error())
+	}
+	if err := c.send(ctx, to, raw); err != nil {
+		var perm *permanentError
+		if errors.As(err, &perm) {
+			log.Warn("email: the SMTP server refused the reply", "err", err)
+			return c.fail(ctx, o, perm.Error())
+		}
+		log.Warn("email: sending failed; will retry", "err", err)
+		return ticketing.Retry(err, 0)
+	}
+	if err := c.o.Store.PutState(ctx, sendKey(o.MessageID), sendRecord{At: c.now().UTC(), MessageID: mid}); err != nil {
+		log.Error("email: reply sent but its send record was not saved", "err", err)
+	}
+	log.Info("email: reply sent", "to", to)
+	return c.report(ctx, o, ticketing.Delivery{Status: ticketing.DeliverySent, Channel: ticketing.ChannelEmail, ProviderID: mid})
+}
+
+// report records a delivery report; a failing reporter is retried (the
+// send record keeps the reply from going out again).
+func (c *Channel) report(ctx context.Context, o *ticketing.Outbound, d ticketing.Delivery) error {
+	if d.UpdatedAt.IsZero() {
+		d.UpdatedAt = c.now().UTC()
+	}
+	_, err := c.o.Deliveries.ReportDelivery(ctx, o.MessageID, d)
+	if err != nil && !ticketing.IsNotFound(err) {
+		return ticketing.Retry(errorf("report delivery of "+o.MessageID, err), 0)
+	}
+	return nil
+}
+
+// fail reports the reply failed and returns the final error.
+func (c *Channel) fail(ctx context.Context, o *ticketing.Outbound, reason string) error {
+	if err := c.report(ctx, o, ticketing.Delivery{Status: ticketing.DeliveryFailed, Error: clip(reason, 1000), Channel: ticketing.ChannelEmail}); err != nil {
+		return err
+	}
+	return fmt.Errorf("email: reply %s failed: %s", o.MessageID, reason)
+}
+
+// permanentError is an SMTP refusal that no retry will change (5xx to
+// MAIL, RCPT or DATA).
+type permanentError struct{ err *smtp.SMTPError }
+
+func (e *permanentError) Error() string {
+	return fmt.Sprintf("%d %s", e.err.Code, strings.TrimSpace(e.err.Message))
+}
+
+// send delivers raw to one recipient. Failures before MAIL FROM
+// (connecting, TLS, authentication) are always temporary: they are the
+// server's or the configuration's, not the reply's, and must not mark
+// every reply failed. 5xx answers to MAIL, RCPT and DATA are permanent.
+func (c *Channel) send(ctx context.Context, to string, raw []byte) error {
+	client, err := c.dialSMTP(ctx)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	stop := context.AfterFunc(ctx, func() { _ = client.Close() })
+	defer stop()
+
+	classify := func(op string, err error) error {
+		var se *smtp.SMTPError
+		if errors.As(err, &se) && se.Code >= 500 {
+			return &permanentError{err: se}
+		}
+		return errorf("SMTP "+op, err)
+	}
+	if err := client.Mail(c.addr, nil); err != nil {
+		return classify("MAIL FROM", err)
+	}
+	if err := client.Rcpt(to, nil); err != nil {
+		return classify("RCPT TO", err)
+	}
+	w, err := client.Data()
+	if err != nil {
+		return classify("DATA", err)
+	}
+	if _, err := w.Write(raw); err != nil {
+		return errorf("SMTP write", err)
+	}
+	if err := w.Close(); err != nil {
+		return classify("DATA", err)
+	}
+	_ = client.Quit()
+	return nil
+}
+
+// dialSMTP connects, says hello, upgrades to TLS and authenticates.
+func (c *Channel) dialSMTP(ctx context.Context) (*smtp.Client, error) {
+	o := c.o.SMTP
+	d := &net.Dialer{Timeout: 30 * time.Second}
+	var conn net.Conn
+	var err error
+	if o.TLS == TLSImplicit {
+		conn, err = (&tls.Dialer{NetDialer: d, Config: tlsConfig(o.TLSConfig, o.Addr)}).DialContext(ctx, "tcp", o.Addr)
+	} else {
+		conn, err = d.DialContext(ctx, "tcp", o.Addr)
+	}
+	if err != nil {
+		return nil, errorf("SMTP connect "+o.Addr, err)
+	}
+	var client *smtp.Client
+	if o.TLS == TLSStartTLS {
+		client, err = smtp.NewClientStartTLS(conn, tlsConfig(o.TLSConfig, o.Addr))
+		if err != nil {
+			conn.Close()
+			return nil, errorf("SMTP STARTTLS (set SVAR_SMTP_TLS=tls if the server expects TLS from the start)", err)
+		}
+	} else {
+		client = smtp.NewClient(conn)
+	}
+	client.CommandTimeout = time.Minute
+	if err := client.Hello(c.domain); err != nil {
+		client.Close()
+		return nil, errorf("SMTP EHLO", err)
+	}
+	if o.Username != "" {
+		if err := client.Auth(sasl.NewPlainClient("", o.Username, o.Password)); err != nil {
+			client.Close()
+			return nil, errorf("SMTP AUTH as "+o.Username, err)
+		}
+	}
+	return client, nil
+}
+
+// compose builds the reply mail: multipart/alternative with the text and
+// simple HTML made from it, From the support address, Svar's own fixed
+// Message-ID, threading headers and the [#number] subject token. It
+// returns the mail and its Message-ID.
+func (c *Channel) compose(o *ticketing.Outbound, to string) ([]byte, string, error) {
+	var h mail.Header
+	from := &mail.Address{Name: o.AgentName, Address: c.addr}
+	if from.Name == "" {
+		from.Name = c.name
+	}
+	h.SetAddressList("From", []*mail.Address{from})
+	h.SetAddressList("To", []*mail.Address{{Address: to}})
+	h.SetSubject(replySubject(o.Subject, o.TicketNumber))
+	date := o.CreatedAt
+	if date.IsZero() {
+		date = c.now()
+	}
+	h.SetDate(date)
+	mid := ownMessageID(o.MessageID, c.domain)
+	h.SetMessageID(strings.Trim(mid, "<>"))
+	refs := threadRefs(o.InReplyTo, o.References)
+	if irt := firstMsgID(o.InReplyTo); irt != "" {
+		h.SetMsgIDList("In-Reply-To", []string{strings.Trim(irt, "<>")})
+	}
+	if len(refs) > 0 {
+		h.SetMsgIDList("References", refs)
+	}
+	if o.Auto {
+		h.Set("Auto-Submitted", "auto-replied")
+	}
+	h.Set("X-Svar-Message-Id", o.MessageID)
+	if o.TicketNumber > 0 {
+		h.Set("X-Svar-Ticket", fmt.Sprint(o.TicketNumber))
+	}
+
+	var buf bytes.Buffer
+	w, err := mail.CreateInlineWriter(&buf, h)
+	if err != nil {
+		return nil, "", err
+	}
+	text := strings.ReplaceAll(o.Text, "\r\n", "\n")
+	for _, part := range []struct{ ctype, body string }{
+		{"text/plain", text},
+		{"text/html", textToHTML(text)},
+	} {
+		var ph mail.InlineHeader
+		ph.SetContentType(part.ctype, map[string]string{"charset": "utf-8"})
+		pw, err := w.CreatePart(ph)
+		if err != nil {
+			return nil, "", err
+		}
+		if _, err := pw.Write([]byte(part.body)); err != nil {
+			return nil, "", err
+		}
+		if err := pw.Close(); err != nil {
+			return nil, "", err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return nil, "", err
+	}
+	return buf.Bytes(), mid, nil
+}
+
+// replySubject is "Re: <subject> [#number]", with earlier reply prefixes
+// and tokens taken off so they never stack.
+func replySubject(subject string, number int64) string {
+	s := ticketing.CleanSubject(subject)
+	out := "Re:"
+	if s != "" {
+		out += " " + s
+	}
+	if number > 0 {
+		out += fmt.Sprintf(" [#%d]", number)
+	}
+	return out
+}
+
+// threadRefs returns the References of a reply (without angle brackets,
+// as go-message wants them): the customer's references and the mail
+// replied to last, at most 20.
+func threadRefs(inReplyTo string, refs []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(v string) {
+		for _, id := range msgIDs(v) {
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, strings.Trim(id, "<>"))
+			}
+		}
+		if len(msgIDs(v)) == 0 {
+			if id := firstMsgID(v); id != "" && !seen[id] {
+				seen[id] = true
+				out = append(out, strings.Trim(id, "<>"))
+			}
+		}
+	}
+	for _, r := range refs {
+		add(r)
+	}
+	add(inReplyTo)
+	if len(out) > 20 {
+		out = append(out[:1], out[len(out)-19:]...)
+	}
+	return out
+}
+
+// textToHTML is the simple HTML alternative of a reply: the escaped text,
+// paragraphs and line breaks kept.
+func textToHTML(text string) string {
+	var sb strings.Builder
+	sb.WriteString("<!DOCTYPE html>\n<html><body>\n")
+	for _, para := range strings.Split(strings.TrimSpace(text), "\n\n") {
+		if strings.TrimSpace(para) == "" {
+			continue
+		}
+		lines := strings.Split(para, "\n")
+		for i := range lines {
+			lines[i] = html.EscapeString(lines[i])
+		}
+		sb.WriteString("<p>" + strings.Join(lines, "<br>\n") + "</p>\n")
+	}
+	sb.WriteString("</body></html>\n")
+	return sb.String()
+}
