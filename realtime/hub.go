@@ -115,9 +115,9 @@ type Hub struct {
 	slow      atomic.Uint64
 }
 
-// New returns a hub. When o.Relay is set it subscribes to presence and
-// answers "agents.online"; a failed subscription is logged and presence then
-// stays on this node.
+// New returns a hub. When o.Relay is set it subscribes to the relay topics
+// "presence", "agents.online" and "agents.disconnect"; a failed
+// subscription is logged, and what it carries then stays on this node.
 func New(o Options) *Hub {
 	o = o.withDefaults()
 	h := &Hub{
@@ -223,7 +223,7 @@ func (h *Hub) broadcast(f frame) {
 // everywhere.
 func (h *Hub) DisconnectAgent(agentID string) {
 	h.disconnectLocal(agentID)
-	if h.relayed {
+	if h.opts.Relay != nil {
 		ctx, cancel := context.WithTimeout(h.ctx, relayTimeout)
 		defer cancel()
 		if err := h.opts.Relay.Publish(ctx, topicAgentsDisconnect, []byte(agentID)); err != nil {
