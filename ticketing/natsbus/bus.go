@@ -384,14 +384,11 @@ func (b *Bus) Ping(ctx context.Context) error {
 func (b *Bus) ConsumerLag(ctx context.Context) (uint64, error) {
 	ctx, cancel := opContext(ctx)
 	defer cancel()
-	c, err := b.js.Consumer(ctx, b.n.inbound, CoreConsumer)
+	c, err := b.js.Consumer(ctx, b.n.inbound, CoreConsumer) // fetches the info
 	if err != nil {
 		return 0, fmt.Errorf("natsbus: consumer lag: %w", err)
 	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("natsbus: consumer lag: %w", err)
-	}
+	info := c.CachedInfo()
 	return info.NumPending + uint64(max(info.NumAckPending, 0)), nil
 }
 
@@ -399,15 +396,11 @@ func (b *Bus) ConsumerLag(ctx context.Context) (uint64, error) {
 func (b *Bus) DLQCount(ctx context.Context) (uint64, error) {
 	ctx, cancel := opContext(ctx)
 	defer cancel()
-	s, err := b.js.Stream(ctx, b.n.dlq)
+	s, err := b.js.Stream(ctx, b.n.dlq) // fetches the info
 	if err != nil {
 		return 0, fmt.Errorf("natsbus: dlq count: %w", err)
 	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("natsbus: dlq count: %w", err)
-	}
-	return info.State.Msgs, nil
+	return s.CachedInfo().State.Msgs, nil
 }
 
 // DeleteStreams removes this Bus's streams. It is for tests that share an

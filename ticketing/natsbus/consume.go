@@ -139,13 +139,17 @@ func retryDelay(base, limit time.Duration, deliveries int) time.Duration {
 }
 
 // superviseConsumer runs once until ctx ends, restarting it with backoff
-// when it fails (a deleted consumer, a lost server).
+// when it fails (a deleted consumer, a lost server). It gives up only when
+// the Bus has been closed.
 func (b *Bus) superviseConsumer(ctx context.Context, label string, once func(context.Context) error) error {
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		err := once(ctx)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if b.nc.IsClosed() {
+			return fmt.Errorf("natsbus: %s: %w", label, nats.ErrConnectionClosed)
 		}
 		if time.Since(start) > time.Minute {
 			attempt = 1

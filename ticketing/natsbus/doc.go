@@ -57,5 +57,7 @@
 //
 // When a consume call's ctx ends, the work in hand finishes and messages
 // pulled but not started are handed back for immediate redelivery:
-// nothing is lost on shutdown.
+// nothing is lost on shutdown. (A server older than 2.10 may hand them to
+// the stopped node's still-open pull request; they then come back after
+// AckWait instead.)
 package natsbus

@@ -137,3 +137,13 @@ func waitDLQ(t testing.TB, b *natsbus.Bus, n int) []*jetstream.RawStreamMsg {
 	})
 	return dlqMessages(t, b)
 }
+
+// serverAtLeast reports whether the connected server's version is at
+// least major.minor.
+func serverAtLeast(b *natsbus.Bus, major, minor int) bool {
+	var maj, min int
+	if _, err := fmt.Sscanf(b.Conn().ConnectedServerVersion(), "%d.%d", &maj, &min); err != nil {
+		return false
+	}
+	return maj > major || maj == major && min >= minor
+}

@@ -24,7 +24,8 @@ import (
 //
 // When ctx ends, the batch in hand is finished and every message pulled
 // but not handled is released for redelivery. It returns nil then; a
-// failing consumer is restarted, so it does not return before that.
+// failing consumer is restarted, so it returns earlier only with an error
+// when the Bus is closed.
 func (b *Bus) ConsumeInbound(ctx context.Context, h ticketing.InboundHandler) error {
 	return b.superviseConsumer(ctx, CoreConsumer, func(ctx context.Context) error {
 		return b.consumeInbound(ctx, h)

@@ -139,6 +139,9 @@ func TestInboundPoisonGoesToDLQ(t *testing.T) {
 	if len(dl) != 1 {
 		t.Fatalf("%d dead letters, want 1", len(dl))
 	}
+	if n, err := b.DLQCount(ctx); n != 1 || err != nil {
+		t.Errorf("DLQCount = %d, %v; want 1", n, err)
+	}
 	m := dl[0]
 	if r := m.Header.Get(natsbus.HeaderReason); !strings.Contains(r, "sender identity is unusable") {
 		t.Errorf("%s = %q", natsbus.HeaderReason, r)
@@ -328,5 +331,76 @@ func TestInboundRestartedServerKeepsEnvelopes(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("the stored envelope never arrived after the restart")
+	}
+}
+
+func TestConsumeAfterCloseFails(t *testing.T) {
+	b := natstest.New(t)
+	b.Close()
+	ctx := ctxTimeout(t, 20*time.Second)
+	if err := b.ConsumeInbound(ctx, nil); err == nil {
+		t.Error("ConsumeInbound on a closed Bus returned nil")
+	}
+	if err := b.ConsumeOutbound(ctx, ticketing.ChannelEmail, nil); err == nil {
+		t.Error("ConsumeOutbound on a closed Bus returned nil")
+	}
+	if ctx.Err() != nil {
+		t.Error("the consumers kept retrying on a closed Bus")
+	}
+}
+
+// Stopping a node hands back what it holds at once (not after AckWait),
+// and an envelope interrupted by the shutdown is not counted as a failure.
+func TestInboundShutdownReleasesMessages(t *testing.T) {
+	url := natstest.NewServer(t)
+	ns := natstest.Namespace(t)
+	first, second := natstest.Connect(t, url, ns), natstest.Connect(t, url, ns)
+	if !serverAtLeast(first, 2, 10) {
+		// Older servers still deliver to the stopped node's open pull
+		// request, so its messages come back only after AckWait.
+		t.Skipf("nats-server %s hands released messages to stale pull requests", first.Conn().ConnectedServerVersion())
+	}
+	ctx := ctxTimeout(t, 20*time.Second)
+	const total = 50
+	for i := range total {
+		if err := first.PublishInbound(ctx, envelope(fmt.Sprint("s", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	started := make(chan struct{}, 1)
+	stopCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- first.ConsumeInbound(stopCtx, func(ctx context.Context, envs []*ticketing.Envelope) []error {
+			select {
+			case started <- struct{}{}:
+			default:
+			}
+			<-ctx.Done() // a shutdown in the middle of the batch
+			errs := make([]error, len(envs))
+			for i := range errs {
+				errs[i] = ctx.Err()
+			}
+			return errs
+		})
+	}()
+	<-started
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("ConsumeInbound returned %v", err)
+	}
+	rec := newRecorder()
+	run(t, func(ctx context.Context) error {
+		return second.ConsumeInbound(ctx, func(_ context.Context, envs []*ticketing.Envelope) []error {
+			for _, e := range envs {
+				rec.add(e.ExternalID)
+			}
+			return make([]error, len(envs))
+		})
+	})
+	// AckWait is 30s: seeing everything well before proves the release.
+	eventually(t, 10*time.Second, "the other node gets everything", func() bool { return rec.distinct() == total })
+	if n := streamMsgs(t, second, natsbus.StreamDLQ); n != 0 {
+		t.Errorf("%d dead letters after a shutdown", n)
 	}
 }
