@@ -538,8 +538,16 @@ func TestTyping(t *testing.T) {
 func TestAgentsOnline(t *testing.T) {
 	n := newTestNode(t, nodeConfig{opts: func(o *Options) { o.AgentsInterval = 50 * time.Millisecond }})
 	c := n.dial()
+	// No console anywhere: the node finds out and says so, in the welcome
+	// or right after it.
 	if w := c.hello("", nil); w.AgentsOnline {
-		t.Fatal("agents online with no console anywhere")
+		if f := c.next(frameAgents); f.Online {
+			t.Fatalf("agents frame = %+v, want offline", f)
+		}
+	}
+	// A later visitor is told in the welcome.
+	if w := n.dial().hello("", nil); w.AgentsOnline {
+		t.Fatal("welcome says agents are online")
 	}
 	cancel, err := n.bus.Subscribe(TopicAgentsOnline, func([]byte) bool { return true })
 	if err != nil {

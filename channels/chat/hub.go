@@ -88,30 +88,29 @@ type relayReply struct {
 	Message    *messageView `json:"message"`
 }
 
-// agentsState caches whether any agent is online.
+// agentsState is the node's latest answer to whether any agent is online.
+// Until the first answer, agents are assumed online: a visitor is never
+// told to leave their email because the node has not asked yet.
 type agentsState struct {
 	known  bool
 	online bool
-	at     time.Time
 }
 
-// agentsOnline returns whether any agent is online, asking the relay when
-// the node's answer is older than AgentsInterval.
-func (c *Channel) agentsOnline(ctx context.Context) bool {
+// agentsOnline returns the node's latest answer without waiting.
+func (c *Channel) agentsOnline() bool {
 	c.mu.Lock()
-	st := c.agents
-	c.mu.Unlock()
-	if st.known && time.Since(st.at) < c.o.AgentsInterval {
-		return st.online
-	}
-	online, _ := c.refreshAgents(ctx)
-	return online
+	defer c.mu.Unlock()
+	return !c.agents.known || c.agents.online
 }
+
+// agentsTimeout bounds the question; a node whose consoles are all gone
+// stays silent, so "nobody" is the answer that takes this long.
+const agentsTimeout = 3 * time.Second
 
 // refreshAgents asks the relay whether agents are online and reports the
-// answer and whether it changed.
+// answer and whether it differs from what visitors were last told.
 func (c *Channel) refreshAgents(ctx context.Context) (online, changed bool) {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, agentsTimeout)
 	defer cancel()
 	online, err := c.o.Relay.Request(ctx, TopicAgentsOnline, nil)
 	if err != nil {
@@ -119,10 +118,10 @@ func (c *Channel) refreshAgents(ctx context.Context) (online, changed bool) {
 		online = false
 	}
 	c.mu.Lock()
-	changed = c.agents.known && c.agents.online != online
-	c.agents = agentsState{known: true, online: online, at: time.Now()}
-	c.mu.Unlock()
-	return online, changed
+	defer c.mu.Unlock()
+	before := !c.agents.known || c.agents.online
+	c.agents = agentsState{known: true, online: online}
+	return online, online != before
 }
 
 // startLoops starts the node's background loops with the first socket.
@@ -141,21 +140,21 @@ func (c *Channel) startLoops() {
 	})
 }
 
-// agentsLoop tells every local visitor when agents come online or leave.
+// agentsLoop asks at once and then every AgentsInterval whether agents are
+// online, and tells every local visitor when that changes.
 func (c *Channel) agentsLoop() {
 	t := time.NewTicker(c.o.AgentsInterval)
 	defer t.Stop()
 	for {
+		online, changed := c.refreshAgents(c.ctx)
+		if changed {
+			c.broadcast(&agentsFrame{Type: frameAgents, Online: online}, "")
+		}
 		select {
 		case <-c.ctx.Done():
 			return
 		case <-t.C:
 		}
-		online, changed := c.refreshAgents(c.ctx)
-		if !changed {
-			continue
-		}
-		c.broadcast(&agentsFrame{Type: frameAgents, Online: online}, "")
 	}
 }
 

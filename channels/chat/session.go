@@ -314,9 +314,14 @@ func (s *session) hello(f *clientFrame) error {
 			}
 		}
 	}
-	w.AgentsOnline = c.agentsOnline(ctx)
+	w.AgentsOnline = c.agentsOnline()
 	s.enqueue(w)
 	s.flushEarly()
+	// An answer that came between the welcome and flushEarly was broadcast
+	// to the welcomed sockets only: tell this one too.
+	if online := c.agentsOnline(); online != w.AgentsOnline {
+		s.enqueue(&agentsFrame{Type: frameAgents, Online: online})
+	}
 
 	// Replies left queued for this visit have now been shown.
 	for _, id := range undelivered {
