@@ -161,6 +161,12 @@ func (h *Hub) subscribe(r ticketing.Relay) {
 	} else {
 		h.unsubscribe = append(h.unsubscribe, cancelOnline)
 	}
+	cancelTyping, err := r.Subscribe(topicCustomerTyping, h.customerTyping)
+	if err != nil {
+		h.log.Error("realtime: subscribe to chat.typing", "err", err)
+	} else {
+		h.unsubscribe = append(h.unsubscribe, cancelTyping)
+	}
 	cancelDisconnect, err := r.Subscribe(topicAgentsDisconnect, func(payload []byte) bool {
 		h.disconnectLocal(string(payload))
 		return true

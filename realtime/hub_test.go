@@ -73,6 +73,9 @@ type testFrame struct {
 	Agent    agentRef           `json:"agent"`
 	State    string             `json:"state"`
 	Error    errorBody          `json:"error"`
+	// customer.typing
+	CustomerID string `json:"customer_id"`
+	Typing     bool   `json:"typing"`
 }
 
 type testClient struct {
