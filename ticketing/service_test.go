@@ -420,3 +420,50 @@ func TestBounceMarksTheReplyFailedAndStaysOnItsTicket(t *testing.T) {
 		t.Fatalf("the mailer daemon became a customer: %v", err)
 	}
 }
+
+func TestPushCustomerLinksTheShopsIdentities(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	// Anna wrote by email before she had an account.
+	f.MustIngest(t, emailEnv("anna@example.se", "<a1@x>", "Do you ship to Gotland?"))
+	byMail, err := f.svc.CustomerByIdentity(ctx, "email:anna@example.se")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "Anna Svensson"
+	orders := []ticketing.Order{{ID: "1001", Total: "499 SEK", Status: "shipped"}}
+	c, conflicts, err := f.svc.PushCustomer(ctx, ticketing.ShopCustomer{ExternalID: "shop-42", Name: &name, Email: "Anna@Example.se",
+		Phone: "+46701234567", Attributes: map[string]string{"tier": "VIP"}, Orders: &orders})
+	if err != nil || len(conflicts) != 0 {
+		t.Fatalf("push: %v, conflicts %v", err, conflicts)
+	}
+	if c.ID != byMail.ID || c.ExternalID != "shop-42" || c.Attributes["tier"] != "VIP" || len(c.Orders) != 1 {
+		t.Fatalf("pushed customer = %+v, want the email customer %s", c, byMail.ID)
+	}
+	// A signed-in chat now threads into the same ticket.
+	signed := &ticketing.Envelope{Channel: ticketing.ChannelChat, ExternalID: "v9:c1",
+		From: ticketing.Identity{Kind: ticketing.IdentityExternal, Value: "shop-42", Verified: true},
+		Text: "Hi again, from the chat", ReceivedAt: time.Now().UTC()}
+	f.MustIngest(t, signed)
+	v := f.customerTicket(t, "external:shop-42")
+	if len(v.Messages) != 2 || v.Customer.ID != byMail.ID {
+		t.Fatalf("signed chat joined customer %s with %d messages", v.Customer.ID, len(v.Messages))
+	}
+	// Someone else's email is reported, never merged.
+	f.MustIngest(t, emailEnv("bo@example.se", "<b1@x>", "Hello"))
+	other, conflicts, err := f.svc.PushCustomer(ctx, ticketing.ShopCustomer{ExternalID: "shop-43", Email: "bo@example.se"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bo, _ := f.svc.CustomerByIdentity(ctx, "email:bo@example.se")
+	if len(conflicts) != 0 || other.ID != bo.ID {
+		t.Fatalf("shop-43 with bo's email: customer %s (bo is %s), conflicts %v", other.ID, bo.ID, conflicts)
+	}
+	_, conflicts, err = f.svc.PushCustomer(ctx, ticketing.ShopCustomer{ExternalID: "shop-44", Email: "anna@example.se"})
+	if err != nil || len(conflicts) != 1 || conflicts[0].Value != "anna@example.se" {
+		t.Fatalf("a taken email: %v, conflicts %v", err, conflicts)
+	}
+	if _, _, err := f.svc.PushCustomer(ctx, ticketing.ShopCustomer{ExternalID: "x", Phone: "070-123"}); ticketing.ErrorCode(err) != ticketing.EInvalid {
+		t.Fatalf("bad phone: %v", err)
+	}
+}

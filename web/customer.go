@@ -40,6 +40,25 @@ func (s *Server) handlePatchCustomer(w http.ResponseWriter, r *http.Request, _ *
 	writeJSON(w, http.StatusOK, map[string]any{"customer": c})
 }
 
+// handlePushCustomer is the shop's backend telling Svar about one of its
+// customers: the shop's id, email, phone, name, tier and orders.
+func (s *Server) handlePushCustomer(w http.ResponseWriter, r *http.Request, _ *ticketing.Agent) {
+	var in ticketing.ShopCustomer
+	if err := decodeJSON(w, r, &in); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	c, conflicts, err := s.svc.PushCustomer(r.Context(), in)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if conflicts == nil {
+		conflicts = []ticketing.Identity{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"customer": c, "conflicts": conflicts})
+}
+
 // handleAttachment serves a stored file only as a download, never
 // rendered: a customer's file must not run in the console's origin.
 func (s *Server) handleAttachment(w http.ResponseWriter, r *http.Request, _ *ticketing.Agent) {

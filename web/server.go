@@ -22,6 +22,7 @@ type Service interface {
 	UpdateTicket(ctx context.Context, id string, by *ticketing.Agent, u ticketing.TicketUpdate) (*ticketing.Ticket, error)
 	CustomerView(ctx context.Context, id string) (*ticketing.Customer, []*ticketing.Ticket, error)
 	PatchCustomer(ctx context.Context, id string, p ticketing.CustomerPatch) (*ticketing.Customer, error)
+	PushCustomer(ctx context.Context, in ticketing.ShopCustomer) (*ticketing.Customer, []ticketing.Identity, error)
 }
 
 // Live serves agents' live websockets (package realtime).
@@ -69,6 +70,7 @@ type Server struct {
 	valid   *ticketing.Validator
 	now     func() time.Time
 	handler http.Handler
+	console *console // the console's templates and static files (console.go)
 }
 
 // New returns a Server with every route registered.
@@ -112,6 +114,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/tickets/{id}/messages", s.authed(s.handlePostMessage))
 	mux.Handle("GET /api/v1/counts", s.authed(s.handleCounts))
 
+	mux.Handle("POST /api/v1/customers", s.authed(s.handlePushCustomer))
 	mux.Handle("GET /api/v1/customers/{id}", s.authed(s.handleGetCustomer))
 	mux.Handle("PATCH /api/v1/customers/{id}", s.authed(s.handlePatchCustomer))
 

@@ -1,0 +1,210 @@
+// The console: an inbox of views with live counts, a ticket pane, and the
+// agent's settings, in one page that routes with the History API so that
+// the live socket stays open while the agent works.
+
+import { $, $$, announce, h, setStrings, t } from './dom.js';
+import { del, get } from './api.js';
+import { Live } from './live.js';
+import { Inbox, VIEWS } from './inbox.js';
+import { TicketPane } from './ticket.js';
+import { installKeys } from './keys.js';
+import { renderSettings } from './settings.js';
+import { renderAgents } from './agents.js';
+
+const boot = JSON.parse(document.getElementById('boot').textContent);
+setStrings(boot.strings, boot.lang);
+
+const app = {
+  me: boot.agent,
+  agents: new Map(),
+  live: null,
+  inbox: null,
+  pane: null,
+  mode: 'inbox',
+  main: $('#main'),
+  navigate,
+  openTicket: (id) => navigate('/tickets/' + encodeURIComponent(id)),
+  agentName(id) {
+    if (!id) return '';
+    const a = app.agents.get(id);
+    return a ? a.name || a.email : t('unknown_agent');
+  },
+  loadAgents,
+};
+
+async function loadAgents() {
+  try {
+    const data = await get('/api/v1/agents');
+    app.agents = new Map(data.agents.map((a) => [a.id, a]));
+  } catch (e) {
+    // The list still works with "unknown agent" names.
+  }
+}
+
+function setTitle(text) {
+  document.title = text ? text + ' · Svar' : 'Svar';
+  const h1 = $('#page-h');
+  if (h1) h1.textContent = document.title;
+}
+
+function closePane() {
+  if (app.pane) {
+    app.pane.destroy();
+    app.pane = null;
+  }
+}
+
+// route shows what the address names.
+async function route(opts = {}) {
+  const p = location.pathname;
+  let m;
+  if (p === '/' || (m = p.match(/^\/views\/([a-z]+)$/))) {
+    const view = m ? m[1] : 'open';
+    closePane();
+    app.inbox.setView(VIEWS.includes(view) ? view : 'open');
+    setMode('inbox');
+    emptyPane();
+    setTitle(t('view_' + app.inbox.view));
+    if (opts.focusList) app.inbox.focusSelected();
+    return;
+  }
+  if ((m = p.match(/^\/tickets\/([^/]+)$/))) {
+    const id = decodeURIComponent(m[1]);
+    app.inbox.setView(app.inbox.view || sessionStorage.getItem('svar.view') || 'open');
+    setMode('ticket');
+    if (app.pane && app.pane.id === id) return;
+    closePane();
+    app.pane = new TicketPane(app, id, app.main);
+    app.inbox.markCurrent(id);
+    await app.pane.load();
+    if (app.pane && app.pane.ticket) {
+      setTitle('#' + app.pane.ticket.number + ' ' + (app.pane.ticket.subject || app.pane.ticket.preview || ''));
+      app.inbox.markSeen(app.pane.ticket);
+      if (opts.focus !== false) app.pane.focusHeading();
+    }
+    return;
+  }
+  closePane();
+  setMode('page');
+  if (p === '/settings') {
+    setTitle(t('settings'));
+    renderSettings(app, app.main);
+  } else if (p === '/agents') {
+    setTitle(t('agents'));
+    renderAgents(app, app.main);
+  }
+  const heading = $('h2', app.main);
+  if (heading) heading.focus();
+}
+
+function setMode(mode) {
+  app.mode = mode;
+  document.body.dataset.mode = mode;
+  for (const a of $$('.views a')) {
+    const current = mode !== 'page' && a.dataset.view === app.inbox.view;
+    if (current) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+function emptyPane() {
+  app.main.replaceChildren(
+    h('div', { class: 'empty-pane' },
+      h('h2', { tabindex: '-1' }, t('no_ticket_open')),
+      h('p', null, t('no_ticket_hint')),
+      h('p', { class: 'muted' }, t('shortcuts_hint'))),
+  );
+}
+
+// navigate moves to a console path without reloading the page.
+function navigate(path, opts = {}) {
+  if (path === location.pathname + location.search) {
+    route(opts);
+    return;
+  }
+  if (opts.replace) history.replaceState(null, '', path);
+  else history.pushState(null, '', path);
+  route(opts);
+}
+
+function interceptLinks() {
+  document.addEventListener('click', (e) => {
+    if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+    const a = e.target.closest && e.target.closest('a[href]');
+    if (!a || a.target || a.hasAttribute('download')) return;
+    const url = new URL(a.href, location.href);
+    if (url.origin !== location.origin) return;
+    if (!/^\/($|views\/|tickets\/|settings$|agents$)/.test(url.pathname)) return;
+    e.preventDefault();
+    navigate(url.pathname + url.search);
+  });
+  window.addEventListener('popstate', () => route({ focus: false }));
+}
+
+function connStatus(state) {
+  const el = $('#conn');
+  if (!el) return;
+  el.dataset.state = state;
+  el.textContent = t('conn_' + state);
+}
+
+function setupChrome() {
+  $('#signout').addEventListener('click', async () => {
+    try {
+      await del('/api/v1/session', undefined, { keep401: true });
+    } catch (e) {
+      // signed out already
+    }
+    location.assign('/login');
+  });
+  const search = $('#search');
+  const q = $('#q');
+  search.addEventListener('submit', (e) => {
+    e.preventDefault();
+    app.inbox.setQuery(q.value.trim());
+    if (app.mode === 'page') navigate('/views/' + app.inbox.view);
+  });
+  let timer = 0;
+  q.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => app.inbox.setQuery(q.value.trim()), 300);
+  });
+}
+
+async function start() {
+  app.inbox = new Inbox(app, {
+    list: $('#list'),
+    rows: $('#rows'),
+    heading: $('#list-h'),
+    more: $('#more'),
+  });
+  setupChrome();
+  interceptLinks();
+  installKeys(app);
+  app.live = new Live({
+    onEvent(ev) {
+      if (ev.ticket) app.inbox.apply(ev.ticket);
+      if (app.pane) app.pane.onEvent(ev);
+      if (ev.type === 'ticket.created' && ev.ticket && app.mode === 'inbox') {
+        announce(t('announce_new_ticket', { name: ev.ticket.customer_name || t('customer') }));
+      }
+    },
+    onPresence(f) {
+      if (app.pane) app.pane.onPresence(f);
+    },
+    onReload() {
+      app.inbox.reload();
+      if (app.pane) app.pane.reload();
+    },
+    onOpen() {
+      if (app.pane) app.pane.sayViewing();
+    },
+    onStatus: connStatus,
+  });
+  await loadAgents();
+  app.live.start();
+  await route({ focus: false });
+}
+
+start();
+

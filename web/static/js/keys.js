@@ -1,0 +1,82 @@
+// Keyboard shortcuts. They act only when the agent is not typing in a
+// field, so that letters always reach the text box they are typed in.
+
+import { $, announce, t } from './dom.js';
+
+function typing(el) {
+  if (!el) return false;
+  const tag = el.tagName;
+  return tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || el.isContentEditable;
+}
+
+export function installKeys(app) {
+  const help = $('#help');
+  const helpBtn = $('#help-btn');
+  const openHelp = () => {
+    if (!help.open) help.showModal();
+  };
+  helpBtn.addEventListener('click', openHelp);
+  $('#help-close').addEventListener('click', () => help.close());
+  help.addEventListener('close', () => helpBtn.focus());
+
+  document.addEventListener('keydown', (e) => {
+    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (help.open) return; // the dialog handles Escape itself
+    if (typing(e.target)) return;
+    const pane = app.pane;
+    switch (e.key) {
+      case 'j':
+      case 'ArrowDown':
+        if (e.key === 'ArrowDown' && !(e.target.classList && e.target.classList.contains('row'))) return;
+        app.inbox.move(1);
+        break;
+      case 'k':
+      case 'ArrowUp':
+        if (e.key === 'ArrowUp' && !(e.target.classList && e.target.classList.contains('row'))) return;
+        app.inbox.move(-1);
+        break;
+      case 'o':
+      case 'Enter': {
+        const row = e.target.closest && e.target.closest('a.row');
+        if (!row) {
+          if (e.key === 'Enter') return; // Enter keeps its meaning on buttons and links
+          app.inbox.focusSelected();
+          const focused = document.activeElement;
+          if (focused && focused.classList.contains('row')) app.openTicket(focused.dataset.id);
+          break;
+        }
+        app.openTicket(row.dataset.id);
+        break;
+      }
+      case 'r':
+      case 'n':
+        if (!pane) {
+          announce(t('open_ticket_first'));
+          break;
+        }
+        pane.focusReply(e.key === 'n');
+        break;
+      case 's':
+        if (!pane) {
+          announce(t('open_ticket_first'));
+          break;
+        }
+        pane.solve();
+        break;
+      case 'u':
+      case 'Escape':
+        if (app.mode === 'ticket') app.navigate('/views/' + app.inbox.view, { focusList: true });
+        else return;
+        break;
+      case '/':
+        $('#q').focus();
+        break;
+      case '?':
+        openHelp();
+        break;
+      default:
+        return;
+    }
+    e.preventDefault();
+  });
+}

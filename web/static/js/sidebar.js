@@ -1,0 +1,73 @@
+// The customer sidebar: who this is across channels, what the shop says
+// about them (tier, VIP, orders) and their other tickets.
+
+import { formatDate, h, icon, parseTime, srOnly, t } from './dom.js';
+
+const TRUE = new Set(['true', 'yes', '1', 'ja', 'vip']);
+
+function label(key) {
+  const known = 'attr_' + key.toLowerCase();
+  const tr = t(known);
+  if (tr !== known) return tr;
+  const s = key.replace(/[_-]+/g, ' ');
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+function identityIcon(kind) {
+  return icon(kind === 'phone' ? 'phone' : kind === 'email' ? 'email' : kind === 'external' ? 'external' : 'chat');
+}
+
+// renderCustomer fills aside with the customer and their tickets.
+export function renderCustomer(aside, c, tickets, currentID) {
+  const attrs = (c && c.attributes) || {};
+  const badges = [];
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.toLowerCase() === 'vip' && TRUE.has(String(v).toLowerCase())) badges.push(h('span', { class: 'badge vip' }, t('vip')));
+    if (k.toLowerCase() === 'tier' && v) badges.push(h('span', { class: 'badge tier' }, v));
+  }
+  const parts = [
+    h('h2', { id: 'cust-h' }, t('customer')),
+    h('p', { class: 'cust-name' }, (c && c.name) || t('unknown_customer'), ' ', badges),
+  ];
+  const returning = (tickets || []).length > 1;
+  if (returning) parts.push(h('p', { class: 'muted' }, t('returning_customer', { n: tickets.length })));
+
+  parts.push(h('h3', null, t('contact')));
+  const ids = (c && c.identities) || [];
+  parts.push(ids.length
+    ? h('ul', { class: 'idents' }, ids.map((id) => h('li', null,
+      identityIcon(id.kind),
+      srOnly(t('identity_' + id.kind) + ': '),
+      h('span', { class: 'ident-value' }, id.kind === 'chat' ? t('chat_visitor') : id.value),
+      id.verified ? h('span', { class: 'verified', title: t('verified') }, icon('check'), srOnly(' ' + t('verified'))) : null)))
+    : h('p', { class: 'muted' }, t('none')));
+  const optOuts = (c && c.opt_outs) || {};
+  for (const [ch, reason] of Object.entries(optOuts)) {
+    parts.push(h('p', { class: 'warn-text' }, icon('warn'), t('opted_out_of', { channel: t('channel_' + ch) }), reason ? ' (' + reason + ')' : ''));
+  }
+
+  const details = Object.entries(attrs).filter(([k]) => !['vip', 'tier'].includes(k.toLowerCase()));
+  if (details.length) {
+    parts.push(h('h3', null, t('details')));
+    parts.push(h('dl', { class: 'attrs' }, details.sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [h('dt', null, label(k)), h('dd', null, v)])));
+  }
+
+  const orders = (c && c.orders) || [];
+  if (orders.length) {
+    parts.push(h('h3', null, t('orders')));
+    parts.push(h('ul', { class: 'orders' }, orders.slice(0, 10).map((o) => h('li', null,
+      h('span', { class: 'order-id' }, '#' + o.id),
+      o.total ? h('span', null, o.total) : null,
+      o.status ? h('span', { class: 'badge' }, o.status) : null,
+      parseTime(o.created_at) ? h('span', { class: 'muted' }, formatDate(parseTime(o.created_at))) : null))));
+  }
+
+  const others = (tickets || []).filter((tk) => tk.id !== currentID);
+  parts.push(h('h3', null, t('past_tickets')));
+  parts.push(others.length
+    ? h('ul', { class: 'past' }, others.slice(0, 20).map((tk) => h('li', null,
+      h('a', { href: '/tickets/' + encodeURIComponent(tk.id) }, '#' + tk.number + ' ' + (tk.subject || tk.preview || t('no_text'))),
+      h('span', { class: 'muted' }, ' ', t('status_' + tk.status), ' · ', formatDate(parseTime(tk.created_at))))))
+    : h('p', { class: 'muted' }, t('no_past_tickets')));
+  aside.replaceChildren(...parts);
+}

@@ -1,0 +1,547 @@
+// The ticket pane: header with status, assignee, priority and tags; the
+// timeline; the composer; presence; and the customer sidebar.
+
+import { announce, channelName, formatDate, h, icon, parseTime, t, uid } from './dom.js';
+import { errorText, get, patch, post } from './api.js';
+import { deliveryRank, renderMessage, updateDelivery } from './timeline.js';
+import { renderCustomer } from './sidebar.js';
+
+const PRESENCE_REFRESH = 10000; // the hub forgets presence after 30 s
+const PRESENCE_TTL = 35000;
+const TYPING_THROTTLE = 2000;
+const TYPING_IDLE = 6000;
+
+const STATUSES = ['open', 'pending', 'solved', 'closed'];
+const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
+
+// reachable mirrors ticketing.Customer.Reachable: the channels a reply can
+// go out on, with the address it would go to.
+export function reachable(c) {
+  const out = [];
+  const seen = new Set();
+  for (const id of (c && c.identities) || []) {
+    const ch = id.kind === 'email' ? 'email' : id.kind === 'phone' ? 'sms' : (id.kind === 'chat' || id.kind === 'external') ? 'chat' : '';
+    if (!ch || seen.has(ch)) continue;
+    seen.add(ch);
+    out.push({ channel: ch, to: ch === 'chat' ? '' : id.value });
+  }
+  return out;
+}
+
+export class TicketPane {
+  constructor(app, id, main) {
+    this.app = app;
+    this.id = id;
+    this.main = main;
+    this.ticket = null;
+    this.customer = null;
+    this.tickets = [];
+    this.items = new Map(); // message id → <li>
+    this.present = new Map(); // agent id → presence frame
+    this.mine = new Set(); // ticket versions this console caused
+    this.changes = []; // what others changed since the agent began typing
+    this.typingSince = 0;
+    this.lastTyping = 0;
+    this.noteMode = false;
+    this.channelTouched = false;
+    this.clientID = uid();
+    this.destroyed = false;
+    this.timers = [];
+  }
+
+  // load fetches and renders the ticket; concurrent calls share one load.
+  load() {
+    if (!this.loading) {
+      this.loading = this.fetchAndRender().finally(() => {
+        this.loading = null;
+      });
+    }
+    return this.loading;
+  }
+
+  async fetchAndRender() {
+    this.main.replaceChildren(h('p', { class: 'loading', role: 'status' }, t('loading')));
+    let view;
+    try {
+      view = await get('/api/v1/tickets/' + encodeURIComponent(this.id));
+    } catch (e) {
+      if (this.destroyed) return;
+      this.main.replaceChildren(h('div', { class: 'empty-pane' },
+        h('h2', { tabindex: '-1' }, t('ticket_unavailable')),
+        h('p', { role: 'alert' }, errorText(e))));
+      return;
+    }
+    if (this.destroyed) return;
+    this.ticket = view.ticket;
+    this.customer = view.customer;
+    this.id = view.ticket.id; // "#1042" becomes the ticket's id
+    this.render(view.messages || []);
+    this.loadCustomer();
+    this.sayViewing();
+    if (this.timers.length === 0) {
+      this.timers.push(setInterval(() => this.sayViewing(), PRESENCE_REFRESH));
+      this.timers.push(setInterval(() => this.renderPresence(), 5000));
+    }
+  }
+
+  // reload fetches the ticket again after a resync, keeping the draft.
+  async reload() {
+    if (this.loading) return this.loading;
+    if (!this.ticket) return this.load();
+    try {
+      const view = await get('/api/v1/tickets/' + encodeURIComponent(this.id));
+      if (this.destroyed) return;
+      this.setTicket(view.ticket);
+      this.customer = view.customer;
+      for (const m of view.messages || []) this.addMessage(m, false);
+      this.renderChannels();
+      this.loadCustomer();
+    } catch (e) {
+      this.showError(errorText(e));
+    }
+  }
+
+  async loadCustomer() {
+    try {
+      const data = await get('/api/v1/customers/' + encodeURIComponent(this.ticket.customer_id));
+      if (this.destroyed) return;
+      this.customer = data.customer;
+      this.tickets = data.tickets || [];
+    } catch (e) {
+      this.tickets = [];
+    }
+    renderCustomer(this.aside, this.customer, this.tickets, this.id);
+    this.renderChannels();
+  }
+
+  destroy() {
+    this.destroyed = true;
+    for (const timer of this.timers) clearInterval(timer);
+    clearTimeout(this.idleTimer);
+    if (this.ticket) this.app.live.send({ type: 'presence', ticket_id: this.ticket.id, state: 'left' });
+  }
+
+  sayViewing() {
+    if (!this.ticket || this.destroyed) return;
+    const typing = this.typingSince && Date.now() - this.lastTyping < TYPING_IDLE;
+    this.app.live.send({ type: 'presence', ticket_id: this.ticket.id, state: typing ? 'typing' : 'viewing' });
+  }
+
+  focusHeading() {
+    const el = this.main.querySelector('#ticket-h');
+    if (el) el.focus();
+  }
+
+  // ---- rendering
+
+  render(messages) {
+    const tk = this.ticket;
+    this.items = new Map();
+    this.presenceText = null;
+    this.heading = h('h2', { id: 'ticket-h', tabindex: '-1' });
+    this.sub = h('p', { class: 'ticket-sub' });
+    this.presenceEl = h('p', { class: 'presence', 'aria-live': 'polite' });
+    this.errorEl = h('p', { class: 'pane-error', role: 'alert', hidden: true });
+    this.status = this.select('t-status', t('status'), STATUSES.map((s) => [s, t('status_' + s)]), (v) => this.update({ status: v }));
+    this.assignee = this.select('t-assignee', t('assignee'), [], (v) => this.update({ assignee_id: v }));
+    this.priority = this.select('t-priority', t('priority'), PRIORITIES.map((p) => [p, t('priority_' + p)]), (v) => this.update({ priority: v }));
+    this.tags = h('input', { id: 't-tags', type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: t('tags_placeholder') });
+    this.tags.addEventListener('change', () => this.saveTags());
+    this.tags.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') {
+        e.preventDefault();
+        this.saveTags();
+      }
+    });
+    const head = h('header', { class: 'ticket-head' },
+      h('div', { class: 'ticket-title-row' },
+        h('a', { class: 'back', href: '/views/' + (this.app.inbox.view || 'open') }, t('back_to_list')),
+        this.heading),
+      this.sub,
+      h('div', { class: 'controls' },
+        this.status.wrap, this.assignee.wrap, this.priority.wrap,
+        h('div', { class: 'control control-tags' }, h('label', { for: 't-tags' }, t('tags')), this.tags)),
+      this.presenceEl,
+      this.errorEl);
+
+    this.list = h('ol', { class: 'timeline-list' });
+    this.timeline = h('section', { class: 'timeline', 'aria-label': t('conversation'), tabindex: '-1' }, this.list);
+    this.aside = h('aside', { class: 'customer', 'aria-labelledby': 'cust-h' }, h('h2', { id: 'cust-h' }, t('customer')));
+    const article = h('article', { class: 'ticket', 'aria-labelledby': 'ticket-h' },
+      head, this.timeline, this.composer(), this.aside);
+    this.main.replaceChildren(article);
+    for (const m of messages) this.addMessage(m, false);
+    this.setTicket(tk);
+    this.renderAssignees();
+    this.renderChannels();
+    renderCustomer(this.aside, this.customer, this.tickets, this.id);
+    this.scrollToEnd();
+  }
+
+  select(id, labelText, options, onChange) {
+    const sel = h('select', { id }, options.map(([v, l]) => h('option', { value: v }, l)));
+    sel.addEventListener('change', () => onChange(sel.value));
+    const wrap = h('div', { class: 'control' }, h('label', { for: id }, labelText), sel);
+    return { sel, wrap };
+  }
+
+  renderAssignees() {
+    const sel = this.assignee.sel;
+    const current = this.ticket.assignee_id || '';
+    const opts = [h('option', { value: '' }, t('unassigned'))];
+    const agents = Array.from(this.app.agents.values()).filter((a) => a.active || a.id === current);
+    agents.sort((a, b) => (a.name || a.email).localeCompare(b.name || b.email));
+    for (const a of agents) {
+      opts.push(h('option', { value: a.id }, (a.name || a.email) + (a.id === this.app.me.id ? ' (' + t('you') + ')' : '')));
+    }
+    if (current && !this.app.agents.has(current)) opts.push(h('option', { value: current }, t('unknown_agent')));
+    sel.replaceChildren(...opts);
+    sel.value = current;
+  }
+
+  setTicket(tk) {
+    this.ticket = tk;
+    this.heading.replaceChildren(h('span', { class: 'ticket-num' }, '#' + tk.number), ' ', tk.subject || tk.preview || t('no_text'));
+    const opened = parseTime(tk.created_at);
+    this.sub.replaceChildren(
+      h('span', null, tk.customer_name || (this.customer && this.customer.name) || t('unknown_customer')),
+      ' · ', h('span', null, t('opened_on', { date: formatDate(opened) })),
+      ' · ', h('span', { class: 'badge status-' + tk.status }, t('status_' + tk.status)));
+    if (document.activeElement !== this.status.sel) this.status.sel.value = tk.status;
+    if (document.activeElement !== this.priority.sel) this.priority.sel.value = tk.priority || 'normal';
+    if (document.activeElement !== this.assignee.sel) {
+      if (!Array.from(this.assignee.sel.options).some((o) => o.value === (tk.assignee_id || ''))) this.renderAssignees();
+      this.assignee.sel.value = tk.assignee_id || '';
+    }
+    if (document.activeElement !== this.tags) this.tags.value = (tk.tags || []).join(', ');
+  }
+
+  // ---- changes
+
+  async update(change) {
+    this.hideError();
+    try {
+      const res = await patch('/api/v1/tickets/' + encodeURIComponent(this.ticket.id), change);
+      this.mine.add(res.ticket.version);
+      if (res.ticket.version >= this.ticket.version) this.setTicket(res.ticket);
+      this.app.inbox.apply(res.ticket);
+      if (change.status) announce(t('status_changed', { status: t('status_' + change.status) }));
+      else if ('assignee_id' in change) announce(t('assignee_changed', { name: change.assignee_id ? this.app.agentName(change.assignee_id) : t('unassigned') }));
+      else if (change.priority) announce(t('priority_changed', { priority: t('priority_' + change.priority) }));
+      else if (change.tags) announce(t('tags_saved'));
+    } catch (e) {
+      this.showError(errorText(e));
+      this.setTicket(this.ticket);
+    }
+  }
+
+  saveTags() {
+    const tags = Array.from(new Set(this.tags.value.split(',').map((s) => s.trim()).filter(Boolean)));
+    const now = this.ticket.tags || [];
+    if (tags.length === now.length && tags.every((x, i) => x === now[i])) return;
+    this.update({ tags });
+  }
+
+  solve() {
+    if (this.ticket && this.ticket.status !== 'solved') this.update({ status: 'solved' });
+  }
+
+  showError(text) {
+    this.errorEl.textContent = text;
+    this.errorEl.hidden = false;
+  }
+
+  hideError() {
+    this.errorEl.hidden = true;
+    this.errorEl.textContent = '';
+  }
+
+  // ---- live
+
+  onEvent(ev) {
+    if (!this.ticket) return;
+    if (ev.ticket && ev.ticket.id === this.ticket.id && ev.ticket.version >= this.ticket.version) {
+      const before = this.ticket;
+      if (this.typingSince && !this.mine.has(ev.ticket.version)) {
+        if (ev.ticket.status !== before.status) this.changes.push(t('change_status', { status: t('status_' + ev.ticket.status) }));
+        if ((ev.ticket.assignee_id || '') !== (before.assignee_id || '')) {
+          this.changes.push(t('change_assignee', { name: ev.ticket.assignee_id ? this.app.agentName(ev.ticket.assignee_id) : t('unassigned') }));
+        }
+      }
+      this.setTicket(ev.ticket);
+      if (!this.channelTouched) this.renderChannels();
+    }
+    const m = ev.message;
+    if (m && m.ticket_id === this.ticket.id) {
+      if (ev.type === 'message.created') {
+        const isNew = !this.items.has(m.id);
+        this.addMessage(m, true);
+        if (isNew && !(m.author && m.author.kind === 'agent' && m.author.id === this.app.me.id)) {
+          if (this.typingSince) {
+            this.changes.push(m.direction === 'inbound'
+              ? t('change_customer_wrote', { text: firstLine(m.text) })
+              : t('change_agent_wrote', { name: (m.author && m.author.name) || t('unknown_agent') }));
+          }
+          if (m.direction === 'inbound') {
+            announce(t('announce_new_message', { name: (m.author && m.author.name) || t('customer') }));
+            this.app.inbox.markSeen(ev.ticket || this.ticket);
+          }
+        }
+      } else if (ev.type === 'message.updated') {
+        this.addMessage(m, false);
+      }
+    }
+    if (ev.type === 'customer.updated' && ev.customer && this.customer && ev.customer.id === this.customer.id) {
+      this.customer = ev.customer;
+      renderCustomer(this.aside, this.customer, this.tickets, this.id);
+      this.renderChannels();
+    }
+  }
+
+  addMessage(m, scroll) {
+    const li = this.items.get(m.id);
+    if (li) {
+      if (deliveryRank(m) > deliveryRank(li.message)) {
+        li.message = m;
+        updateDelivery(li, m);
+      }
+      return;
+    }
+    const item = renderMessage(m, this.customer);
+    item.message = m;
+    this.items.set(m.id, item);
+    // Keep the timeline in time order even when events arrive late.
+    const at = Date.parse(m.created_at) || 0;
+    let before = null;
+    for (const other of this.list.children) {
+      const oat = Date.parse(other.dataset.at) || 0;
+      if (oat > at) {
+        before = other;
+        break;
+      }
+    }
+    item.dataset.at = m.created_at || '';
+    const nearEnd = this.timeline.scrollHeight - this.timeline.scrollTop - this.timeline.clientHeight < 120;
+    this.list.insertBefore(item, before);
+    if (scroll && nearEnd) this.scrollToEnd();
+  }
+
+  scrollToEnd() {
+    this.timeline.scrollTop = this.timeline.scrollHeight;
+  }
+
+  onPresence(f) {
+    if (!this.ticket || f.ticket_id !== this.ticket.id || !f.agent || f.agent.id === this.app.me.id) return;
+    if (f.state === 'left') this.present.delete(f.agent.id);
+    else this.present.set(f.agent.id, { ...f, seen: Date.now() });
+    this.renderPresence();
+  }
+
+  renderPresence() {
+    if (!this.presenceEl) return;
+    const now = Date.now();
+    const parts = [];
+    for (const [id, p] of this.present) {
+      if (now - p.seen > PRESENCE_TTL) {
+        this.present.delete(id);
+        continue;
+      }
+      const name = p.agent.name || this.app.agentName(id);
+      parts.push(h('span', { class: 'presence-item presence-' + p.state, dataset: { agent: id } },
+        h('span', { class: 'avatar', 'aria-hidden': 'true' }, initials(name)),
+        t(p.state === 'typing' ? 'presence_typing' : 'presence_viewing', { name })));
+    }
+    const text = parts.map((p) => p.textContent).join('|');
+    if (text === this.presenceText) return;
+    this.presenceText = text;
+    this.presenceEl.replaceChildren(...parts);
+  }
+
+  // ---- composer
+
+  composer() {
+    this.reply = h('textarea', { id: 'reply', name: 'text', rows: '4', 'aria-describedby': 'reply-hint' });
+    this.channel = h('select', { id: 'reply-channel' });
+    this.sendBtn = h('button', { type: 'submit', class: 'primary' }, t('send'));
+    this.noteBtn = h('button', { type: 'button', class: 'secondary', dataset: { action: 'note' } }, icon('note'), t('add_note'));
+    this.composerError = h('p', { class: 'composer-error', role: 'alert', hidden: true });
+    this.stale = h('div', { class: 'stale', role: 'alert', hidden: true });
+    this.modeChip = h('span', { class: 'mode-chip', hidden: true }, icon('lock'), t('note_mode'));
+    this.form = h('form', { class: 'composer', novalidate: true },
+      h('div', { class: 'composer-head' }, h('label', { for: 'reply' }, t('reply')), this.modeChip),
+      this.stale,
+      this.composerError,
+      this.reply,
+      h('div', { class: 'composer-bar' },
+        h('div', { class: 'control control-inline' }, h('label', { for: 'reply-channel' }, t('send_via')), this.channel),
+        h('span', { id: 'reply-hint', class: 'hint' }, t('reply_hint')),
+        h('span', { class: 'spacer' }),
+        this.noteBtn,
+        this.sendBtn));
+    this.form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.send(false);
+    });
+    this.noteBtn.addEventListener('click', () => this.send(true));
+    this.channel.addEventListener('change', () => {
+      this.channelTouched = true;
+    });
+    this.reply.addEventListener('input', () => this.typed());
+    this.reply.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+        e.preventDefault();
+        this.send(this.noteMode);
+      } else if (e.key === 'Escape') {
+        e.preventDefault();
+        this.setNoteMode(false);
+        this.reply.blur();
+        this.app.inbox.focusSelected();
+      }
+    });
+    return this.form;
+  }
+
+  // renderChannels offers the channels this customer can be reached on;
+  // the default is where they last wrote from, as the server would choose.
+  renderChannels() {
+    if (!this.channel || !this.ticket) return;
+    const options = reachable(this.customer);
+    const optOuts = (this.customer && this.customer.opt_outs) || {};
+    const prev = this.channel.value;
+    const els = options.map((o) => h('option', { value: o.channel, disabled: Boolean(optOuts[o.channel]) },
+      channelName(o.channel) + (o.to ? ' · ' + o.to : '') + (optOuts[o.channel] ? ' (' + t('opted_out') + ')' : '')));
+    const usable = options.filter((o) => !optOuts[o.channel]).map((o) => o.channel);
+    this.channel.replaceChildren(...els);
+    let pick = '';
+    if (this.channelTouched && usable.includes(prev)) pick = prev;
+    for (const ch of [this.ticket.last_inbound_channel, this.customer && this.customer.last_inbound_channel, this.ticket.channel]) {
+      if (!pick && ch && usable.includes(ch)) pick = ch;
+    }
+    if (!pick) pick = usable[0] || '';
+    this.channel.value = pick;
+    this.defaultChannel = pick;
+    const none = usable.length === 0;
+    this.channel.disabled = none;
+    this.sendBtn.disabled = none;
+    if (none) this.showComposerError(t('unreachable'));
+    else if (this.composerError.textContent === t('unreachable')) this.composerError.hidden = true;
+  }
+
+  typed() {
+    const now = Date.now();
+    if (!this.reply.value.trim()) {
+      this.typingSince = 0;
+      this.changes = [];
+      this.hideStale();
+      this.app.live.send({ type: 'presence', ticket_id: this.ticket.id, state: 'viewing' });
+      return;
+    }
+    if (!this.typingSince) {
+      this.typingSince = now;
+      this.changes = [];
+    }
+    if (now - this.lastTyping > TYPING_THROTTLE) {
+      this.app.live.send({ type: 'presence', ticket_id: this.ticket.id, state: 'typing' });
+      this.lastTyping = now;
+    }
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.lastTyping = 0;
+      this.sayViewing();
+    }, TYPING_IDLE);
+  }
+
+  setNoteMode(on) {
+    this.noteMode = on;
+    this.form.classList.toggle('note-mode', on);
+    this.modeChip.hidden = !on;
+  }
+
+  focusReply(note) {
+    if (!this.reply) return;
+    this.setNoteMode(Boolean(note));
+    this.reply.focus();
+  }
+
+  showComposerError(text) {
+    this.composerError.textContent = text;
+    this.composerError.hidden = false;
+  }
+
+  hideStale() {
+    this.stale.hidden = true;
+    this.stale.replaceChildren();
+  }
+
+  // showStale warns that the ticket changed while the agent was typing.
+  showStale() {
+    const sendAnyway = h('button', { type: 'button', class: 'primary' }, t('send_anyway'));
+    const review = h('button', { type: 'button', class: 'secondary' }, t('keep_editing'));
+    sendAnyway.addEventListener('click', () => {
+      this.changes = [];
+      this.hideStale();
+      this.send(false, true);
+    });
+    review.addEventListener('click', () => {
+      this.changes = [];
+      this.hideStale();
+      this.reply.focus();
+    });
+    this.stale.replaceChildren(
+      h('p', { class: 'stale-title' }, icon('warn'), t('stale_title')),
+      h('ul', null, this.changes.slice(-5).map((c) => h('li', null, c))),
+      h('div', { class: 'stale-actions' }, sendAnyway, review));
+    this.stale.hidden = false;
+    sendAnyway.focus();
+  }
+
+  async send(note, confirmed) {
+    this.composerError.hidden = true;
+    const text = this.reply.value.trim();
+    if (!text) {
+      this.showComposerError(t('reply_empty'));
+      this.reply.focus();
+      return;
+    }
+    if (!note && !confirmed && this.changes.length) {
+      this.showStale();
+      return;
+    }
+    const body = { text, note: Boolean(note), client_id: this.clientID };
+    if (!note && this.channelTouched && this.channel.value) body.channel = this.channel.value;
+    this.sendBtn.disabled = true;
+    this.noteBtn.disabled = true;
+    this.form.setAttribute('aria-busy', 'true');
+    try {
+      const res = await post('/api/v1/tickets/' + encodeURIComponent(this.ticket.id) + '/messages', body);
+      if (this.destroyed) return;
+      this.addMessage(res.message, true);
+      this.scrollToEnd();
+      this.reply.value = '';
+      this.clientID = uid();
+      this.typingSince = 0;
+      this.changes = [];
+      this.hideStale();
+      this.setNoteMode(false);
+      this.lastTyping = 0;
+      this.sayViewing();
+      announce(note ? t('note_added') : t('reply_sent', { channel: channelName(res.message.channel) }));
+      this.reply.focus();
+    } catch (e) {
+      this.showComposerError(errorText(e));
+    } finally {
+      this.form.removeAttribute('aria-busy');
+      this.noteBtn.disabled = false;
+      this.sendBtn.disabled = this.channel.disabled;
+    }
+  }
+}
+
+function firstLine(s) {
+  const line = (s || '').split('\n').map((x) => x.trim()).find(Boolean) || '';
+  return line.length > 80 ? line.slice(0, 79) + '…' : line;
+}
+
+function initials(name) {
+  return (name || '?').split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join('');
+}
