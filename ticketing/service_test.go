@@ -467,3 +467,59 @@ func TestPushCustomerLinksTheShopsIdentities(t *testing.T) {
 		t.Fatalf("bad phone: %v", err)
 	}
 }
+
+// closingStore closes a ticket just before the core adds a message to it,
+// as an agent closing it at that very moment would.
+type closingStore struct {
+	ticketing.Store
+	once sync.Once
+}
+
+func (s *closingStore) ApplyToTicket(ctx context.Context, id string, c ticketing.TicketChange) (*ticketing.Ticket, error) {
+	if c.AddMessageID != "" {
+		s.once.Do(func() {
+			closed := ticketing.StatusClosed
+			now := time.Now().UTC()
+			if _, err := s.Store.ApplyToTicket(ctx, id, ticketing.TicketChange{Status: &closed, SolvedAt: &now}); err != nil {
+				panic(err)
+			}
+		})
+	}
+	return s.Store.ApplyToTicket(ctx, id, c)
+}
+
+func TestMessageRacingAClosedTicketGetsANewTicket(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.MustIngest(t, emailEnv("hugo@example.se", "<h1@x>", "First"))
+	first := f.customerTicket(t, "email:hugo@example.se").Ticket
+
+	racing := ticketing.New(ticketing.Options{Store: &closingStore{Store: f.store}, Bus: f.bus})
+	env := emailEnv("hugo@example.se", "<h2@x>", "Second, as the agent closes the first")
+	for _, err := range racing.Ingest(ctx, []*ticketing.Envelope{env}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := f.svc.GetMessage(ctx, env.MessageID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.TicketID == first.ID {
+		t.Fatal("the message stayed on the closed ticket")
+	}
+	v, err := f.svc.TicketView(ctx, m.TicketID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Ticket.Status != ticketing.StatusOpen || len(v.Messages) != 1 || v.Messages[0].ID != m.ID || v.Ticket.PreviousTicketID != first.ID {
+		t.Fatalf("new ticket %+v with %d messages", v.Ticket, len(v.Messages))
+	}
+	old, err := f.svc.TicketView(ctx, first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(old.Messages) != 1 || old.Ticket.Status != ticketing.StatusClosed {
+		t.Fatalf("closed ticket: %s with %d messages", old.Ticket.Status, len(old.Messages))
+	}
+}

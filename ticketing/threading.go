@@ -24,18 +24,32 @@ const (
 	ReasonBounce     = "bounce"        // a bounce, kept on the ticket of the message that bounced
 )
 
-// ingested is the outcome of threading one envelope.
-type ingested struct {
-	msg    *Message
+// plan is one envelope's way through a batch: decided (customer, ticket),
+// then stored, then added to its ticket.
+type plan struct {
+	env  *Envelope
+	msg  *Message
+	cust *Customer
+	// ticket is the chosen ticket; "" for an auto-reply from someone who
+	// has none (stored, no ticket opened).
+	ticket string
+	// opened is set when deciding opened the ticket for this message.
+	opened bool
+	// stored means the message was stored before: a redelivery.
+	stored bool
 	events []*Event
 }
 
 // Ingest threads a batch of envelopes into customers' tickets. It returns
 // one error per envelope: nil when the message is stored (or was already),
-// a *PoisonError for input that can never be processed. Envelopes of one
-// sender are handled in order; different senders concurrently. Messages
-// are inserted in one batch after threading, and events go out last, so
-// an envelope is acknowledged only after the store has it.
+// a *PoisonError for input that can never be processed.
+//
+// A batch goes through four phases: decide each envelope's customer and
+// ticket (opening tickets where needed), insert all messages in one batch,
+// add each message to its ticket, publish the events. Envelopes of one
+// sender keep their order in every phase; different senders run
+// concurrently. A message is in the store before any ticket lists it, and
+// an envelope is acknowledged only after both.
 func (s *Service) Ingest(ctx context.Context, envs []*Envelope) []error {
 	errs := make([]error, len(envs))
 	groups := map[string][]int{}
@@ -56,28 +70,15 @@ func (s *Service) Ingest(ctx context.Context, envs []*Envelope) []error {
 		groups[k] = append(groups[k], i)
 	}
 
-	results := make([]*ingested, len(envs))
-	sem := make(chan struct{}, s.conc)
-	var wg sync.WaitGroup
-	for _, k := range order {
-		idx := groups[k]
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			for _, i := range idx {
-				results[i], errs[i] = s.thread(ctx, envs[i])
-			}
-		}()
-	}
-	wg.Wait()
+	plans := make([]*plan, len(envs))
+	s.perSender(order, groups, func(i int) { plans[i], errs[i] = s.decide(ctx, envs[i]) })
 
 	var msgs []*Message
 	var at []int
-	for i, r := range results {
-		if r != nil && errs[i] == nil {
-			msgs = append(msgs, r.msg)
+	for i, p := range plans {
+		if p != nil && !p.stored && errs[i] == nil {
+			p.msg.TicketID = p.ticket
+			msgs = append(msgs, p.msg)
 			at = append(at, i)
 		}
 	}
@@ -90,23 +91,50 @@ func (s *Service) Ingest(ctx context.Context, envs []*Envelope) []error {
 		}
 		return errs
 	}
+	s.perSender(order, groups, func(i int) {
+		if p := plans[i]; p != nil && !p.stored && errs[i] == nil {
+			errs[i] = s.commit(ctx, p)
+		}
+	})
 	for _, i := range at {
-		s.publish(ctx, results[i].events...)
+		if errs[i] == nil {
+			s.publish(ctx, plans[i].events...)
+		}
 	}
 	return errs
 }
 
-// thread resolves the customer and the ticket of one envelope and records
-// the message on the ticket. The message itself is inserted by the caller.
-// A nil result with a nil error means the message was stored before.
-func (s *Service) thread(ctx context.Context, e *Envelope) (*ingested, error) {
+// perSender runs f for every envelope, in order per sender, with up to
+// s.conc senders at once.
+func (s *Service) perSender(order []string, groups map[string][]int, f func(i int)) {
+	sem := make(chan struct{}, s.conc)
+	var wg sync.WaitGroup
+	for _, k := range order {
+		idx := groups[k]
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			for _, i := range idx {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// decide resolves the customer and chooses the ticket of one envelope,
+// opening a ticket when the rules say so. It does not touch the message's
+// ticket list: commit does, after the message is stored.
+func (s *Service) decide(ctx context.Context, e *Envelope) (*plan, error) {
 	msgID := e.MessageID()
 	if _, err := s.store.GetMessage(ctx, msgID); err == nil {
-		return nil, nil // a redelivery changes nothing
+		return &plan{env: e, stored: true}, nil // a redelivery changes nothing
 	} else if !IsNotFound(err) {
 		return nil, fmt.Errorf("ingest %s: %w", msgID, err)
 	}
-	var evs []*Event
+	p := &plan{env: e}
 	if e.Bounce != nil && e.Bounce.MessageID != "" {
 		reason := e.Bounce.Reason
 		if reason == "" {
@@ -115,9 +143,19 @@ func (s *Service) thread(ctx context.Context, e *Envelope) (*ingested, error) {
 		orig, err := s.store.SetDelivery(ctx, e.Bounce.MessageID, Delivery{Status: DeliveryFailed, Error: reason, UpdatedAt: s.now()})
 		switch {
 		case err == nil:
-			evs = append(evs, &Event{Type: EventMessageUpdated, Message: orig})
+			p.events = append(p.events, &Event{Type: EventMessageUpdated, Message: orig})
 			if orig.TicketID != "" {
-				return s.attachBounce(ctx, e, orig, evs)
+				// The bounce goes on the ticket of the message that bounced,
+				// as a system message: no customer for the mailer daemon.
+				p.ticket = orig.TicketID
+				p.msg = &Message{
+					ID: msgID, TicketID: orig.TicketID, CustomerID: orig.CustomerID, Direction: DirectionInbound,
+					Channel: e.Channel, Subject: e.Subject, Text: e.Text, HTML: e.HTML,
+					Author:    Author{Kind: AuthorSystem, Name: e.From.Value},
+					CreatedAt: e.ReceivedAt.UTC(), Attachments: e.Attachments, ExternalID: e.ExternalID, Auto: true,
+					ThreadReason: ReasonBounce, Meta: e.Meta,
+				}
+				return p, nil
 			}
 		case !IsNotFound(err):
 			return nil, fmt.Errorf("ingest %s: bounce: %w", msgID, err)
@@ -149,36 +187,140 @@ func (s *Service) thread(ctx context.Context, e *Envelope) (*ingested, error) {
 		}
 		m.Meta["auto_reason"] = e.AutoReason
 	}
-	t, evType, err := s.place(ctx, c, e, m)
-	if err != nil {
+	p.msg, p.cust = m, c
+
+	if t, reason := s.hinted(ctx, c, e); t != nil {
+		if ok, _ := s.accepts(t, e.Auto); ok {
+			p.ticket, m.ThreadReason = t.ID, reason
+			return p, nil
+		}
+	}
+	if err := s.choose(ctx, p); err != nil {
 		return nil, fmt.Errorf("ingest %s: thread: %w", msgID, err)
 	}
-	if t != nil {
-		m.TicketID = t.ID
-		evs = append(evs, &Event{Type: EventMessageCreated, Ticket: t, Message: m}, &Event{Type: evType, Ticket: t})
-	} else {
-		evs = append(evs, &Event{Type: EventMessageCreated, Message: m})
-	}
-	return &ingested{msg: m, events: evs}, nil
+	return p, nil
 }
 
-// attachBounce stores a bounce on the ticket of the message that bounced,
-// as a system message that neither reopens the ticket nor creates a
-// customer for the mailer daemon.
-func (s *Service) attachBounce(ctx context.Context, e *Envelope, orig *Message, evs []*Event) (*ingested, error) {
-	m := &Message{
-		ID: e.MessageID(), TicketID: orig.TicketID, CustomerID: orig.CustomerID, Direction: DirectionInbound,
-		Channel: e.Channel, Subject: e.Subject, Text: e.Text, HTML: e.HTML,
-		Author:    Author{Kind: AuthorSystem, Name: e.From.Value},
-		CreatedAt: e.ReceivedAt.UTC(), Attachments: e.Attachments, ExternalID: e.ExternalID, Auto: true,
-		ThreadReason: ReasonBounce, Meta: e.Meta,
+// accepts reports whether ticket t takes a new message from its customer,
+// and whether that reopens it.
+func (s *Service) accepts(t *Ticket, auto bool) (ok, reopens bool) {
+	switch {
+	case t.Live(), auto:
+		return true, false
+	case t.Status == StatusSolved && s.now().Sub(t.SolvedAt) <= s.window:
+		return true, true
 	}
-	t, err := s.store.ApplyToTicket(ctx, orig.TicketID, TicketChange{AddMessageID: m.ID, LastMessage: m.CreatedAt, UpdatedAt: s.now().UTC()})
-	if err != nil {
-		return nil, fmt.Errorf("ingest %s: bounce: %w", m.ID, err)
+	return false, false
+}
+
+// choose picks the customer's current ticket when it takes the message,
+// and otherwise opens the customer's next ticket. Ticket ids are the
+// customer id and the ticket's ordinal, so when two nodes open the same
+// next ticket at once one of them loses, reads the customer again and
+// joins the winner's ticket.
+func (s *Service) choose(ctx context.Context, p *plan) error {
+	c, e, m := p.cust, p.env, p.msg
+	prev := ""
+	for attempt := 0; attempt < 8; attempt++ {
+		if attempt > 0 {
+			fresh, err := s.store.GetCustomer(ctx, c.ID)
+			if err != nil {
+				return err
+			}
+			c, p.cust = fresh, fresh
+		}
+		if cur := c.CurrentTicketID; cur != "" {
+			t, err := s.store.GetTicket(ctx, cur)
+			switch {
+			case err == nil:
+				if ok, reopens := s.accepts(t, e.Auto); ok {
+					p.ticket = t.ID
+					switch {
+					case m.ThreadReason != "":
+					case reopens:
+						m.ThreadReason = ReasonReopened
+					case e.Auto && !t.Live():
+						m.ThreadReason = ReasonAuto
+					default:
+						m.ThreadReason = ReasonOpen
+					}
+					return nil
+				}
+				prev = cur
+			case !IsNotFound(err):
+				return err
+			}
+		}
+		if e.Auto {
+			p.ticket, m.ThreadReason = "", ReasonNoTicket
+			return nil
+		}
+		t, err := s.openTicket(ctx, c, e, prev)
+		if errors.Is(err, errLostRace) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		p.ticket, p.opened = t.ID, true
+		if m.ThreadReason == "" {
+			m.ThreadReason = ReasonNew
+		}
+		return nil
 	}
-	evs = append(evs, &Event{Type: EventMessageCreated, Ticket: t, Message: m}, &Event{Type: EventTicketUpdated, Ticket: t})
-	return &ingested{msg: m, events: evs}, nil
+	return fmt.Errorf("customer %s: ticket kept changing while threading", c.ID)
+}
+
+// commit adds a stored message to its ticket. The write is keyed by _id
+// alone and the status that comes back is checked: if an agent solved or
+// closed the ticket since decide looked, the message reopens it (within
+// the window) or moves to a new ticket.
+func (s *Service) commit(ctx context.Context, p *plan) error {
+	m, e := p.msg, p.env
+	if p.ticket == "" {
+		p.events = append(p.events, &Event{Type: EventMessageCreated, Message: m})
+		return nil
+	}
+	preview := FirstLine(e.Text, 140)
+	if preview == "" {
+		preview = FirstLine(e.Subject, 140)
+	}
+	change := TicketChange{AddMessageID: m.ID, Preview: &preview, LastMessage: m.CreatedAt, UpdatedAt: s.now().UTC()}
+	if !m.Auto { // an auto-reply is not the customer's latest word
+		change.LastInbound, change.LastInboundChannel = m.CreatedAt, e.Channel
+	}
+	for attempt := 0; attempt < 4; attempt++ {
+		m.TicketID = p.ticket
+		t, evType, ok, err := s.join(ctx, p.ticket, change, m.Auto)
+		if err != nil {
+			return fmt.Errorf("ingest %s: add to ticket %s: %w", m.ID, p.ticket, err)
+		}
+		if ok {
+			if evType == EventTicketReopened {
+				evType = EventTicketUpdated
+				if m.ThreadReason == ReasonOpen {
+					m.ThreadReason = ReasonReopened
+				}
+			}
+			if p.opened {
+				evType = EventTicketCreated
+			}
+			p.events = append(p.events, &Event{Type: EventMessageCreated, Ticket: t, Message: m}, &Event{Type: evType, Ticket: t})
+			return nil
+		}
+		// Closed underneath us: thread the message afresh.
+		if p.cust == nil {
+			return fmt.Errorf("ingest %s: ticket %s closed", m.ID, p.ticket)
+		}
+		m.ThreadReason = ""
+		if err := s.choose(ctx, p); err != nil {
+			return err
+		}
+		if err := s.store.SetMessageTicket(ctx, m.ID, p.ticket); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("ingest %s: ticket kept closing while threading", m.ID)
 }
 
 // resolveCustomer finds or creates the sender's customer. Identity keys
@@ -254,88 +396,6 @@ func hasIdentity(c *Customer, id Identity) bool {
 	return false
 }
 
-// place puts message m into the right ticket of customer c, following the
-// threading rules, and returns the ticket and the ticket event type. It
-// writes with _id-keyed updates only and checks the returned status, so a
-// race with an agent solving the ticket at the same moment still ends with
-// the message in a ticket that is open (or a new one).
-func (s *Service) place(ctx context.Context, c *Customer, e *Envelope, m *Message) (*Ticket, string, error) {
-	now := s.now().UTC()
-	preview := FirstLine(e.Text, 140)
-	if preview == "" {
-		preview = FirstLine(e.Subject, 140)
-	}
-	change := TicketChange{
-		AddMessageID: m.ID, Preview: &preview, LastMessage: m.CreatedAt, LastInbound: m.CreatedAt,
-		LastInboundChannel: e.Channel, UpdatedAt: now,
-	}
-	if e.Auto { // an auto-reply neither counts as the customer's latest word nor reopens
-		change.LastInbound = time.Time{}
-	}
-
-	if t, reason := s.hinted(ctx, c, e); t != nil && t.ID != c.CurrentTicketID {
-		got, evType, ok, err := s.join(ctx, t.ID, change, e.Auto)
-		if err != nil {
-			return nil, "", err
-		}
-		if ok {
-			m.ThreadReason = reason
-			if evType == EventTicketReopened {
-				evType = EventTicketUpdated
-			}
-			return got, evType, nil
-		}
-	} else if t != nil {
-		m.ThreadReason = reason
-	}
-
-	prev := ""
-	for attempt := 0; attempt < 8; attempt++ {
-		if cur := c.CurrentTicketID; cur != "" {
-			got, evType, ok, err := s.join(ctx, cur, change, e.Auto)
-			if err != nil && !IsNotFound(err) {
-				return nil, "", err
-			}
-			if ok {
-				switch {
-				case evType == EventTicketReopened:
-					if m.ThreadReason == "" {
-						m.ThreadReason = ReasonReopened
-					}
-					evType = EventTicketUpdated
-				case e.Auto && !got.Live():
-					m.ThreadReason = ReasonAuto
-				case m.ThreadReason == "":
-					m.ThreadReason = ReasonOpen
-				}
-				return got, evType, nil
-			}
-			if err == nil {
-				prev = cur
-			}
-		}
-		if e.Auto {
-			m.ThreadReason = ReasonNoTicket
-			return nil, "", nil
-		}
-		t, err := s.openTicket(ctx, c, e, m, change, prev)
-		if errors.Is(err, errLostRace) {
-			if c, err = s.store.GetCustomer(ctx, c.ID); err != nil {
-				return nil, "", err
-			}
-			continue
-		}
-		if err != nil {
-			return nil, "", err
-		}
-		if m.ThreadReason == "" {
-			m.ThreadReason = ReasonNew
-		}
-		return t, EventTicketCreated, nil
-	}
-	return nil, "", fmt.Errorf("customer %s: ticket kept changing while threading", c.ID)
-}
-
 // EventTicketReopened is internal to threading: it is published as
 // ticket.updated.
 const EventTicketReopened = "ticket.reopened"
@@ -373,24 +433,25 @@ func (s *Service) join(ctx context.Context, id string, change TicketChange, auto
 // openTicket creates the customer's next ticket. Its _id is the customer id
 // and the ticket's ordinal, so a concurrent creator on another node inserts
 // the same _id and one of the two gets errLostRace.
-func (s *Service) openTicket(ctx context.Context, c *Customer, e *Envelope, m *Message, change TicketChange, prev string) (*Ticket, error) {
+func (s *Service) openTicket(ctx context.Context, c *Customer, e *Envelope, prev string) (*Ticket, error) {
 	gen := c.TicketCount + 1
 	id := c.ID + "-" + strconv.Itoa(gen)
 	num, err := s.store.NextTicketNumber(ctx)
 	if err != nil {
 		return nil, err
 	}
-	now := change.UpdatedAt
+	now := s.now().UTC()
 	subject := CleanSubject(e.Subject)
 	if subject == "" {
 		subject = FirstLine(e.Text, 80)
 	}
+	// The message is added by commit once it is stored; until then the
+	// ticket is empty and no event has announced it.
 	t := &Ticket{
 		ID: id, Number: num, Status: StatusOpen, Priority: PriorityNormal, Subject: subject,
 		CustomerID: c.ID, Channel: e.Channel, Tags: []string{}, CreatedAt: now, UpdatedAt: now,
-		CustomerName: c.Name, Preview: *change.Preview, LastMessageAt: change.LastMessage,
-		LastInboundAt: change.LastInbound, LastInboundChannel: e.Channel, MessageIDs: []string{m.ID},
-		MessageCount: 1, PreviousTicketID: prev, Version: 1,
+		CustomerName: c.Name, LastMessageAt: e.ReceivedAt.UTC(), LastInboundChannel: e.Channel,
+		MessageIDs: []string{}, PreviousTicketID: prev, Version: 1,
 	}
 	err = s.store.InsertTicket(ctx, t)
 	if errors.Is(err, ErrDuplicate) {
