@@ -180,7 +180,7 @@ func New(o Options) (*Channel, error) {
 	c := &Channel{
 		o: o, log: log.With("channel", "email"), addr: addr, name: a.Name, domain: addr[at+1:],
 		valid: ticketing.NewValidator(), mailbox: o.IMAP.Mailbox, poll: o.PollInterval,
-		backoffMin: time.Second, backoffMax: 5 * time.Minute, idleRecheck: 5 * time.Minute,
+		backoffMin: time.Second, backoffMax: 5 * time.Minute, idleRecheck: time.Minute,
 		maxAttempts: 3, now: time.Now,
 	}
 	c.parser = newParser(addr, defaultLimits())

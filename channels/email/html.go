@@ -28,6 +28,8 @@ func newPolicy() *bluemonday.Policy {
 	p := bluemonday.NewPolicy()
 	p.AllowStandardURLs() // http, https, mailto; rel=nofollow on links
 	p.AllowURLSchemes("tel")
+	// A relative link in a mail would point into the console itself.
+	p.AllowRelativeURLs(false)
 	p.RequireNoReferrerOnLinks(true)
 	p.AddTargetBlankToFullyQualifiedLinks(true)
 	p.AllowDataURIImages()
@@ -73,8 +75,9 @@ func newPolicy() *bluemonday.Policy {
 
 // htmlDoc is the result of processing a mail's HTML.
 type htmlDoc struct {
-	HTML string // folded, rewritten and sanitized
-	Text string // the text of the whole HTML, for mail without a text part
+	HTML     string // folded, rewritten and sanitized
+	Text     string // the text of the whole HTML, for mail without a text part
+	TooLarge bool   // the sanitized HTML was over maxEnvHTML and is left out
 }
 
 // processHTML derives text from src, folds quoted history away (unless
@@ -108,6 +111,8 @@ func (p *parser) processHTML(src string, cids map[string]string, keepQuotes func
 	out := strings.TrimSpace(p.policy.Sanitize(sb.String()))
 	if len(out) <= maxEnvHTML {
 		doc.HTML = out
+	} else {
+		doc.TooLarge = true
 	}
 	return doc
 }

@@ -2,6 +2,7 @@ package email
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -28,7 +29,7 @@ type checkpoint struct {
 
 // checkpointKey is the state key of the mailbox's checkpoint.
 func (c *Channel) checkpointKey() string {
-	return "email:imap:" + strings.ToLower(c.o.IMAP.Username) + "@" + strings.ToLower(c.o.IMAP.Addr) + "/" + c.mailbox
+	return "email:checkpoint:" + strings.ToLower(c.o.IMAP.Username) + "@" + strings.ToLower(c.o.IMAP.Addr) + "/" + c.mailbox
 }
 
 var errUIDValidity = errors.New("the mailbox's UIDVALIDITY changed")
@@ -60,7 +61,7 @@ func (c *Channel) runIngest(ctx context.Context) {
 // reports whether it got as far as selecting the mailbox.
 func (c *Channel) session(ctx context.Context, failures map[uint32]int) (connected bool, err error) {
 	updates := make(chan struct{}, 1)
-	client, err := c.dialIMAP(updates)
+	client, err := c.dialIMAP(ctx, updates)
 	if err != nil {
 		return false, errorf("IMAP connect "+c.o.IMAP.Addr, err)
 	}
@@ -115,12 +116,13 @@ func (c *Channel) session(ctx context.Context, failures map[uint32]int) (connect
 	}
 }
 
-// dialIMAP connects in the configured TLS mode. updates gets a signal
-// whenever the server reports a new message count.
-func (c *Channel) dialIMAP(updates chan<- struct{}) (*imapclient.Client, error) {
+// dialIMAP connects in the configured TLS mode; ctx bounds the dial and
+// the TLS handshake. updates gets a signal whenever the server reports a
+// new message count.
+func (c *Channel) dialIMAP(ctx context.Context, updates chan<- struct{}) (*imapclient.Client, error) {
+	cfg := tlsConfig(c.o.IMAP.TLSConfig, c.o.IMAP.Addr)
 	opts := &imapclient.Options{
-		TLSConfig: tlsConfig(c.o.IMAP.TLSConfig, c.o.IMAP.Addr),
-		Dialer:    &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second},
+		TLSConfig: cfg,
 		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
 			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
 				if d.NumMessages != nil {
@@ -132,14 +134,33 @@ func (c *Channel) dialIMAP(updates chan<- struct{}) (*imapclient.Client, error) 
 			},
 		},
 	}
-	switch c.o.IMAP.TLS {
-	case TLSStartTLS:
-		return imapclient.DialStartTLS(c.o.IMAP.Addr, opts)
-	case TLSNone:
-		return imapclient.DialInsecure(c.o.IMAP.Addr, opts)
-	default:
-		return imapclient.DialTLS(c.o.IMAP.Addr, opts)
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	d := &net.Dialer{KeepAlive: 30 * time.Second}
+	if c.o.IMAP.TLS == TLSImplicit {
+		conn, err := (&tls.Dialer{NetDialer: d, Config: cfg}).DialContext(dctx, "tcp", c.o.IMAP.Addr)
+		if err != nil {
+			return nil, err
+		}
+		return imapclient.New(conn, opts), nil
 	}
+	conn, err := d.DialContext(dctx, "tcp", c.o.IMAP.Addr)
+	if err != nil {
+		return nil, err
+	}
+	if c.o.IMAP.TLS == TLSNone {
+		return imapclient.New(conn, opts), nil
+	}
+	// STARTTLS reads the greeting and upgrades; close the connection if
+	// ctx ends meanwhile.
+	stop := context.AfterFunc(dctx, func() { _ = conn.Close() })
+	defer stop()
+	client, err := imapclient.NewStartTLS(conn, opts)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return client, nil
 }
 
 func (c *Channel) loadCheckpoint(ctx context.Context) (checkpoint, error) {

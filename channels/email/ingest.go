@@ -337,7 +337,7 @@ func (c *Channel) unreadable(ctx context.Context, raw []byte, key string, info m
 		from = ticketing.NormalizeEmail(m)
 	}
 	hash := rawHash(raw)
-	extID, err := c.externalID(ctx, firstMsgID(hdr["message-id"]), hash)
+	extID, err := c.externalID(ctx, firstMsgID(validUTF8(hdr["message-id"])), hash)
 	if err != nil {
 		return nil, err
 	}
@@ -359,7 +359,7 @@ func (c *Channel) unreadable(ctx context.Context, raw []byte, key string, info m
 	} else {
 		env.Text = fmt.Sprintf(textUnreadableKept, c.mailbox, info.UID)
 	}
-	setMeta(env.Meta, MetaMessageID, firstMsgID(hdr["message-id"]))
+	setMeta(env.Meta, MetaMessageID, firstMsgID(validUTF8(hdr["message-id"])))
 	if info.UID != 0 {
 		env.Meta[MetaIMAPUID] = info.String()
 	}

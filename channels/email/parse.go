@@ -182,6 +182,9 @@ func (p *parser) parse(raw []byte) (out *parsed, err error) {
 		out.FullText = text
 	}
 	out.HTML = doc.HTML
+	if doc.TooLarge {
+		out.Problems = append(out.Problems, "the HTML was too large to keep; the original mail has it")
+	}
 
 	p.detectAuto(h, w, raw, out)
 	return out, nil
@@ -189,16 +192,16 @@ func (p *parser) parse(raw []byte) (out *parsed, err error) {
 
 // readHeader fills in the header fields of out.
 func (p *parser) readHeader(h mail.Header, out *parsed) {
-	out.MessageID = firstMsgID(h.Get("Message-Id"))
-	out.InReplyTo = firstMsgID(h.Get("In-Reply-To"))
-	out.References = msgIDs(h.Get("References"))
+	out.MessageID = firstMsgID(validUTF8(h.Get("Message-Id")))
+	out.InReplyTo = firstMsgID(validUTF8(h.Get("In-Reply-To")))
+	out.References = msgIDs(validUTF8(h.Get("References")))
 	out.Subject = headerText(h.Header, "Subject")
 	if d, err := h.Date(); err == nil {
 		out.Date = d
 	}
 	out.From, out.Name = fromAddress(h)
 	if to, err := h.AddressList("To"); err == nil && len(to) > 0 {
-		out.To = ticketing.NormalizeEmail(to[0].Address)
+		out.To = ticketing.NormalizeEmail(strings.ToValidUTF8(to[0].Address, "\uFFFD"))
 	}
 }
 
@@ -207,7 +210,7 @@ func (p *parser) readHeader(h mail.Header, out *parsed) {
 func fromAddress(h mail.Header) (addr, name string) {
 	for _, key := range []string{"From", "Sender", "Reply-To"} {
 		if l, err := h.AddressList(key); err == nil && len(l) > 0 && l[0].Address != "" {
-			return ticketing.NormalizeEmail(l[0].Address), cleanName(l[0].Name)
+			return ticketing.NormalizeEmail(strings.ToValidUTF8(l[0].Address, "\uFFFD")), cleanName(l[0].Name)
 		}
 		raw := headerText(h.Header, key)
 		if m := looseAddress.FindString(raw); m != "" {
@@ -224,6 +227,7 @@ func fromAddress(h mail.Header) (addr, name string) {
 var looseAddress = regexp.MustCompile(`[A-Za-z0-9._%+\-=!#$&'*/?^{|}~]+@[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?`)
 
 func cleanName(s string) string {
+	s = fixC1(toUTF8([]byte(s)))
 	s = strings.TrimSpace(strings.Trim(strings.TrimSpace(s), `"'`))
 	if r := []rune(s); len(r) > 200 {
 		s = string(r[:200])
@@ -311,6 +315,8 @@ func fixC1(s string) string {
 }
 
 func isC1(r rune) bool { return r >= 0x80 && r <= 0x9f }
+
+func validUTF8(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
 
 var msgIDPattern = regexp.MustCompile(`<[^<>\s]{1,900}>`)
 

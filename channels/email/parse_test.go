@@ -2,12 +2,17 @@ package email
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 
 	"github.com/svar-dev/svar/ticketing"
 )
@@ -192,11 +197,17 @@ func TestSanitize(t *testing.T) {
 		`<base href="https://evil.example/">`,
 		`<object data="https://evil.example/x"></object><embed src="https://evil.example/y">`,
 		`<noscript><p title="</noscript><img src=x onerror=alert(1)>">`,
+		`<a href="/api/v1/session">relative into the console</a><a href="//evil.example/x">protocol-relative</a>`,
 	}
 	bad := []string{"<script", "onerror", "onload", "javascript:", "<iframe", "<form", "<input", "url(", "expression",
-		"<link", "<style", "<svg", "<math", `src="https://`, " src=x", "srcset", "poster", "background=", "<meta", "<base", "<object", "<embed", "data:text"}
+		"<link", "<style", "<svg", "<math", `src="https://`, " src=x", "srcset", "poster", "background=", "<meta", "<base", "<object", "<embed", "data:text",
+		`href="/`}
 	for i, v := range vectors {
-		out := strings.ToLower(p.processHTML(v, nil, func(string) bool { return false }).HTML)
+		got := p.processHTML(v, nil, func(string) bool { return false }).HTML
+		if err := checkSafeHTML(got); err != nil {
+			t.Errorf("vector %d %q: %v in %q", i, v, err, got)
+		}
+		out := strings.ToLower(got)
 		for _, b := range bad {
 			if strings.Contains(out, b) {
 				t.Errorf("vector %d %q: sanitized HTML %q contains %q", i, v, out, b)
@@ -327,6 +338,34 @@ func TestUnreadableMail(t *testing.T) {
 	}
 }
 
+func TestLargeMailFitsTheBus(t *testing.T) {
+	st := newMemStore()
+	c := newChannel(t, testOptions(t, "127.0.0.1:1", "127.0.0.1:2", st, &recPublisher{}, nil, st))
+	para := strings.Repeat("Lång rad med text om beställningen. ", 20) + "\r\n"
+	html := strings.Repeat(`<p style="color:red">"quoted" &amp; <b>bold</b> text</p>`, 12000)
+	raw := "From: a@example.com\r\nSubject: long\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + strings.Repeat(para, 400) +
+		"\r\nOn Mon, 3 Jun 2024 at 10:02, Support <s@x.example> wrote:\r\n" + strings.Repeat("> "+para, 400) +
+		"--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + html + "\r\n--b--\r\n"
+	env, err := c.buildEnvelope(context.Background(), []byte(raw), rawKey([]byte(raw)), mailInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ticketing.NewValidator().Validate(env); err != nil {
+		t.Fatalf("invalid envelope: %v", err)
+	}
+	b, _ := json.Marshal(env)
+	if len(b) > maxEnvelopeJSON+(maxEnvelopeJSON/4) { // json.Marshal escapes <, > and & that the bus does not
+		t.Errorf("envelope is %d bytes of JSON", len(b))
+	}
+	if !strings.HasSuffix(env.Text, "[…]") || !utf8.ValidString(env.Text) || len(env.Text) > maxEnvText {
+		t.Errorf("text: %d bytes, ends %q", len(env.Text), env.Text[max(0, len(env.Text)-20):])
+	}
+	if env.Meta[MetaProblems] == "" {
+		t.Error("dropping content left no note")
+	}
+}
+
 // FuzzParse feeds the parser mutations of the corpus: it must never panic,
 // and what it returns must be valid UTF-8 with no active content in the
 // HTML.
@@ -349,19 +388,69 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		for name, s := range map[string]string{"subject": out.Subject, "text": out.Text, "full": out.FullText, "html": out.HTML, "name": out.Name} {
+		fields := map[string]string{"subject": out.Subject, "text": out.Text, "full": out.FullText, "html": out.HTML,
+			"name": out.Name, "from": out.From, "to": out.To, "message-id": out.MessageID, "in-reply-to": out.InReplyTo,
+			"references": strings.Join(out.References, " "), "bounce reason": out.BounceReason}
+		for name, s := range fields {
 			if !utf8.ValidString(s) {
 				t.Fatalf("%s is not valid UTF-8: %q", name, s)
 			}
 		}
-		lower := strings.ToLower(out.HTML)
-		for _, bad := range []string{"<script", "javascript:", "<iframe", " onerror=", " onload="} {
-			if strings.Contains(lower, bad) {
-				t.Fatalf("html contains %q: %q", bad, out.HTML)
-			}
+		if err := checkSafeHTML(out.HTML); err != nil {
+			t.Fatalf("%v in %q", err, out.HTML)
 		}
 		if len(out.Files) > maxAttachments {
 			t.Fatalf("%d files", len(out.Files))
 		}
 	})
+}
+
+// checkSafeHTML parses sanitized HTML as a browser would and reports
+// active content: scripting elements, event handler attributes, URLs
+// other than http(s), mailto, tel and data:image, and remote loads.
+func checkSafeHTML(s string) error {
+	nodes, err := html.ParseFragment(strings.NewReader(s), &html.Node{Type: html.ElementNode, Data: "div", DataAtom: atom.Div})
+	if err != nil {
+		return err
+	}
+	var walk func(n *html.Node) error
+	walk = func(n *html.Node) error {
+		if n.Type == html.ElementNode {
+			switch n.DataAtom {
+			case atom.Script, atom.Iframe, atom.Object, atom.Embed, atom.Form, atom.Input, atom.Style, atom.Link,
+				atom.Meta, atom.Base, atom.Svg, atom.Math, atom.Frame, atom.Frameset, atom.Video, atom.Audio:
+				return fmt.Errorf("element <%s>", n.Data)
+			}
+			for _, a := range n.Attr {
+				key, val := strings.ToLower(a.Key), strings.ToLower(strings.TrimSpace(a.Val))
+				switch {
+				case strings.HasPrefix(key, "on"):
+					return fmt.Errorf("handler %s on <%s>", a.Key, n.Data)
+				case key == "src" && !strings.HasPrefix(val, "data:image/"):
+					return fmt.Errorf("src %q on <%s>", a.Val, n.Data)
+				case key == "href":
+					u, err := url.Parse(val)
+					if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "mailto" && u.Scheme != "tel") {
+						return fmt.Errorf("href %q", a.Val)
+					}
+				case key == "style" && strings.Contains(val, "url("):
+					return fmt.Errorf("style %q", a.Val)
+				case key == "srcset" || key == "background" || key == "poster" || key == "action" || key == "formaction":
+					return fmt.Errorf("attribute %s", a.Key)
+				}
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			if err := walk(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, n := range nodes {
+		if err := walk(n); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -9,11 +9,11 @@ import (
 // languages Svar's shops and their customers write in.
 var (
 	attributionRes = []*regexp.Regexp{
-		regexp.MustCompile(`(?i)^on\s.{4,300}\swrote:$`),                     // Gmail, Apple Mail, Thunderbird
+		regexp.MustCompile(`(?i)^on\s.{4,300}\swrote:$`),                            // Gmail, Apple Mail, Thunderbird
 		regexp.MustCompile(`(?i)^(den\s.{4,300}|\d.{2,300})\sskrev(\s.{0,300})?:$`), // Swedish, Danish, Norwegian
-		regexp.MustCompile(`(?i)^am\s.{4,300}\sschrieb(\s.{0,300})?:$`),        // German
-		regexp.MustCompile(`(?i)^.{4,300}\skirjoitti:$`),                       // Finnish
-		regexp.MustCompile(`(?i)^le\s.{4,300}\sa écrit\s?:$`),                  // French
+		regexp.MustCompile(`(?i)^am\s.{4,300}\sschrieb(\s.{0,300})?:$`),             // German
+		regexp.MustCompile(`(?i)^.{4,300}\skirjoitti:$`),                            // Finnish
+		regexp.MustCompile(`(?i)^le\s.{4,300}\sa écrit\s?:$`),                       // French
 	}
 	separatorRe   = regexp.MustCompile(`(?i)^[-_=\s]*-{2,}\s*(original message|ursprungligt meddelande|originalmeddelande|oprindelig meddelelse|opprinnelig melding|ursprüngliche nachricht|message d'origine)\s*-{2,}[-_=\s]*$`)
 	outlookFromRe = regexp.MustCompile(`(?i)^\*?(from|från|fra|von|de|lähettäjä):\*?\s`)
@@ -32,6 +32,11 @@ var (
 func quoteHeader(line string) bool {
 	line = strings.TrimSpace(line)
 	if len(line) < 8 || len(line) > 400 {
+		return false
+	}
+	// Every attribution ends with a colon and every separator has dashes:
+	// skip the regular expressions for ordinary lines.
+	if !strings.HasSuffix(line, ":") && !strings.Contains(line, "--") {
 		return false
 	}
 	for i, re := range attributionRes {
