@@ -187,3 +187,26 @@ func flip(s string) string {
 	}
 	return string(b)
 }
+
+func TestAttachmentsAreServedOnlyAsDownloads(t *testing.T) {
+	m := startNode(t, "", nil)
+	c := login(t, m)
+	key := "email/att/3f9a1c"
+	if err := m.Store.PutBlob(context.Background(), &ticketing.Blob{Key: key, Filename: "kvitto.html", ContentType: "text/html",
+		Data: []byte("<script>alert(1)</script>")}); err != nil {
+		t.Fatal(err)
+	}
+	res := c.do("GET", "/api/v1/attachments/"+key, nil)
+	if res.status != 200 || string(res.body) != "<script>alert(1)</script>" {
+		t.Fatalf("download: %d %q", res.status, res.body)
+	}
+	h := res.header
+	if !strings.HasPrefix(h.Get("Content-Disposition"), "attachment") || h.Get("X-Content-Type-Options") != "nosniff" ||
+		h.Get("Content-Type") != "application/octet-stream" {
+		t.Fatalf("headers = %v", h)
+	}
+	anon := &agentClient{t: t, base: m.URL(), http: &http.Client{Timeout: 10 * time.Second}}
+	if res := anon.do("GET", "/api/v1/attachments/"+key, nil); res.status != 401 {
+		t.Fatalf("without a session: %d", res.status)
+	}
+}
