@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/svar-dev/svar/ticketing"
 )
@@ -14,6 +15,55 @@ import (
 
 // minPasswordLen is the shortest password an agent may choose.
 const minPasswordLen = 10
+
+// topicDisconnect is the relay topic that asks every node to close an
+// agent's live sockets; the payload is the agent's id.
+const topicDisconnect = "agents.disconnect"
+
+// listenDisconnect makes this node close the sockets of agents that any
+// node signed out. It runs once, from New.
+func (s *Server) listenDisconnect() {
+	if s.opts.Relay == nil || s.live == nil {
+		return
+	}
+	cancel, err := s.opts.Relay.Subscribe(topicDisconnect, func(payload []byte) bool {
+		if id := string(payload); id != "" && len(id) <= 128 {
+			s.live.DisconnectAgent(id)
+		}
+		return true
+	})
+	if err != nil {
+		s.log.Error("web: subscribe to agent sign-outs; only this node closes sockets at once", "err", err)
+		return
+	}
+	s.console.unsubscribe = cancel
+}
+
+// Close stops listening to the relay. It does not close the listener or
+// connections: the http.Server and the live hub own those.
+func (s *Server) Close() {
+	if s.console != nil && s.console.unsubscribe != nil {
+		s.console.unsubscribe()
+		s.console.unsubscribe = nil
+	}
+}
+
+// disconnectAgent closes the agent's live sockets here at once and, through
+// the relay, on every other node. Their sessions are void already (the
+// epoch changed), so a socket that somehow stays open cannot reconnect.
+func (s *Server) disconnectAgent(ctx context.Context, id string) {
+	if s.live != nil {
+		s.live.DisconnectAgent(id)
+	}
+	if s.opts.Relay == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := s.opts.Relay.Publish(ctx, topicDisconnect, []byte(id)); err != nil {
+		s.log.Warn("web: tell other nodes to close an agent's sockets", "agent_id", id, "err", err)
+	}
+}
 
 func (s *Server) handleListAgents(w http.ResponseWriter, r *http.Request, _ *ticketing.Agent) {
 	agents, err := s.store.ListAgents(r.Context())
@@ -152,8 +202,8 @@ func (s *Server) handlePatchAgent(w http.ResponseWriter, r *http.Request, a *tic
 		writeError(w, r, err)
 		return
 	}
-	if deactivated && s.live != nil {
-		s.live.DisconnectAgent(t.ID)
+	if deactivated {
+		s.disconnectAgent(r.Context(), t.ID)
 	}
 	s.log.Info("agent changed", "agent_id", t.ID, "by", a.ID, "active", t.Active, "role", t.Role, "reset_totp", in.ResetTOTP)
 	writeJSON(w, http.StatusOK, map[string]any{"agent": t})
@@ -169,7 +219,7 @@ type mePatch struct {
 // handlePatchMe changes the signed-in agent's language, name or password.
 // A new password voids every other session and token of the agent; this
 // request gets a fresh session cookie.
-func (s *Server) handlePatchMe(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
+func (s *Server) handlePatchMe(w http.ResponseWriter, r *http.Request, me *ticketing.Agent) {
 	var in mePatch
 	if err := decodeJSON(w, r, &in); err != nil {
 		writeError(w, r, err)
@@ -179,20 +229,15 @@ func (s *Server) handlePatchMe(w http.ResponseWriter, r *http.Request, a *ticket
 		writeError(w, r, err)
 		return
 	}
-	if in.Language != nil {
-		a.Language = *in.Language
-	}
+	var name, hash string
 	if in.Name != nil {
-		name := strings.TrimSpace(*in.Name)
-		if name == "" {
+		if name = strings.TrimSpace(*in.Name); name == "" {
 			writeError(w, r, ticketing.FieldError("name", "is empty"))
 			return
 		}
-		a.Name = name
 	}
-	newPassword := in.Password != nil
-	if newPassword {
-		if !CheckPassword(a.PasswordHash, in.CurrentPassword) {
+	if in.Password != nil {
+		if !CheckPassword(me.PasswordHash, in.CurrentPassword) {
 			writeError(w, r, ticketing.FieldError("current_password", "is wrong"))
 			return
 		}
@@ -200,19 +245,30 @@ func (s *Server) handlePatchMe(w http.ResponseWriter, r *http.Request, a *ticket
 			writeError(w, r, ticketing.FieldError("password", "must be at least %d characters", minPasswordLen))
 			return
 		}
-		hash, err := HashPassword(*in.Password)
-		if err != nil {
+		var err error
+		if hash, err = HashPassword(*in.Password); err != nil {
 			writeError(w, r, err)
 			return
 		}
-		a.PasswordHash = hash
-		a.SessionEpoch++
 	}
-	if err := s.store.UpdateAgent(r.Context(), a); err != nil {
+	a, err := s.changeMe(r.Context(), me, func(a *ticketing.Agent) error {
+		if in.Language != nil {
+			a.Language = *in.Language
+		}
+		if name != "" {
+			a.Name = name
+		}
+		if hash != "" {
+			a.PasswordHash = hash
+			a.SessionEpoch++
+		}
+		return nil
+	})
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	if newPassword {
+	if hash != "" {
 		if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
 			_ = s.store.DeleteSession(r.Context(), sessionID(c.Value))
 		}
@@ -220,11 +276,33 @@ func (s *Server) handlePatchMe(w http.ResponseWriter, r *http.Request, a *ticket
 			writeError(w, r, err)
 			return
 		}
-		if s.live != nil {
-			s.live.DisconnectAgent(a.ID) // sockets of other devices; this console reconnects
-		}
+		// Sockets of the old sessions close; this console checks its new
+		// session and reconnects.
+		s.disconnectAgent(r.Context(), a.ID)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"agent": a})
+}
+
+// changeMe applies fn to a fresh copy of the signed-in agent and stores
+// it. The store replaces whole agents, so reading just before writing
+// keeps an admin's change made meanwhile (a deactivation above all) from
+// being written back over; an agent whose sessions ended meanwhile is
+// refused.
+func (s *Server) changeMe(ctx context.Context, me *ticketing.Agent, fn func(a *ticketing.Agent) error) (*ticketing.Agent, error) {
+	a, err := s.store.GetAgent(ctx, me.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !a.Active || a.SessionEpoch != me.SessionEpoch {
+		return nil, ticketing.Errorf(ticketing.EUnauthorized, "the session was ended; sign in again")
+	}
+	if err := fn(a); err != nil {
+		return nil, err
+	}
+	if err := s.store.UpdateAgent(ctx, a); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // startSession stores a new console session for a and sets its cookie.

@@ -2,11 +2,15 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"image/png"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -257,4 +261,82 @@ func TestTOTPSetupAndSignIn(t *testing.T) {
 	if r := withCode.do("DELETE", "/api/v1/me/totp", map[string]string{"code": code}); r.status != 200 || !strings.Contains(string(r.body), `"totp_enabled":false`) {
 		t.Fatalf("turn off: %d %s", r.status, r.body)
 	}
+}
+
+// memRelay is an in-process ticketing.Relay shared by "nodes" of a test.
+type memRelay struct {
+	mu   sync.Mutex
+	next int
+	subs map[string]map[int]func([]byte) bool
+}
+
+func (m *memRelay) Publish(_ context.Context, topic string, payload []byte) error {
+	m.mu.Lock()
+	fns := []func([]byte) bool{}
+	for _, fn := range m.subs[topic] {
+		fns = append(fns, fn)
+	}
+	m.mu.Unlock()
+	for _, fn := range fns {
+		fn(payload)
+	}
+	return nil
+}
+
+func (m *memRelay) Request(ctx context.Context, topic string, payload []byte) (bool, error) {
+	return false, m.Publish(ctx, topic, payload)
+}
+
+func (m *memRelay) Subscribe(topic string, fn func([]byte) bool) (func(), error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.subs == nil {
+		m.subs = map[string]map[int]func([]byte) bool{}
+	}
+	if m.subs[topic] == nil {
+		m.subs[topic] = map[int]func([]byte) bool{}
+	}
+	m.next++
+	id := m.next
+	m.subs[topic][id] = fn
+	return func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		delete(m.subs[topic], id)
+	}, nil
+}
+
+func TestDeactivationClosesSocketsOnEveryNode(t *testing.T) {
+	e := newEnv(t)
+	relay := &memRelay{}
+	liveA, liveB := &fakeLive{}, &fakeLive{}
+	a := New(Options{Store: e.store, Live: liveA, Relay: relay})
+	b := New(Options{Store: e.store, Live: liveB, Relay: relay})
+	srvA := httptest.NewServer(a)
+	defer srvA.Close()
+	bo := e.invite("bo@example.se", "Bo", "agent")
+
+	jar, _ := cookiejar.New(nil)
+	adminA := &client{t: t, base: srvA.URL, http: &http.Client{Jar: jar}}
+	if r := adminA.do("POST", "/api/v1/session", map[string]string{"email": "admin@example.se", "password": adminPassword}); r.status != 200 {
+		t.Fatalf("login on A: %d %s", r.status, r.body)
+	}
+	if r := adminA.do("PATCH", "/api/v1/agents/"+bo.Agent.ID, map[string]bool{"active": false}); r.status != 200 {
+		t.Fatalf("deactivate on A: %d %s", r.status, r.body)
+	}
+	if !slices.Contains(liveA.disconnected(), bo.Agent.ID) || !slices.Contains(liveB.disconnected(), bo.Agent.ID) {
+		t.Fatalf("sockets closed on A: %v, on B: %v; want Bo's on both", liveA.disconnected(), liveB.disconnected())
+	}
+	// A node that closed stops listening.
+	b.Close()
+	if r := adminA.do("PATCH", "/api/v1/agents/"+bo.Agent.ID, map[string]bool{"active": true}); r.status != 200 {
+		t.Fatal(r.status)
+	}
+	if r := adminA.do("PATCH", "/api/v1/agents/"+bo.Agent.ID, map[string]bool{"active": false}); r.status != 200 {
+		t.Fatal(r.status)
+	}
+	if n := len(liveB.disconnected()); n != 1 {
+		t.Errorf("a closed node still heard %d sign-outs, want 1", n)
+	}
+	a.Close()
 }

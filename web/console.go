@@ -40,6 +40,8 @@ type console struct {
 	login  *template.Template
 	app    *template.Template
 	static map[string]staticFile
+	// unsubscribe stops listening for agent sign-outs (agent.go).
+	unsubscribe func()
 }
 
 type staticFile struct {
@@ -88,9 +90,12 @@ func contentType(p string) string {
 	return "application/octet-stream"
 }
 
-// consoleRoutes registers the agents' console pages and static files.
+// consoleRoutes registers the agents' console pages and static files, and
+// the API the console adds: agents (agent.go) and two-factor setup
+// (totp.go).
 func (s *Server) consoleRoutes(mux *http.ServeMux) {
 	s.console = newConsole()
+	s.listenDisconnect()
 	mux.HandleFunc("GET /login", s.handleLoginPage)
 	mux.HandleFunc("GET /{$}", s.page(""))
 	mux.HandleFunc("GET /views/{view}", s.page(""))
@@ -141,10 +146,9 @@ type viewLink struct {
 
 // bootData is what the console's modules start from.
 type bootData struct {
-	Agent    *ticketing.Agent  `json:"agent"`
-	Lang     string            `json:"lang"`
-	Strings  map[string]string `json:"strings"`
-	Shortcut bool              `json:"shortcuts"`
+	Agent   *ticketing.Agent  `json:"agent"`
+	Lang    string            `json:"lang"`
+	Strings map[string]string `json:"strings"`
 }
 
 func consoleViews(cat catalog) []viewLink {
@@ -185,7 +189,7 @@ func (s *Server) page(role string) http.HandlerFunc {
 		cat := catalogFor(lang)
 		data := pageData{Lang: lang, Title: "Svar", Agent: a, Admin: a.Role == ticketing.RoleAdmin,
 			Views: consoleViews(cat), cat: cat,
-			Boot: bootData{Agent: a, Lang: lang, Strings: cat.clientStrings(), Shortcut: true}}
+			Boot: bootData{Agent: a, Lang: lang, Strings: cat.clientStrings()}}
 		s.render(w, r, s.console.app, data)
 	}
 }

@@ -231,6 +231,7 @@ func english() catalog {
 
 		// Settings
 		"language":         "Language",
+		"console_language": "The console's language",
 		"save":             "Save",
 		"saved":            "Saved.",
 		"profile":          "Profile",
@@ -449,6 +450,7 @@ func swedish() catalog {
 
 		// Settings
 		"language":         "Språk",
+		"console_language": "Konsolens språk",
 		"save":             "Spara",
 		"saved":            "Sparat.",
 		"profile":          "Profil",

@@ -115,7 +115,7 @@ func (s *Server) mailImages(r *http.Request, src string, remote bool) (string, e
 	var walk func(n *html.Node) error
 	walk = func(n *html.Node) error {
 		if n.Type == html.ElementNode && n.DataAtom == atom.Img {
-			for i, a := range n.Attr {
+			for _, a := range n.Attr {
 				switch {
 				case a.Key == attrAttachment && inlined < maxInlineImages:
 					b, err := s.store.GetBlob(r.Context(), a.Val)
@@ -132,7 +132,7 @@ func (s *Server) mailImages(r *http.Request, src string, remote bool) (string, e
 					inlined++
 					setAttr(n, "src", "data:"+ct+";base64,"+base64.StdEncoding.EncodeToString(b.Data))
 				case a.Key == attrRemoteSrc && remote:
-					setAttr(n, "src", n.Attr[i].Val)
+					setAttr(n, "src", a.Val)
 				}
 			}
 		}

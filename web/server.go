@@ -47,9 +47,14 @@ type Options struct {
 	Store   ticketing.Store
 	Live    Live
 	// Health names the dependencies /healthz checks ("nats", "mongodb").
-	Health    map[string]Pinger
-	Metrics   *Metrics
-	Routers   []Router
+	Health  map[string]Pinger
+	Metrics *Metrics
+	Routers []Router
+	// Relay, when set, tells every node to close the live sockets of an
+	// agent who was deactivated or changed their password (agent.go); without
+	// it only this node's sockets close at once. Call Server.Close to stop
+	// listening.
+	Relay     ticketing.Relay
 	PublicURL string
 	Logger    *slog.Logger
 	// SecureCookies marks cookies Secure (on when PublicURL is https).

@@ -48,18 +48,24 @@ func qrPNG(k *otp.Key) ([]byte, error) {
 
 // handleTOTPSetup stores a new, not yet enabled secret and returns it with
 // its otpauth URL and QR code (a PNG data: URL).
-func (s *Server) handleTOTPSetup(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
-	if a.TOTPEnabled {
+func (s *Server) handleTOTPSetup(w http.ResponseWriter, r *http.Request, me *ticketing.Agent) {
+	if me.TOTPEnabled {
 		writeError(w, r, ticketing.Errorf(ticketing.EConflict, "two-factor sign-in is already on; turn it off first"))
 		return
 	}
-	k, err := totp.Generate(totp.GenerateOpts{Issuer: totpIssuer, AccountName: a.Email})
+	k, err := totp.Generate(totp.GenerateOpts{Issuer: totpIssuer, AccountName: me.Email})
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	a.TOTPSecret = k.Secret()
-	if err := s.store.UpdateAgent(r.Context(), a); err != nil {
+	_, err = s.changeMe(r.Context(), me, func(a *ticketing.Agent) error {
+		if a.TOTPEnabled {
+			return ticketing.Errorf(ticketing.EConflict, "two-factor sign-in is already on; turn it off first")
+		}
+		a.TOTPSecret = k.Secret()
+		return nil
+	})
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -116,25 +122,24 @@ func (s *Server) readCode(w http.ResponseWriter, r *http.Request) (string, bool)
 
 // handleTOTPConfirm enables two-factor sign-in with a code for the
 // pending secret.
-func (s *Server) handleTOTPConfirm(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
+func (s *Server) handleTOTPConfirm(w http.ResponseWriter, r *http.Request, me *ticketing.Agent) {
 	code, ok := s.readCode(w, r)
 	if !ok {
 		return
 	}
-	if a.TOTPEnabled {
-		writeError(w, r, ticketing.Errorf(ticketing.EConflict, "two-factor sign-in is already on"))
-		return
-	}
-	if a.TOTPSecret == "" {
-		writeError(w, r, ticketing.Errorf(ticketing.EConflict, "start the two-factor setup first"))
-		return
-	}
-	if !totp.Validate(code, a.TOTPSecret) {
-		writeError(w, r, ticketing.FieldError("code", "is wrong; check the time on your phone and try the next code"))
-		return
-	}
-	a.TOTPEnabled = true
-	if err := s.store.UpdateAgent(r.Context(), a); err != nil {
+	a, err := s.changeMe(r.Context(), me, func(a *ticketing.Agent) error {
+		switch {
+		case a.TOTPEnabled:
+			return ticketing.Errorf(ticketing.EConflict, "two-factor sign-in is already on")
+		case a.TOTPSecret == "":
+			return ticketing.Errorf(ticketing.EConflict, "start the two-factor setup first")
+		case !totp.Validate(code, a.TOTPSecret):
+			return ticketing.FieldError("code", "is wrong; check the time on your phone and try the next code")
+		}
+		a.TOTPEnabled = true
+		return nil
+	})
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -142,21 +147,22 @@ func (s *Server) handleTOTPConfirm(w http.ResponseWriter, r *http.Request, a *ti
 }
 
 // handleTOTPDisable turns two-factor sign-in off with a current code.
-func (s *Server) handleTOTPDisable(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
+func (s *Server) handleTOTPDisable(w http.ResponseWriter, r *http.Request, me *ticketing.Agent) {
 	code, ok := s.readCode(w, r)
 	if !ok {
 		return
 	}
-	if !a.TOTPEnabled {
-		writeError(w, r, ticketing.Errorf(ticketing.EConflict, "two-factor sign-in is off"))
-		return
-	}
-	if !totp.Validate(code, a.TOTPSecret) {
-		writeError(w, r, ticketing.FieldError("code", "is wrong"))
-		return
-	}
-	a.TOTPEnabled, a.TOTPSecret = false, ""
-	if err := s.store.UpdateAgent(r.Context(), a); err != nil {
+	a, err := s.changeMe(r.Context(), me, func(a *ticketing.Agent) error {
+		switch {
+		case !a.TOTPEnabled:
+			return ticketing.Errorf(ticketing.EConflict, "two-factor sign-in is off")
+		case !totp.Validate(code, a.TOTPSecret):
+			return ticketing.FieldError("code", "is wrong")
+		}
+		a.TOTPEnabled, a.TOTPSecret = false, ""
+		return nil
+	})
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}

@@ -195,7 +195,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 	m.registerGauges()
 	m.Web = web.New(web.Options{Service: m.Service, Store: store, Live: m.Hub, Metrics: m.Metrics,
-		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Routers: routers, PublicURL: c.PublicURL,
+		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://")})
 	ln, err := net.Listen("tcp", c.HTTPAddr)
 	if err != nil {
@@ -314,6 +314,9 @@ func (m *Main) Close() error {
 				errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 			}
 			cancel()
+		}
+		if m.Web != nil {
+			m.Web.Close()
 		}
 		if m.Hub != nil {
 			m.Hub.Close()

@@ -83,7 +83,7 @@ export async function renderAgents(app, main) {
         h('td', null, a.name || ''), h('td', null, a.email), h('td', null, t('role_' + a.role)),
         h('td', null, a.active ? t('active') : t('inactive')),
         h('td', null, a.totp_enabled ? t('on') : t('off')),
-        h('td', { class: 'actions' }, actions));
+        h('td', null, h('div', { class: 'actions' }, actions)));
     }));
   }
 

@@ -24,7 +24,23 @@ export class Live {
 
   start() {
     this.connect();
-    window.addEventListener('online', () => this.reconnectSoon(0));
+    // A socket can stay "open" long after the network went away; when the
+    // browser knows it is offline, say so at once and come back when it is
+    // online again (with ?since=, so nothing is missed).
+    window.addEventListener('offline', () => {
+      const ws = this.ws;
+      if (!ws) return;
+      // Forget the socket now: its close handshake may never complete.
+      this.ws = null;
+      this.connected = false;
+      clearInterval(this.pinger);
+      ws.close(4000, 'offline');
+      this.h.onStatus && this.h.onStatus('offline');
+    });
+    window.addEventListener('online', () => {
+      this.retry = 0;
+      this.reconnectSoon(0);
+    });
   }
 
   connect() {
@@ -37,6 +53,7 @@ export class Live {
     const resumed = this.seq > 0;
     let opened = false;
     ws.addEventListener('open', () => {
+      if (this.ws !== ws) return;
       opened = true;
       this.retry = 0;
       this.connected = true;
@@ -47,6 +64,7 @@ export class Live {
       this.h.onOpen && this.h.onOpen();
     });
     ws.addEventListener('message', (e) => {
+      if (this.ws !== ws) return;
       let f;
       try {
         f = JSON.parse(e.data);
@@ -55,10 +73,10 @@ export class Live {
       }
       this.frame(f, resumed);
     });
-    ws.addEventListener('close', (e) => {
+    ws.addEventListener('close', () => {
+      if (this.ws !== ws) return; // a socket this console already gave up
       clearInterval(this.pinger);
       this.connected = false;
-      if (this.ws !== ws) return;
       this.ws = null;
       if (this.stopped) return;
       this.h.onStatus && this.h.onStatus('offline');
@@ -90,10 +108,10 @@ export class Live {
       case 'pong':
         break;
       case 'error':
-        if (f.error && f.error.code === 'unauthorized') {
-          this.stopped = true;
-          signIn();
-        }
+        // "unauthorized": this session was ended (the agent was signed out
+        // or deactivated). After a password change this console holds a
+        // new session and just reconnects; otherwise it goes to sign in.
+        if (f.error && f.error.code === 'unauthorized') this.checkSession();
         break;
       default:
         if (f.seq && f.seq > this.seq) this.seq = f.seq;

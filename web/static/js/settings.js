@@ -28,7 +28,7 @@ export function renderSettings(app, main) {
   const langStatus = status();
   const langForm = h('form', { class: 'card' },
     h('h3', null, t('language')),
-    field('set-lang', t('language'), lang),
+    field('set-lang', t('console_language'), lang),
     h('button', { type: 'submit', class: 'primary' }, t('save')),
     langStatus);
   langForm.addEventListener('submit', async (e) => {

@@ -116,6 +116,7 @@ export class TicketPane {
 
   destroy() {
     this.destroyed = true;
+    if (this.observer) this.observer.disconnect();
     for (const timer of this.timers) clearInterval(timer);
     clearTimeout(this.idleTimer);
     if (this.ticket) this.app.live.send({ type: 'presence', ticket_id: this.ticket.id, state: 'left' });
@@ -170,6 +171,21 @@ export class TicketPane {
     const article = h('article', { class: 'ticket', 'aria-labelledby': 'ticket-h' },
       head, this.timeline, this.composer(), this.aside);
     this.main.replaceChildren(article);
+    // Stay at the newest message while the pane settles (the sidebar,
+    // presence and frames change its size), unless the agent scrolled up.
+    this.stick = true;
+    this.timeline.addEventListener('scroll', () => {
+      this.stick = this.timeline.scrollHeight - this.timeline.scrollTop - this.timeline.clientHeight < 40;
+    }, { passive: true });
+    if (this.observer) this.observer.disconnect();
+    if (window.ResizeObserver) {
+      const ro = new ResizeObserver(() => {
+        if (this.stick && this.timelineScrolls()) this.scrollToEnd();
+      });
+      ro.observe(this.timeline);
+      ro.observe(this.list);
+      this.observer = ro;
+    }
     for (const m of messages) this.addMessage(m, false);
     this.setTicket(tk);
     this.renderAssignees();
@@ -321,13 +337,26 @@ export class TicketPane {
       }
     }
     item.dataset.at = m.created_at || '';
-    const nearEnd = this.timeline.scrollHeight - this.timeline.scrollTop - this.timeline.clientHeight < 120;
     this.list.insertBefore(item, before);
-    if (scroll && nearEnd) this.scrollToEnd();
+    if (scroll && this.stick) this.scrollToEnd();
+  }
+
+  // timelineScrolls: on wide screens the timeline scrolls by itself; on
+  // narrow ones the whole pane scrolls as one column.
+  timelineScrolls() {
+    return getComputedStyle(this.timeline).overflowY !== 'visible';
   }
 
   scrollToEnd() {
-    this.timeline.scrollTop = this.timeline.scrollHeight;
+    if (this.timelineScrolls()) {
+      this.timeline.scrollTop = this.timeline.scrollHeight;
+    } else if (this.list.lastElementChild) {
+      // Bring the newest message just above the reply box, which stays
+      // at the bottom of the pane.
+      const last = this.list.lastElementChild.getBoundingClientRect();
+      const box = this.form.getBoundingClientRect();
+      this.main.scrollTop += last.bottom - box.top + 16;
+    }
   }
 
   onPresence(f) {
@@ -497,7 +526,8 @@ export class TicketPane {
 
   async send(note, confirmed) {
     this.composerError.hidden = true;
-    const text = this.reply.value.trim();
+    const raw = this.reply.value;
+    const text = raw.trim();
     if (!text) {
       this.showComposerError(t('reply_empty'));
       this.reply.focus();
@@ -517,9 +547,12 @@ export class TicketPane {
       if (this.destroyed) return;
       this.addMessage(res.message, true);
       this.scrollToEnd();
-      this.reply.value = '';
+      // Keep whatever the agent typed while the request was on its way.
+      const now = this.reply.value;
+      const rest = now.startsWith(raw) ? now.slice(raw.length).replace(/^\s+/, '') : now;
+      this.reply.value = rest;
       this.clientID = uid();
-      this.typingSince = 0;
+      this.typingSince = rest ? Date.now() : 0;
       this.changes = [];
       this.hideStale();
       this.setNoteMode(false);
