@@ -159,12 +159,7 @@ func (s *Server) handlePatchAgent(w http.ResponseWriter, r *http.Request, a *tic
 		return
 	}
 	var in agentPatch
-	if err := decodeJSON(w, r, &in); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := s.valid.Struct(&in); err != nil {
-		writeError(w, r, err)
+	if !s.readInput(w, r, &in) {
 		return
 	}
 	id := r.PathValue("id")
@@ -221,12 +216,7 @@ type mePatch struct {
 // request gets a fresh session cookie.
 func (s *Server) handlePatchMe(w http.ResponseWriter, r *http.Request, me *ticketing.Agent) {
 	var in mePatch
-	if err := decodeJSON(w, r, &in); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := s.valid.Struct(&in); err != nil {
-		writeError(w, r, err)
+	if !s.readInput(w, r, &in) {
 		return
 	}
 	var name, hash string

@@ -100,12 +100,7 @@ type throttle struct {
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	var in loginRequest
-	if err := decodeJSON(w, r, &in); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := s.valid.Struct(&in); err != nil {
-		writeError(w, r, err)
+	if !s.readInput(w, r, &in) {
 		return
 	}
 	email := ticketing.NormalizeEmail(in.Email)
@@ -198,12 +193,7 @@ type tokenRequest struct {
 // handleCreateToken mints a bearer API token; its secret is shown once.
 func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
 	var in tokenRequest
-	if err := decodeJSON(w, r, &in); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := s.valid.Struct(&in); err != nil {
-		writeError(w, r, err)
+	if !s.readInput(w, r, &in) {
 		return
 	}
 	secret := "svt_" + RandomSecret(32)

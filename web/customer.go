@@ -24,12 +24,7 @@ type customerPatch struct {
 
 func (s *Server) handlePatchCustomer(w http.ResponseWriter, r *http.Request, _ *ticketing.Agent) {
 	var in customerPatch
-	if err := decodeJSON(w, r, &in); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := s.valid.Struct(&in); err != nil {
-		writeError(w, r, err)
+	if !s.readInput(w, r, &in) {
 		return
 	}
 	c, err := s.svc.PatchCustomer(r.Context(), r.PathValue("id"), ticketing.CustomerPatch{Name: in.Name, Attributes: in.Attributes, Orders: in.Orders})

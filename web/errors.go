@@ -65,6 +65,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// readInput decodes a JSON body into v and validates it. On failure it has
+// written the error and returns false.
+func (s *Server) readInput(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := decodeJSON(w, r, v); err != nil {
+		writeError(w, r, err)
+		return false
+	}
+	if err := s.valid.Struct(v); err != nil {
+		writeError(w, r, err)
+		return false
+	}
+	return true
+}
+
 // maxBody caps JSON request bodies.
 const maxBody = 1 << 20
 
