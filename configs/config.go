@@ -86,6 +86,9 @@ type ChatConfig struct {
 	// FallbackGrace is how long an undelivered chat reply waits for the
 	// customer before it goes by email. Default 10 minutes.
 	FallbackGrace time.Duration `yaml:"fallback_grace"` // SVAR_CHAT_FALLBACK_GRACE
+	// MessagesPerMinute is each visitor's message rate limit (a token
+	// bucket with as much burst). Default 20.
+	MessagesPerMinute int `yaml:"messages_per_minute"` // SVAR_CHAT_MESSAGES_PER_MINUTE
 }
 
 // Default returns the documented defaults.
@@ -106,7 +109,7 @@ func Default() Config {
 			TwilioAPIBase: "https://api.twilio.com",
 			ElksAPIBase:   "https://api.46elks.com",
 		},
-		Chat:         ChatConfig{FallbackGrace: 10 * time.Minute},
+		Chat:         ChatConfig{FallbackGrace: 10 * time.Minute, MessagesPerMinute: 20},
 		ReopenWindow: 7 * 24 * time.Hour,
 		LogLevel:     "info",
 	}
@@ -188,6 +191,14 @@ func (c *Config) settings() []setting {
 			return nil
 		}},
 		{"SVAR_CHAT_FALLBACK_GRACE", "chat-fallback-grace", "wait before mailing an unread chat reply", duration(&c.Chat.FallbackGrace)},
+		{"SVAR_CHAT_MESSAGES_PER_MINUTE", "chat-messages-per-minute", "each chat visitor's message rate limit", func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return fmt.Errorf("must be a whole number of at least 1")
+			}
+			c.Chat.MessagesPerMinute = n
+			return nil
+		}},
 		{"SVAR_REOPEN_WINDOW", "reopen-window", "how long a solved ticket reopens on a new message", duration(&c.ReopenWindow)},
 		{"SVAR_LOG_LEVEL", "log-level", "debug, info, warn or error", str(&c.LogLevel)},
 	}

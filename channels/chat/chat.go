@@ -200,7 +200,11 @@ func New(o Options) (*Channel, error) {
 	// The origin is checked before the upgrade, with a JSON error.
 	c.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
-		CheckOrigin:      func(*http.Request) bool { return true },
+		// Idle sockets hold a small read buffer and no write buffer: frames
+		// are small and writes rare, so write buffers are pooled.
+		ReadBufferSize:  1024,
+		WriteBufferPool: &sync.Pool{},
+		CheckOrigin:     func(*http.Request) bool { return true },
 	}
 	var err error
 	if c.widget, err = newAsset(widgetJS); err != nil {

@@ -13,8 +13,9 @@ import (
 	"github.com/svar-dev/svar/ticketing"
 )
 
-// session is one customer's socket. Its reader runs in the HTTP handler's
-// goroutine and owns the writer goroutine; relay callbacks only enqueue.
+// session is one customer's socket. Its reader runs in the goroutine
+// serveWS starts and owns the writer goroutine; relay callbacks only
+// enqueue.
 type session struct {
 	c    *Channel
 	conn *websocket.Conn
@@ -61,7 +62,6 @@ func (c *Channel) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusTooManyRequests, ticketing.ETooMany, "too many chat connections from this address")
 		return
 	}
-	defer c.perIP.release(ip)
 
 	c.mu.Lock()
 	closed := c.closed
@@ -70,15 +70,30 @@ func (c *Channel) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	c.mu.Unlock()
 	if closed {
+		c.perIP.release(ip)
 		writeError(w, http.StatusServiceUnavailable, ticketing.EUnavailable, "the chat is shutting down")
 		return
 	}
-	defer c.wg.Done()
 
 	conn, err := c.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		c.perIP.release(ip)
+		c.wg.Done()
 		return // the upgrader has answered
 	}
+	// The session runs on a goroutine of its own (c.wg waits for it) and
+	// the handler returns: a hijacked connection's handler would otherwise
+	// keep net/http's per-connection buffers and its own deep stack for as
+	// long as the socket is open, most of an idle socket's memory.
+	go func() {
+		defer c.wg.Done()
+		defer c.perIP.release(ip)
+		c.runSession(conn, ip)
+	}()
+}
+
+// runSession serves one customer's socket until it closes.
+func (c *Channel) runSession(conn *websocket.Conn, ip string) {
 	ctx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
 	s := &session{

@@ -60,7 +60,7 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 	}
 	ch, err := chat.New(chat.Options{Publisher: m.Bus, Outbound: m.Bus, Relay: m.Bus, Service: svc, Store: m.Store,
 		IdentitySecret: c.Chat.IdentitySecret, AllowedOrigins: origins, Demo: c.DemoOn(), PublicURL: c.PublicURL,
-		EmailFallback: c.EmailOn(), FallbackGrace: c.Chat.FallbackGrace, Logger: log.With("component", "chat")})
+		EmailFallback: c.EmailOn(), FallbackGrace: c.Chat.FallbackGrace, MessagesPerMinute: c.Chat.MessagesPerMinute, Logger: log.With("component", "chat")})
 	if err != nil {
 		return nil, fmt.Errorf("chat: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -210,6 +211,10 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	// Start-up leaves garbage the heap would otherwise carry for minutes:
+	// above all the first admin's password hash (argon2id takes 32 MB).
+	// Give it back to the OS once; idle RSS drops from ~118 to ~52 MB.
+	debug.FreeOSMemory()
 	m.banner(created)
 	return nil
 }

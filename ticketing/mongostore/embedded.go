@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +42,7 @@ type Embedded struct {
 	dir   string // DataDir/ferretdb
 	uri   string
 	locks *docLocks
+	ckpt  *checkpointer
 
 	cancel    context.CancelFunc
 	done      chan struct{} // closed when Run has returned
@@ -80,7 +82,7 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (*Embedded, error) {
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: addr},
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + filepath.ToSlash(dir) + "/",
+		SQLiteURL: "file:" + filepath.ToSlash(dir) + "/" + sqlitePragmas,
 		Logger:    logger,
 	})
 	if err != nil {
@@ -92,6 +94,7 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (*Embedded, error) {
 		dir:    dir,
 		uri:    f.MongoDBURI(),
 		locks:  newDocLocks(),
+		ckpt:   startCheckpointer(dir, logger),
 		cancel: cancel,
 		done:   make(chan struct{}),
 	}
@@ -157,6 +160,7 @@ func (e *Embedded) URI() string { return e.uri }
 // stores first. Close is safe to call more than once.
 func (e *Embedded) Close() error {
 	e.closeOnce.Do(func() {
+		e.ckpt.stop()
 		e.cancel()
 		<-e.done
 	})
@@ -319,7 +323,21 @@ func (l *docLocks) lock(ctx context.Context, coll, id string) (func(), error) {
 // serverLogHandler passes on the embedded server's errors only, and drops
 // the one it logs whenever a driver disconnects (it does not know the
 // endSessions command).
-type serverLogHandler struct{ slog.Handler }
+//
+// FerretDB derives a logger with attributes for every connection and
+// command. A handler formats attributes when they are added, which cost
+// about 5% of the server's CPU under load for records that are almost never
+// written; so the attributes wait in ops until a record is handled.
+type serverLogHandler struct {
+	slog.Handler         // without ops
+	ops          []logOp // WithAttrs and WithGroup calls not applied yet
+}
+
+// logOp is one WithAttrs (attrs set) or WithGroup call.
+type logOp struct {
+	group string
+	attrs []slog.Attr
+}
 
 func (h *serverLogHandler) Enabled(ctx context.Context, l slog.Level) bool {
 	return l >= slog.LevelError && h.Handler.Enabled(ctx, l)
@@ -340,13 +358,27 @@ func (h *serverLogHandler) Handle(ctx context.Context, r slog.Record) error {
 	if drop {
 		return nil
 	}
-	return h.Handler.Handle(ctx, r)
+	hh := h.Handler
+	for _, op := range h.ops {
+		if op.attrs != nil {
+			hh = hh.WithAttrs(op.attrs)
+		} else {
+			hh = hh.WithGroup(op.group)
+		}
+	}
+	return hh.Handle(ctx, r)
 }
 
 func (h *serverLogHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &serverLogHandler{Handler: h.Handler.WithAttrs(as)}
+	if len(as) == 0 {
+		return h
+	}
+	return &serverLogHandler{Handler: h.Handler, ops: append(slices.Clip(h.ops), logOp{attrs: slices.Clone(as)})}
 }
 
 func (h *serverLogHandler) WithGroup(name string) slog.Handler {
-	return &serverLogHandler{Handler: h.Handler.WithGroup(name)}
+	if name == "" {
+		return h
+	}
+	return &serverLogHandler{Handler: h.Handler, ops: append(slices.Clip(h.ops), logOp{group: name})}
 }

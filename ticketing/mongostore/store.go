@@ -140,6 +140,9 @@ func (s *Store) setup(ctx context.Context) error {
 	// One index per command: FerretDB v1 panics on a createIndexes that
 	// lists more than one index that already exists.
 	for _, ix := range indexes() {
+		if s.embedded != nil && !ix.unique {
+			continue // the embedded server's queries never use them; each would cost every write
+		}
 		m := mongo.IndexModel{Keys: ix.keys, Options: options.Index().SetName(ix.name)}
 		if ix.unique {
 			m.Options.SetUnique(true)
@@ -157,8 +160,10 @@ func (s *Store) setup(ctx context.Context) error {
 }
 
 // indexes are the secondary indexes real MongoDB needs for lists and
-// lookups. The embedded server only uses them to enforce uniqueness.
-// Unique indexes on optional fields must be sparse: the embedded server
+// lookups. The embedded server's queries never use an index (only _id is
+// pushed down), so there setup creates only the unique ones, which enforce
+// uniqueness: each other index is an expression index in SQLite that every
+// write of the collection would update for nothing. Unique indexes on optional fields must be sparse: the embedded server
 // accepts many documents without the field, real MongoDB does not.
 func indexes() []indexSpec {
 	return []indexSpec{
