@@ -26,8 +26,8 @@ var benchText = strings.Repeat("Hej! Var är mitt paket? Jag beställde för en 
 func benchEnv(run string, customer, n int) *ticketing.Envelope {
 	return &ticketing.Envelope{
 		Channel: ticketing.ChannelEmail, ExternalID: fmt.Sprintf("<%s-%d-%d@bench>", run, customer, n),
-		From:    ticketing.Identity{Kind: ticketing.IdentityEmail, Value: fmt.Sprintf("kund%d@%s.bench", customer, run)},
-		Name:    "Kund", Subject: "Order 1234", Text: benchText, HTML: "<p>" + benchText + "</p>",
+		From: ticketing.Identity{Kind: ticketing.IdentityEmail, Value: fmt.Sprintf("kund%d@%s.bench", customer, run)},
+		Name: "Kund", Subject: "Order 1234", Text: benchText, HTML: "<p>" + benchText + "</p>",
 		ReceivedAt: time.Now().UTC(),
 	}
 }
