@@ -49,13 +49,19 @@ type Service struct {
 
 	// identities caches identity key → customer id. Identities never move
 	// between customers, so the cache is never wrong, only incomplete.
-	identities *lru
+	identities *lru[string]
+	// customers caches customers for threading. It may be stale (another
+	// node opened a ticket): threading checks the ticket it chose with the
+	// _id-keyed write that adds the message, and reads the customer afresh
+	// when the ticket does not take it.
+	customers *lru[Customer]
 }
 
 // New returns a Service.
 func New(o Options) *Service {
 	s := &Service{store: o.Store, bus: o, log: o.Logger, valid: NewValidator(), window: o.ReopenWindow,
-		conc: o.Concurrency, now: o.Now, inbox: NewInbox(), identities: newLRU(200_000)}
+		conc: o.Concurrency, now: o.Now, inbox: NewInbox(), identities: newLRU[string](200_000),
+		customers: newLRU[Customer](50_000)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -278,22 +284,25 @@ func (s *Service) PatchCustomer(ctx context.Context, id string, p CustomerPatch)
 	if err != nil {
 		return nil, err
 	}
+	s.remember(c)
 	s.publish(ctx, &Event{Type: EventCustomerUpdated, Customer: c})
 	return c, nil
 }
 
 // lru is a small bounded cache. When full it forgets everything older
 // than the newest half, which is cheap and good enough for id caches.
-type lru struct {
+type lru[V any] struct {
 	mu   sync.Mutex
 	max  int
-	cur  map[string]string
-	prev map[string]string
+	cur  map[string]V
+	prev map[string]V
 }
 
-func newLRU(max int) *lru { return &lru{max: max, cur: map[string]string{}, prev: map[string]string{}} }
+func newLRU[V any](max int) *lru[V] {
+	return &lru[V]{max: max, cur: map[string]V{}, prev: map[string]V{}}
+}
 
-func (c *lru) get(k string) (string, bool) {
+func (c *lru[V]) get(k string) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if v, ok := c.cur[k]; ok {
@@ -303,21 +312,44 @@ func (c *lru) get(k string) (string, bool) {
 		c.cur[k] = v
 		return v, true
 	}
-	return "", false
+	var zero V
+	return zero, false
 }
 
-func (c *lru) put(k, v string) {
+func (c *lru[V]) put(k string, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.cur) >= c.max/2 {
-		c.prev, c.cur = c.cur, map[string]string{}
+		c.prev, c.cur = c.cur, map[string]V{}
 	}
 	c.cur[k] = v
 }
 
-func (c *lru) del(k string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.cur, k)
-	delete(c.prev, k)
+// cachedCustomer returns a copy of a cached customer.
+func (s *Service) cachedCustomer(id string) (*Customer, bool) {
+	c, ok := s.customers.get(id)
+	if !ok {
+		return nil, false
+	}
+	c.Identities = append([]Identity(nil), c.Identities...)
+	return &c, true
+}
+
+// remember caches a copy of c.
+func (s *Service) remember(c *Customer) {
+	if c != nil {
+		cp := *c
+		cp.Identities = append([]Identity(nil), c.Identities...)
+		cp.TicketIDs = nil // not used by threading
+		s.customers.put(c.ID, cp)
+	}
+}
+
+// freshCustomer reads a customer from the store and caches it.
+func (s *Service) freshCustomer(ctx context.Context, id string) (*Customer, error) {
+	c, err := s.store.GetCustomer(ctx, id)
+	if err == nil {
+		s.remember(c)
+	}
+	return c, err
 }

@@ -523,3 +523,38 @@ func TestMessageRacingAClosedTicketGetsANewTicket(t *testing.T) {
 		t.Fatalf("closed ticket: %s with %d messages", old.Ticket.Status, len(old.Messages))
 	}
 }
+
+func TestStaleCustomerCacheOnAnotherNodeStillThreadsRight(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	nodeB := ticketing.New(ticketing.Options{Store: f.store, Bus: f.bus})
+	f.MustIngest(t, emailEnv("ida@example.se", "<i1@x>", "One")) // node A caches Ida with ticket 1
+	first := f.customerTicket(t, "email:ida@example.se").Ticket
+	closed := ticketing.StatusClosed
+	if _, err := nodeB.UpdateTicket(ctx, first.ID, f.agent, ticketing.TicketUpdate{Status: &closed}); err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range nodeB.Ingest(ctx, []*ticketing.Envelope{emailEnv("ida@example.se", "<i2@x>", "Two")}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	second := f.customerTicket(t, "email:ida@example.se").Ticket
+	if second.ID == first.ID {
+		t.Fatal("node B did not open a new ticket")
+	}
+	env := emailEnv("ida@example.se", "<i3@x>", "Three")
+	f.MustIngest(t, env) // node A still believes ticket 1 is current
+	m, err := f.svc.GetMessage(ctx, env.MessageID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.TicketID != second.ID || m.ThreadReason != ticketing.ReasonOpen {
+		t.Fatalf("message on %s (%s), want %s", m.TicketID, m.ThreadReason, second.ID)
+	}
+	old, _ := f.svc.TicketView(ctx, first.ID)
+	cur, _ := f.svc.TicketView(ctx, second.ID)
+	if len(old.Messages) != 1 || len(cur.Messages) != 2 {
+		t.Fatalf("closed ticket has %d messages, current has %d", len(old.Messages), len(cur.Messages))
+	}
+}

@@ -104,6 +104,7 @@ func (s *Service) PushCustomer(ctx context.Context, in ShopCustomer) (c *Custome
 	if err != nil {
 		return nil, nil, err
 	}
+	s.remember(c)
 	s.publish(ctx, &Event{Type: EventCustomerUpdated, Customer: c, At: time.Now()})
 	return c, conflicts, nil
 }

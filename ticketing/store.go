@@ -108,8 +108,9 @@ type MessageStore interface {
 	// GetMessages returns the messages with the given ids in that order,
 	// leaving out ids that do not exist.
 	GetMessages(ctx context.Context, ids []string) ([]*Message, error)
-	// SetMessageTicket moves a message to another ticket (threading retry).
-	SetMessageTicket(ctx context.Context, id, ticketID string) error
+	// SetMessageThread records the ticket a message is on and why, when
+	// threading corrects its first choice (the ticket reopened or closed).
+	SetMessageThread(ctx context.Context, id, ticketID, reason string) error
 	// SetDelivery records delivery state. A final state (delivered, failed)
 	// is not overwritten by an earlier one (queued, sent) arriving late.
 	SetDelivery(ctx context.Context, id string, d Delivery) (*Message, error)

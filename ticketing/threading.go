@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,7 +38,10 @@ type plan struct {
 	opened bool
 	// stored means the message was stored before: a redelivery.
 	stored bool
-	events []*Event
+	// savedTicket and savedReason are what the message was inserted with;
+	// commit corrects them in the store when threading changes its mind.
+	savedTicket, savedReason string
+	events                   []*Event
 }
 
 // Ingest threads a batch of envelopes into customers' tickets. It returns
@@ -76,8 +80,9 @@ func (s *Service) Ingest(ctx context.Context, envs []*Envelope) []error {
 	var msgs []*Message
 	var at []int
 	for i, p := range plans {
-		if p != nil && !p.stored && errs[i] == nil {
+		if p != nil && errs[i] == nil {
 			p.msg.TicketID = p.ticket
+			p.savedTicket, p.savedReason = p.ticket, p.msg.ThreadReason
 			msgs = append(msgs, p.msg)
 			at = append(at, i)
 		}
@@ -85,14 +90,23 @@ func (s *Service) Ingest(ctx context.Context, envs []*Envelope) []error {
 	if len(msgs) == 0 {
 		return errs
 	}
-	if _, err := s.store.InsertMessages(ctx, msgs); err != nil {
+	dup, err := s.store.InsertMessages(ctx, msgs)
+	if err != nil {
 		for _, i := range at {
 			errs[i] = fmt.Errorf("ingest: insert messages: %w", err)
 		}
 		return errs
 	}
+	for k, i := range at {
+		plans[i].stored = dup[k]
+	}
 	s.perSender(order, groups, func(i int) {
-		if p := plans[i]; p != nil && !p.stored && errs[i] == nil {
+		p := plans[i]
+		switch {
+		case p == nil || errs[i] != nil:
+		case p.stored:
+			errs[i] = s.repair(ctx, p)
+		default:
 			errs[i] = s.commit(ctx, p)
 		}
 	})
@@ -128,12 +142,9 @@ func (s *Service) perSender(order []string, groups map[string][]int, f func(i in
 // opening a ticket when the rules say so. It does not touch the message's
 // ticket list: commit does, after the message is stored.
 func (s *Service) decide(ctx context.Context, e *Envelope) (*plan, error) {
+	// A redelivered envelope is found by the batch insert (its message _id
+	// exists); until then nothing here changes what is stored.
 	msgID := e.MessageID()
-	if _, err := s.store.GetMessage(ctx, msgID); err == nil {
-		return &plan{env: e, stored: true}, nil // a redelivery changes nothing
-	} else if !IsNotFound(err) {
-		return nil, fmt.Errorf("ingest %s: %w", msgID, err)
-	}
 	p := &plan{env: e}
 	if e.Bounce != nil && e.Bounce.MessageID != "" {
 		reason := e.Bounce.Reason
@@ -195,7 +206,7 @@ func (s *Service) decide(ctx context.Context, e *Envelope) (*plan, error) {
 			return p, nil
 		}
 	}
-	if err := s.choose(ctx, p); err != nil {
+	if err := s.choose(ctx, p, true); err != nil {
 		return nil, fmt.Errorf("ingest %s: thread: %w", msgID, err)
 	}
 	return p, nil
@@ -213,17 +224,26 @@ func (s *Service) accepts(t *Ticket, auto bool) (ok, reopens bool) {
 	return false, false
 }
 
-// choose picks the customer's current ticket when it takes the message,
-// and otherwise opens the customer's next ticket. Ticket ids are the
-// customer id and the ticket's ordinal, so when two nodes open the same
-// next ticket at once one of them loses, reads the customer again and
-// joins the winner's ticket.
-func (s *Service) choose(ctx context.Context, p *plan) error {
+// choose picks the ticket for p's message. Optimistic, it takes the
+// customer's current ticket without reading it: commit's _id-keyed write
+// returns the ticket and checks it then. Otherwise it reads the customer
+// afresh and the current ticket, and opens the customer's next ticket when
+// that one does not take the message. Ticket ids are the customer id and
+// the ticket's ordinal, so when two nodes open the same next ticket at
+// once one of them loses, reads the customer again and joins the winner's.
+func (s *Service) choose(ctx context.Context, p *plan, optimistic bool) error {
 	c, e, m := p.cust, p.env, p.msg
+	if optimistic && c.CurrentTicketID != "" {
+		p.ticket = c.CurrentTicketID
+		if m.ThreadReason == "" {
+			m.ThreadReason = ReasonOpen // the likely outcome; commit corrects it
+		}
+		return nil
+	}
 	prev := ""
 	for attempt := 0; attempt < 8; attempt++ {
-		if attempt > 0 {
-			fresh, err := s.store.GetCustomer(ctx, c.ID)
+		if attempt > 0 || !optimistic {
+			fresh, err := s.freshCustomer(ctx, c.ID)
 			if err != nil {
 				return err
 			}
@@ -272,9 +292,11 @@ func (s *Service) choose(ctx context.Context, p *plan) error {
 }
 
 // commit adds a stored message to its ticket. The write is keyed by _id
-// alone and the status that comes back is checked: if an agent solved or
-// closed the ticket since decide looked, the message reopens it (within
-// the window) or moves to a new ticket.
+// alone and the ticket that comes back is checked: if it is solved the
+// message reopens it (within the window); if it cannot take the message
+// (closed, or chosen from a stale cache) the message is taken off it and
+// threaded afresh. Where the outcome differs from what the message was
+// inserted with, the message is corrected in the store.
 func (s *Service) commit(ctx context.Context, p *plan) error {
 	m, e := p.msg, p.env
 	if p.ticket == "" {
@@ -292,35 +314,75 @@ func (s *Service) commit(ctx context.Context, p *plan) error {
 	for attempt := 0; attempt < 4; attempt++ {
 		m.TicketID = p.ticket
 		t, evType, ok, err := s.join(ctx, p.ticket, change, m.Auto)
-		if err != nil {
+		if err != nil && !IsNotFound(err) {
 			return fmt.Errorf("ingest %s: add to ticket %s: %w", m.ID, p.ticket, err)
 		}
 		if ok {
+			switch {
+			case m.ThreadReason == ReasonBounce:
+			case evType == EventTicketReopened && m.ThreadReason == ReasonOpen:
+				m.ThreadReason = ReasonReopened
+			case m.Auto && !t.Live() && m.ThreadReason == ReasonOpen:
+				m.ThreadReason = ReasonAuto
+			}
 			if evType == EventTicketReopened {
 				evType = EventTicketUpdated
-				if m.ThreadReason == ReasonOpen {
-					m.ThreadReason = ReasonReopened
-				}
 			}
 			if p.opened {
 				evType = EventTicketCreated
 			}
+			if m.TicketID != p.savedTicket || m.ThreadReason != p.savedReason {
+				if err := s.store.SetMessageThread(ctx, m.ID, m.TicketID, m.ThreadReason); err != nil {
+					return err
+				}
+			}
 			p.events = append(p.events, &Event{Type: EventMessageCreated, Ticket: t, Message: m}, &Event{Type: evType, Ticket: t})
 			return nil
 		}
-		// Closed underneath us: thread the message afresh.
+		// The ticket does not take the message: thread it afresh.
 		if p.cust == nil {
-			return fmt.Errorf("ingest %s: ticket %s closed", m.ID, p.ticket)
+			return fmt.Errorf("ingest %s: ticket %s does not take the message", m.ID, p.ticket)
 		}
 		m.ThreadReason = ""
-		if err := s.choose(ctx, p); err != nil {
+		if err := s.choose(ctx, p, false); err != nil {
 			return err
 		}
-		if err := s.store.SetMessageTicket(ctx, m.ID, p.ticket); err != nil {
-			return err
+		if p.ticket == "" { // an auto-reply: stored without a ticket
+			m.TicketID = ""
+			if err := s.store.SetMessageThread(ctx, m.ID, "", m.ThreadReason); err != nil {
+				return err
+			}
+			p.events = append(p.events, &Event{Type: EventMessageCreated, Message: m})
+			return nil
 		}
 	}
 	return fmt.Errorf("ingest %s: ticket kept closing while threading", m.ID)
+}
+
+// repair handles a message that was already stored: a redelivery. If a
+// node stopped between storing the message and adding it to its ticket,
+// it adds it now; otherwise nothing changes.
+func (s *Service) repair(ctx context.Context, p *plan) error {
+	stored, err := s.store.GetMessage(ctx, p.msg.ID)
+	if err != nil {
+		return fmt.Errorf("ingest %s: redelivery: %w", p.msg.ID, err)
+	}
+	if stored.TicketID == "" {
+		return nil
+	}
+	t, err := s.store.GetTicket(ctx, stored.TicketID)
+	if err != nil {
+		return fmt.Errorf("ingest %s: redelivery: %w", p.msg.ID, err)
+	}
+	if slices.Contains(t.MessageIDs, stored.ID) {
+		return nil // a redelivery changes nothing
+	}
+	t, err = s.store.ApplyToTicket(ctx, t.ID, TicketChange{AddMessageID: stored.ID, LastMessage: stored.CreatedAt, UpdatedAt: s.now().UTC()})
+	if err != nil {
+		return err
+	}
+	p.events = append(p.events, &Event{Type: EventMessageCreated, Ticket: t, Message: stored}, &Event{Type: EventTicketUpdated, Ticket: t})
+	return nil
 }
 
 // resolveCustomer finds or creates the sender's customer. Identity keys
@@ -350,9 +412,12 @@ func (s *Service) resolveCustomer(ctx context.Context, e *Envelope) (*Customer, 
 		fresh.ExternalID = e.From.Value
 	}
 	var c *Customer
-	if created {
+	switch cached, ok := s.cachedCustomer(cid); {
+	case created:
 		c, err = s.store.EnsureCustomer(ctx, fresh)
-	} else {
+	case ok:
+		c = cached
+	default:
 		c, err = s.store.GetCustomer(ctx, cid)
 		if IsNotFound(err) { // the node that inserted the identity stopped before the customer
 			c, err = s.store.EnsureCustomer(ctx, fresh)
@@ -361,6 +426,7 @@ func (s *Service) resolveCustomer(ctx context.Context, e *Envelope) (*Customer, 
 	if err != nil {
 		return nil, err
 	}
+	defer func() { s.remember(c) }()
 	for _, cl := range e.Claims {
 		if hasIdentity(c, cl) {
 			continue
@@ -469,9 +535,11 @@ func (s *Service) openTicket(ctx context.Context, c *Customer, e *Envelope, prev
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.store.LinkTicket(ctx, c.ID, id, gen); err != nil {
+	linked, err := s.store.LinkTicket(ctx, c.ID, id, gen)
+	if err != nil {
 		return nil, err
 	}
+	s.remember(linked)
 	return t, nil
 }
 

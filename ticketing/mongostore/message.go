@@ -115,19 +115,20 @@ feed:
 	return out, nil
 }
 
-// SetMessageTicket moves a message to another ticket.
-func (s *Store) SetMessageTicket(ctx context.Context, id, ticketID string) error {
+// SetMessageThread records the ticket a message is on and why.
+func (s *Store) SetMessageThread(ctx context.Context, id, ticketID, reason string) error {
 	unlock, err := s.lock(ctx, collMessages, id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	res, err := s.messages.UpdateOne(ctx, byID(id), bson.D{{Key: "$set", Value: bson.D{{Key: "ticket_id", Value: ticketID}}}})
+	res, err := s.messages.UpdateOne(ctx, byID(id), bson.D{{Key: "$set", Value: bson.D{
+		{Key: "ticket_id", Value: ticketID}, {Key: "thread_reason", Value: reason}}}})
 	if err != nil {
-		return fmt.Errorf("mongostore: set ticket of message %s: %w", id, err)
+		return fmt.Errorf("mongostore: set thread of message %s: %w", id, err)
 	}
 	if res.MatchedCount == 0 {
-		return fmt.Errorf("mongostore: set ticket of message %s: %w", id, ticketing.ErrNotFound)
+		return fmt.Errorf("mongostore: set thread of message %s: %w", id, ticketing.ErrNotFound)
 	}
 	return nil
 }

@@ -87,16 +87,17 @@ func TestGetMessages(t *testing.T) {
 	equal(t, "messages of no ids", len(got), 0)
 }
 
-func TestSetMessageTicket(t *testing.T) {
+func TestSetMessageThread(t *testing.T) {
 	s := mongotest.New(t)
 	ctx := t.Context()
 	_, err := s.InsertMessages(ctx, []*ticketing.Message{newMessage("m1", 1)})
 	mustNil(t, err)
-	mustNil(t, s.SetMessageTicket(ctx, "m1", "t2"))
+	mustNil(t, s.SetMessageThread(ctx, "m1", "t2", "reopened"))
 	m, err := s.GetMessage(ctx, "m1")
 	mustNil(t, err)
 	equal(t, "ticket", m.TicketID, "t2")
-	mustNotFound(t, s.SetMessageTicket(ctx, "nope", "t2"))
+	equal(t, "reason", m.ThreadReason, "reopened")
+	mustNotFound(t, s.SetMessageThread(ctx, "nope", "t2", "new"))
 }
 
 func TestSetDelivery(t *testing.T) {
