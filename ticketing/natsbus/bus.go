@@ -155,6 +155,7 @@ type Bus struct {
 
 	closed    chan struct{} // closed by the connection's ClosedHandler
 	closeOnce sync.Once
+	relay     *relayDispatch
 }
 
 var _ ticketing.Bus = (*Bus)(nil)
@@ -169,7 +170,7 @@ func Connect(ctx context.Context, o Options) (*Bus, error) {
 	if o.Namespace != "" && !tokenRE.MatchString(o.Namespace) {
 		return nil, fmt.Errorf("natsbus: connect: namespace %q: use letters, digits, _ and -", o.Namespace)
 	}
-	b := &Bus{opts: o, log: o.Logger, n: newNames(o.Namespace), closed: make(chan struct{})}
+	b := &Bus{opts: o, log: o.Logger, n: newNames(o.Namespace), closed: make(chan struct{}), relay: newRelayDispatch()}
 	nopts := []nats.Option{
 		nats.Name(o.Name),
 		nats.MaxReconnects(-1),
@@ -221,6 +222,7 @@ func Connect(ctx context.Context, o Options) (*Bus, error) {
 		b.nc.Close()
 		return nil, err
 	}
+	go b.relay.run(b.log)
 	return b, nil
 }
 
@@ -362,6 +364,7 @@ func (b *Bus) Close() {
 		case <-time.After(15 * time.Second):
 			b.nc.Close()
 		}
+		b.relay.close()
 	})
 }
 

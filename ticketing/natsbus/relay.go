@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -91,18 +93,67 @@ func (b *Bus) Subscribe(topic string, fn func(payload []byte) bool) (func(), err
 	if err != nil {
 		return nil, err
 	}
-	sub, err := b.nc.Subscribe(subj, func(m *nats.Msg) {
-		if fn(m.Data) && m.Reply != "" {
-			if err := m.Respond(handledReply); err != nil {
-				b.log.Warn("natsbus: relay answer failed", "topic", topic, "err", err)
-			}
-		}
-	})
+	d := b.relay
+	d.mu.Lock() // the dispatcher waits for the registration
+	sub, err := b.nc.ChanSubscribe(subj, d.ch)
+	if err == nil {
+		d.fns[sub] = fn
+	}
+	d.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("natsbus: relay subscribe %s: %w", topic, err)
 	}
 	return func() {
 		// Unsubscribing twice, or after Close, is harmless.
 		_ = sub.Unsubscribe()
+		d.mu.Lock()
+		delete(d.fns, sub)
+		d.mu.Unlock()
 	}, nil
+}
+
+// relayBuffer is how many relay messages may wait for the dispatcher.
+const relayBuffer = 1 << 16
+
+// relayDispatch delivers the messages of every relay subscription of the
+// Bus from one channel on one goroutine. A node holds a subscription per
+// chat visitor it serves; with a callback each, the NATS client would run
+// a goroutine (and its stack) per visitor. Subscribers' functions are
+// quick (they enqueue), and one goroutine keeps each topic in order.
+type relayDispatch struct {
+	ch   chan *nats.Msg
+	mu   sync.RWMutex
+	fns  map[*nats.Subscription]func([]byte) bool
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newRelayDispatch() *relayDispatch {
+	return &relayDispatch{ch: make(chan *nats.Msg, relayBuffer), fns: map[*nats.Subscription]func([]byte) bool{},
+		stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+func (d *relayDispatch) run(log *slog.Logger) {
+	defer close(d.done)
+	for {
+		select {
+		case <-d.stop:
+			return
+		case m := <-d.ch:
+			d.mu.RLock()
+			fn := d.fns[m.Sub]
+			d.mu.RUnlock()
+			if fn != nil && fn(m.Data) && m.Reply != "" {
+				if err := m.Respond(handledReply); err != nil {
+					log.Warn("natsbus: relay answer failed", "subject", m.Subject, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// close stops the dispatcher and waits for it.
+func (d *relayDispatch) close() {
+	close(d.stop)
+	<-d.done
 }
