@@ -128,6 +128,7 @@ func (c *Channel) refreshAgents(ctx context.Context) (online, changed bool) {
 func (c *Channel) startLoops() {
 	c.loops.Do(func() {
 		c.goRun(c.agentsLoop)
+		c.goRun(c.pingLoop)
 		cancel, err := c.o.Relay.Subscribe(topicPresence, c.presence)
 		if err != nil {
 			c.log.Warn("chat: subscribe to agents' presence; no typing indicator", "err", err)
@@ -138,6 +139,29 @@ func (c *Channel) startLoops() {
 			cancel()
 		})
 	})
+}
+
+// pingLoop pings every local socket each PingInterval, from one goroutine
+// for the whole node rather than one per socket.
+func (c *Channel) pingLoop() {
+	t := time.NewTicker(c.o.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		all := make([]*session, 0, len(c.sessions))
+		for s := range c.sessions {
+			all = append(all, s)
+		}
+		c.mu.Unlock()
+		for _, s := range all {
+			s.ping()
+		}
+	}
 }
 
 // agentsLoop asks at once and then every AgentsInterval whether agents are

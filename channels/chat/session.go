@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -25,8 +26,16 @@ type session struct {
 	send     chan []byte     // bounded: a visitor who cannot keep up is dropped
 	quit     chan struct{}   // closed by stop
 	stopOnce sync.Once
-	code     int // close code written by the writer; 0: none
-	reason   string
+	// A writer goroutine runs only while frames wait in send: an idle
+	// socket holds no goroutine but its reader. Pings come from the
+	// channel's ping loop (WriteControl is safe beside other writes).
+	writing    atomic.Bool
+	writers    sync.WaitGroup
+	wmu        sync.Mutex // orders starting writers against the final Wait
+	ended      bool       // under wmu: no writer starts any more
+	code       int        // close code the writer sends after the last frame; 0: none
+	reason     string
+	finishOnce sync.Once
 
 	// Set by hello in the reader goroutine before anything else reads them.
 	vid      string
@@ -113,14 +122,12 @@ func (c *Channel) runSession(conn *websocket.Conn, ip string) {
 	c.mu.Unlock()
 	c.startLoops()
 
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		s.writeLoop()
-	}()
 	s.readLoop()
 	s.stop(0, "")
-	<-writerDone
+	s.wmu.Lock()
+	s.ended = true
+	s.wmu.Unlock()
+	s.writers.Wait()
 
 	c.mu.Lock()
 	delete(c.sessions, s)
@@ -130,39 +137,80 @@ func (c *Channel) runSession(conn *websocket.Conn, ip string) {
 	}
 }
 
-// stop ends the session; the writer sends a close frame with code unless
-// it is 0, then closes the socket, which ends the reader.
+// stop ends the session. A writer sends what is queued, then a close
+// frame with code unless it is 0, then closes the socket, which ends the
+// reader.
 func (s *session) stop(code int, reason string) {
 	s.stopOnce.Do(func() {
 		s.code, s.reason = code, reason
 		close(s.quit)
 	})
+	s.kick()
 }
 
-func (s *session) writeLoop() {
-	ping := time.NewTicker(s.c.o.PingInterval)
-	defer ping.Stop()
-	defer s.conn.Close()
+func (s *session) stopped() bool {
+	select {
+	case <-s.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+// finish writes the close frame and closes the socket, once.
+func (s *session) finish() {
+	s.finishOnce.Do(func() {
+		if s.code != 0 {
+			msg := websocket.FormatCloseMessage(s.code, s.reason)
+			_ = s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+		}
+		_ = s.conn.Close()
+	})
+}
+
+// kick starts a writer unless one runs.
+func (s *session) kick() {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if !s.ended && s.writing.CompareAndSwap(false, true) {
+		s.writers.Add(1)
+		go s.flush()
+	}
+}
+
+// flush writes what waits in send, finishes the socket if the session was
+// stopped, and ends when there is nothing left to do.
+func (s *session) flush() {
+	defer s.writers.Done()
 	for {
 		select {
 		case b := <-s.send:
 			s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 			if err := s.conn.WriteMessage(websocket.TextMessage, b); err != nil {
-				s.stop(0, "")
+				s.stopOnce.Do(func() { close(s.quit) })
+				s.finish()
 				return
 			}
-		case <-ping.C:
-			if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
-				s.stop(0, "")
-				return
-			}
-		case <-s.quit:
-			if s.code != 0 {
-				msg := websocket.FormatCloseMessage(s.code, s.reason)
-				s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-			}
+			continue
+		default:
+		}
+		if s.stopped() {
+			s.finish()
 			return
 		}
+		s.writing.Store(false)
+		// A frame enqueued (or a stop) after the checks above saw a running
+		// writer and did not start one: look once more.
+		if (len(s.send) == 0 && !s.stopped()) || !s.writing.CompareAndSwap(false, true) {
+			return
+		}
+	}
+}
+
+// ping sends a ping; the reader's pong handler extends its deadline.
+func (s *session) ping() {
+	if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
+		s.stop(0, "")
 	}
 }
 
@@ -178,6 +226,7 @@ func (s *session) enqueue(v any) {
 	select {
 	case <-s.quit:
 	case s.send <- b:
+		s.kick()
 	default:
 		s.c.log.Warn("chat: slow visitor disconnected", "visitor", s.vid)
 		s.stop(websocket.ClosePolicyViolation, "slow consumer")
