@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -122,8 +123,17 @@ func eventually(t *testing.T, what string, cond func() error) {
 func (s *stack) inboundStored(providerID string) *ticketing.Message {
 	s.t.Helper()
 	var m *ticketing.Message
+	// Stored, and on its ticket: the core stores a message first and then
+	// adds it to the ticket.
 	eventually(s.t, "inbound "+providerID+" stored", func() (err error) {
-		m, err = s.store.GetMessage(context.Background(), ticketing.InboundMessageID(ticketing.ChannelSMS, providerID))
+		ctx := context.Background()
+		if m, err = s.store.GetMessage(ctx, ticketing.InboundMessageID(ticketing.ChannelSMS, providerID)); err != nil || m.TicketID == "" {
+			return err
+		}
+		t, err := s.store.GetTicket(ctx, m.TicketID)
+		if err == nil && !slices.Contains(t.MessageIDs, m.ID) {
+			err = errors.New("not on its ticket yet")
+		}
 		return err
 	})
 	return m
