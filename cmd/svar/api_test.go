@@ -32,6 +32,9 @@ func TestBadInputGetsTheErrorShape(t *testing.T) {
 		if ticketID = c.CurrentTicketID; ticketID == "" {
 			return fmt.Errorf("no ticket yet")
 		}
+		if v, err := m.Service.TicketView(ctx, ticketID); err != nil || len(v.Messages) != 1 {
+			return fmt.Errorf("the message is not on its ticket yet (%v)", err)
+		}
 		return nil
 	})
 	c := login(t, m)
