@@ -283,6 +283,10 @@ func (m *Main) banner(createdAdmin bool) {
 	c := &m.Config
 	out := m.Stdout
 	base := strings.TrimRight(c.PublicURL, "/")
+	if c.PublicURL == configs.Default().PublicURL {
+		// Not configured: show where this node really listens.
+		base = "http://localhost:" + fmt.Sprint(m.listener.Addr().(*net.TCPAddr).Port)
+	}
 	fmt.Fprintf(out, "Svar is running.\n")
 	fmt.Fprintf(out, "  Console:  %s/\n", base)
 	if c.DemoOn() {
