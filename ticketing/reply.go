@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -77,7 +76,7 @@ func (s *Service) Reply(ctx context.Context, ticketID string, by *Agent, in Repl
 		if reason, opted := c.OptOuts[string(ch)]; opted {
 			return nil, &Error{Code: EOptedOut, Field: "channel", Message: fmt.Sprintf("channel: the customer opted out of %s (%s)", ch, reason)}
 		}
-		if check := s.bus.ReplyChecks[ch]; check != nil {
+		if check := s.checks[ch]; check != nil {
 			meta, err := check(text)
 			if err != nil {
 				return nil, err
@@ -106,7 +105,7 @@ func (s *Service) Reply(ctx context.Context, ticketID string, by *Agent, in Repl
 			return nil, err
 		}
 		if out != nil && stored.Delivery != nil && stored.Delivery.Status == DeliveryQueued {
-			if err := s.bus.Bus.PublishOutbound(ctx, out); err != nil {
+			if err := s.bus.PublishOutbound(ctx, out); err != nil {
 				return nil, Errorf(EUnavailable, "the reply is saved but could not be queued for delivery; try again")
 			}
 		}
@@ -124,7 +123,7 @@ func (s *Service) Reply(ctx context.Context, ticketID string, by *Agent, in Repl
 		return nil, fmt.Errorf("reply %s: ticket: %w", m.TicketID, err)
 	}
 	if out != nil {
-		if err := s.bus.Bus.PublishOutbound(ctx, out); err != nil {
+		if err := s.bus.PublishOutbound(ctx, out); err != nil {
 			s.log.Error("queue reply", "message", m.ID, "err", err)
 			return nil, Errorf(EUnavailable, "the reply is saved but could not be queued for delivery; try again")
 		}
@@ -253,7 +252,7 @@ func (s *Service) ReportDelivery(ctx context.Context, messageID string, d Delive
 // GetMessage returns a stored message.
 func (s *Service) GetMessage(ctx context.Context, id string) (*Message, error) {
 	m, err := s.store.GetMessage(ctx, id)
-	if errors.Is(err, ErrNotFound) || IsNotFound(err) {
+	if IsNotFound(err) {
 		return nil, Errorf(ENotFound, "message %s not found", id)
 	}
 	return m, err

@@ -38,8 +38,12 @@ type Options struct {
 // events. It keeps no state of its own beyond caches that the store can
 // always correct, so any number of nodes can run it side by side.
 type Service struct {
-	store  Store
-	bus    Options
+	store Store
+	bus   interface {
+		EventPublisher
+		OutboundPublisher
+	}
+	checks map[Channel]func(text string) (map[string]string, error)
 	log    *slog.Logger
 	valid  *Validator
 	window time.Duration
@@ -59,7 +63,7 @@ type Service struct {
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, bus: o, log: o.Logger, valid: NewValidator(), window: o.ReopenWindow,
+	s := &Service{store: o.Store, bus: o.Bus, checks: o.ReplyChecks, log: o.Logger, valid: NewValidator(), window: o.ReopenWindow,
 		conc: o.Concurrency, now: o.Now, inbox: NewInbox(), identities: newLRU[string](200_000),
 		customers: newLRU[Customer](50_000)}
 	if s.log == nil {
@@ -119,7 +123,7 @@ func (s *Service) publish(ctx context.Context, evs ...*Event) {
 		if ev.Ticket != nil {
 			s.inbox.Apply(ev.Ticket)
 		}
-		if err := s.bus.Bus.PublishEvent(ctx, ev); err != nil {
+		if err := s.bus.PublishEvent(ctx, ev); err != nil {
 			// The store has the change; consoles see it on their next
 			// load. Losing a push is not losing a message.
 			s.log.Warn("publish event", "type", ev.Type, "err", err)

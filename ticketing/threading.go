@@ -313,21 +313,19 @@ func (s *Service) commit(ctx context.Context, p *plan) error {
 	}
 	for attempt := 0; attempt < 4; attempt++ {
 		m.TicketID = p.ticket
-		t, evType, ok, err := s.join(ctx, p.ticket, change, m.Auto)
+		t, reopened, ok, err := s.join(ctx, p.ticket, change, m.Auto)
 		if err != nil && !IsNotFound(err) {
 			return fmt.Errorf("ingest %s: add to ticket %s: %w", m.ID, p.ticket, err)
 		}
 		if ok {
 			switch {
 			case m.ThreadReason == ReasonBounce:
-			case evType == EventTicketReopened && m.ThreadReason == ReasonOpen:
+			case reopened && m.ThreadReason == ReasonOpen:
 				m.ThreadReason = ReasonReopened
 			case m.Auto && !t.Live() && m.ThreadReason == ReasonOpen:
 				m.ThreadReason = ReasonAuto
 			}
-			if evType == EventTicketReopened {
-				evType = EventTicketUpdated
-			}
+			evType := EventTicketUpdated
 			if p.opened {
 				evType = EventTicketCreated
 			}
@@ -462,38 +460,27 @@ func hasIdentity(c *Customer, id Identity) bool {
 	return false
 }
 
-// EventTicketReopened is internal to threading: it is published as
-// ticket.updated.
-const EventTicketReopened = "ticket.reopened"
-
 var errLostRace = errors.New("another writer opened the ticket first")
 
-// join adds the message to ticket id. ok is false when the ticket cannot
-// take it (closed, or solved beyond the reopen window): the message is
-// taken off it again and the caller opens a new ticket.
-func (s *Service) join(ctx context.Context, id string, change TicketChange, auto bool) (*Ticket, string, bool, error) {
-	t, err := s.store.ApplyToTicket(ctx, id, change)
-	if err != nil {
-		return nil, "", false, err
+// join adds the message to ticket id and checks, by the rules of accepts,
+// the ticket that comes back: reopened says the message reopened it. ok is
+// false when the ticket cannot take the message (closed, or solved beyond
+// the reopen window): the message is taken off it again.
+func (s *Service) join(ctx context.Context, id string, change TicketChange, auto bool) (t *Ticket, reopened, ok bool, err error) {
+	if t, err = s.store.ApplyToTicket(ctx, id, change); err != nil {
+		return nil, false, false, err
 	}
+	ok, reopens := s.accepts(t, auto)
 	switch {
-	case t.Live():
-		return t, EventTicketUpdated, true, nil
-	case auto:
-		return t, EventTicketUpdated, true, nil
-	case t.Status == StatusSolved && s.now().Sub(t.SolvedAt) <= s.window:
-		open := StatusOpen
-		zero := time.Time{}
+	case ok && reopens:
+		open, zero := StatusOpen, time.Time{}
 		t, err = s.store.ApplyToTicket(ctx, id, TicketChange{Status: &open, SolvedAt: &zero, UpdatedAt: s.now().UTC()})
-		if err != nil {
-			return nil, "", false, err
-		}
-		return t, EventTicketReopened, true, nil
+		return t, true, err == nil, err
+	case ok:
+		return t, false, true, nil
 	}
-	if _, err := s.store.ApplyToTicket(ctx, id, TicketChange{RemoveMessageID: change.AddMessageID, UpdatedAt: change.UpdatedAt}); err != nil {
-		return nil, "", false, err
-	}
-	return t, "", false, nil
+	_, err = s.store.ApplyToTicket(ctx, id, TicketChange{RemoveMessageID: change.AddMessageID, UpdatedAt: change.UpdatedAt})
+	return t, false, false, err
 }
 
 // openTicket creates the customer's next ticket. Its _id is the customer id
