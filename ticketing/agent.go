@@ -2,12 +2,6 @@ package ticketing
 
 import "time"
 
-// Agent roles.
-const (
-	RoleAdmin = "admin"
-	RoleAgent = "agent"
-)
-
 // Agent is a person who works tickets in the console.
 type Agent struct {
 	ID           string    `json:"id" bson:"_id"`

@@ -20,18 +20,23 @@ const (
 
 // Ticket is one conversation with one customer, across channels.
 type Ticket struct {
-	ID         string    `json:"id" bson:"_id"`
-	Number     int64     `json:"number" bson:"number"`
-	Status     string    `json:"status" bson:"status"`
-	Priority   string    `json:"priority" bson:"priority"`
-	Type       string    `json:"type,omitempty" bson:"type,omitempty"`
-	Subject    string    `json:"subject" bson:"subject"`
-	CustomerID string    `json:"customer_id" bson:"customer_id"`
-	AssigneeID string    `json:"assignee_id" bson:"assignee_id"`
-	Channel    Channel   `json:"channel" bson:"channel"`
-	Tags       []string  `json:"tags" bson:"tags"`
-	CreatedAt  time.Time `json:"created_at" bson:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at" bson:"updated_at"`
+	ID         string   `json:"id" bson:"_id"`
+	Number     int64    `json:"number" bson:"number"`
+	Status     string   `json:"status" bson:"status"`
+	Priority   string   `json:"priority" bson:"priority"`
+	Type       string   `json:"type,omitempty" bson:"type,omitempty"`
+	Subject    string   `json:"subject" bson:"subject"`
+	CustomerID string   `json:"customer_id" bson:"customer_id"`
+	AssigneeID string   `json:"assignee_id" bson:"assignee_id"`
+	Channel    Channel  `json:"channel" bson:"channel"`
+	Tags       []string `json:"tags" bson:"tags"`
+	// TeamID is the team that owns the ticket; empty: no team (everyone
+	// may see it).
+	TeamID string `json:"team_id,omitempty" bson:"team_id,omitempty"`
+	// SLA holds the ticket's response clocks (ticketing/sla keeps them).
+	SLA       *SLAState `json:"sla,omitempty" bson:"sla,omitempty"`
+	CreatedAt time.Time `json:"created_at" bson:"created_at"`
+	UpdatedAt time.Time `json:"updated_at" bson:"updated_at"`
 
 	// CustomerName is denormalised for lists.
 	CustomerName string `json:"customer_name,omitempty" bson:"customer_name,omitempty"`
@@ -52,6 +57,31 @@ type Ticket struct {
 	// Version grows with every change; events carry it so read models keep
 	// the newest state whatever order events arrive in.
 	Version int64 `json:"version" bson:"version"`
+}
+
+// SLAState is a ticket's response clocks. Due times are zero when no
+// target applies or the clock has stopped.
+type SLAState struct {
+	PolicyID         string    `json:"policy_id" bson:"policy_id"`
+	FirstResponseDue time.Time `json:"first_response_due,omitzero" bson:"first_response_due,omitempty"`
+	NextResponseDue  time.Time `json:"next_response_due,omitzero" bson:"next_response_due,omitempty"`
+	ResolutionDue    time.Time `json:"resolution_due,omitzero" bson:"resolution_due,omitempty"`
+	Breaches         []string  `json:"breaches" bson:"breaches,omitempty"`
+	Paused           bool      `json:"paused" bson:"paused"`
+}
+
+// NextDue is the earliest running due time, zero if none (or paused).
+func (s *SLAState) NextDue() time.Time {
+	if s == nil || s.Paused {
+		return time.Time{}
+	}
+	var next time.Time
+	for _, t := range []time.Time{s.FirstResponseDue, s.NextResponseDue, s.ResolutionDue} {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	return next
 }
 
 // Unanswered reports whether the customer's latest message has no reply yet.
