@@ -163,7 +163,7 @@ func (s *Service) decide(ctx context.Context, e *Envelope) (*plan, error) {
 					ID: msgID, TicketID: orig.TicketID, CustomerID: orig.CustomerID, Direction: DirectionInbound,
 					Channel: e.Channel, Subject: e.Subject, Text: e.Text, HTML: e.HTML,
 					Author:    Author{Kind: AuthorSystem, Name: e.From.Value},
-					CreatedAt: e.ReceivedAt.UTC(), Attachments: e.Attachments, ExternalID: e.ExternalID, Auto: true,
+					CreatedAt: e.ReceivedAt.UTC(), Attachments: e.Attachments, Truncated: e.Truncated, ExternalID: e.ExternalID, Auto: true,
 					ThreadReason: ReasonBounce, Meta: e.Meta,
 				}
 				return p, nil
@@ -189,7 +189,7 @@ func (s *Service) decide(ctx context.Context, e *Envelope) (*plan, error) {
 		ID: msgID, CustomerID: c.ID, Direction: DirectionInbound, Channel: e.Channel,
 		Subject: e.Subject, Text: e.Text, HTML: e.HTML,
 		Author:    Author{Kind: AuthorCustomer, ID: c.ID, Name: name},
-		CreatedAt: created.UTC(), Attachments: e.Attachments, ExternalID: e.ExternalID,
+		CreatedAt: created.UTC(), Attachments: e.Attachments, Truncated: e.Truncated, ExternalID: e.ExternalID,
 		ClientID: e.ClientID, Auto: e.Auto, Meta: e.Meta,
 	}
 	if e.AutoReason != "" {

@@ -59,10 +59,19 @@ func langFromRequest(r *http.Request) string {
 // catalogFor returns the catalog of a language. The catalogs are built on
 // each call: they are small, and nothing shared can be changed by accident.
 func catalogFor(lang string) catalog {
+	c := english()
 	if lang == langSwedish {
-		return swedish()
+		c = swedish()
 	}
-	return english()
+	c.merge(emailStrings(lang))
+	return c
+}
+
+// merge adds the entries of more to c.
+func (c catalog) merge(more catalog) {
+	for k, v := range more {
+		c[k] = v
+	}
 }
 
 func english() catalog {

@@ -34,7 +34,6 @@ const (
 	MetaRawKey     = "raw_key"     // blob key of the raw mail
 	MetaFullText   = "full_text"   // the text with its quoted history, when folding removed some
 	MetaProblems   = "parse_problems"
-	MetaSkipped    = "skipped_attachments"
 	MetaTo         = "to"
 	MetaIMAPUID    = "imap_uid" // uidvalidity/uid in the mailbox
 )
@@ -99,7 +98,8 @@ func (c *Channel) buildEnvelope(ctx context.Context, raw []byte, key string, inf
 		err := c.putBlob(ctx, b)
 		switch {
 		case ticketing.ErrorCode(err) == ticketing.ETooLarge:
-			p.Skipped = append(p.Skipped, fmt.Sprintf("%s (too large for the store)", f.Filename))
+			p.Dropped.Add(ticketing.Dropped{Filename: clip(f.Filename, 255), Part: f.Part, ContentType: clip(f.ContentType, 255),
+				Size: int64(len(f.Data)), Reason: ticketing.DropStoreTooLarge})
 			continue
 		case err != nil:
 			return nil, errorf("store attachment of "+info.String(), err)
@@ -203,22 +203,12 @@ func (c *Channel) envelope(p *parsed, extID, key string, size int64, info mailIn
 	if info.UID != 0 {
 		env.Meta[MetaIMAPUID] = info.String()
 	}
-	if len(p.Skipped) > 0 {
-		setMeta(env.Meta, MetaSkipped, clip(strings.Join(p.Skipped, "; "), 2000))
-		where := "the original mail is attached"
-		if key == "" {
-			where = "the original mail is still in the mailbox"
-		}
-		env.Text += "\n\n[" + clip(strings.Join(p.Skipped, "; "), 2000) + ": not imported; " + where + "]"
-		if key != "" {
-			env.Attachments = append(env.Attachments, rawAttachment(key, size))
-		}
-	}
-	if len(env.Attachments) > maxAttachments {
-		env.Attachments = env.Attachments[:maxAttachments]
-		if key != "" {
-			env.Attachments[maxAttachments-1] = rawAttachment(key, size)
-		}
+	if !p.Dropped.Empty() {
+		// The original mail keeps what was left out: the console offers it
+		// for download on every message (meta raw_key), so it takes no
+		// attachment slot of its own.
+		tr := p.Dropped
+		env.Truncated = &tr
 	}
 	if strings.TrimSpace(env.Text) == "" && strings.TrimSpace(env.HTML) == "" && len(env.Attachments) == 0 {
 		env.Text = textEmpty

@@ -1,0 +1,74 @@
+package email
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// The tests in this file check that what Svar shows of a mail is honest:
+// what was left out is named, and the original can always be had.
+
+// manyFiles returns a mail with n small attachments f001.txt… and, when
+// deep > 0, one more file nested deep levels down.
+func manyFiles(from, mid string, n, deep int) []byte {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "From: %s\r\nTo: support@shop.example\r\nSubject: Many files\r\nMessage-ID: %s\r\nMIME-Version: 1.0\r\n"+
+		"Content-Type: multipart/mixed; boundary=top\r\n\r\n--top\r\nContent-Type: text/plain\r\n\r\nHere are the files.\r\n", from, mid)
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&sb, "--top\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=\"f%03d.txt\"\r\n\r\nfile %d\r\n", i, i)
+	}
+	if deep > 0 {
+		sb.WriteString("--top\r\nContent-Type: multipart/mixed; boundary=d1\r\n\r\n")
+		for i := 1; i < deep; i++ {
+			fmt.Fprintf(&sb, "--d%d\r\nContent-Type: multipart/mixed; boundary=d%d\r\n\r\n", i, i+1)
+		}
+		fmt.Fprintf(&sb, "--d%d\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"deep.pdf\"\r\n\r\n%%PDF\r\n--d%d--\r\n", deep, deep)
+	}
+	sb.WriteString("--top--\r\n")
+	return []byte(sb.String())
+}
+
+// TestTruncatedMailNamesEveryMissingFile: a mail with 105 attachments and
+// one nested past the depth cap keeps 100 files, and its message names the
+// five over the count cap and the one too deep, with why; nothing takes a
+// file's place.
+func TestTruncatedMailNamesEveryMissingFile(t *testing.T) {
+	s := newStack(t)
+	imapSrv := startIMAP(t, true, nil)
+	c := newChannel(t, testOptions(t, imapSrv.addr, "127.0.0.1:1", s.store, s.bus, nil, s.svc))
+	start(t, c)
+
+	imapSrv.appendMail(t, "INBOX", manyFiles("Bo <bo@example.com>", "<files@example.com>", 105, 25))
+	tv := s.customerTicket(t, "bo@example.com", 1)
+	m := tv.Messages[0]
+	var names []string
+	for _, a := range m.Attachments {
+		names = append(names, a.Filename)
+	}
+	if len(names) != 100 || names[0] != "f001.txt" || names[99] != "f100.txt" {
+		t.Fatalf("attachments = %q, want f001.txt … f100.txt", names)
+	}
+	if m.Truncated == nil {
+		t.Fatal("the message does not say what is missing")
+	}
+	var dropped []string
+	for _, d := range m.Truncated.Dropped {
+		if d.Filename != "" {
+			dropped = append(dropped, d.Filename+"="+d.Reason)
+		}
+	}
+	want := "f101.txt=too_many_attachments f102.txt=too_many_attachments f103.txt=too_many_attachments " +
+		"f104.txt=too_many_attachments f105.txt=too_many_attachments deep.pdf=too_deep"
+	if got := strings.Join(dropped, " "); got != want {
+		t.Errorf("dropped files = %s\nwant %s", got, want)
+	}
+	raw, err := s.store.GetBlob(context.Background(), m.Meta[MetaRawKey])
+	if err != nil || !strings.Contains(string(raw.Data), "deep.pdf") {
+		t.Errorf("the original is not kept (%v)", err)
+	}
+	if strings.Contains(m.Text, "not imported") {
+		t.Errorf("text %q still carries the old note", m.Text)
+	}
+}
