@@ -48,6 +48,9 @@ type Options struct {
 	// Deliveries records delivery reports (the ticketing Service).
 	Deliveries DeliveryReporter
 	Logger     *slog.Logger
+	// Dropped, when set, is called for each mail the channel leaves out on
+	// purpose, with why (DropOwnMail): the node counts them in a metric.
+	Dropped func(reason string)
 	// PollInterval is how often the mailbox is checked when the server
 	// offers no IDLE. Default 30s.
 	PollInterval time.Duration

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/svar-dev/svar/ticketing"
 )
 
 // The tests in this file check that what Svar shows of a mail is honest:
@@ -70,5 +73,48 @@ func TestTruncatedMailNamesEveryMissingFile(t *testing.T) {
 	}
 	if strings.Contains(m.Text, "not imported") {
 		t.Errorf("text %q still carries the old note", m.Text)
+	}
+}
+
+// TestMailFromTheSupportAddressMakesNoCustomer: a mail From the support
+// address itself is left out (logged, counted) and makes no customer or
+// ticket; the mails around it are imported, and a contact-form mail From the
+// support address on behalf of its Reply-To is that customer's.
+func TestMailFromTheSupportAddressMakesNoCustomer(t *testing.T) {
+	s := newStack(t)
+	imapSrv := startIMAP(t, true, nil)
+	o := testOptions(t, imapSrv.addr, "127.0.0.1:1", s.store, s.bus, nil, s.svc)
+	var mu sync.Mutex
+	var dropped []string
+	o.Dropped = func(reason string) {
+		mu.Lock()
+		defer mu.Unlock()
+		dropped = append(dropped, reason)
+	}
+	c := newChannel(t, o)
+	start(t, c)
+
+	imapSrv.appendMail(t, "INBOX", rawMail("Svar Support <Support@Shop.Example>", "Re: your order [#7]", "<own@shop.example>", "A copy of our own reply."))
+	form := "From: Shop <support@shop.example>\r\nReply-To: Cia Berg <cia@example.com>\r\nTo: support@shop.example\r\n" +
+		"Subject: Contact form\r\nMessage-ID: <form@shop.example>\r\n\r\nMy parcel is late.\r\n"
+	imapSrv.appendMail(t, "INBOX", []byte(form))
+	imapSrv.appendMail(t, "INBOX", rawMail("Dan <dan@example.com>", "Hello", "<dan@example.com>", "After the own mail."))
+
+	s.customerTicket(t, "dan@example.com", 1)
+	tv := s.customerTicket(t, "cia@example.com", 1)
+	if tv.Customer.Name != "Cia Berg" || tv.Messages[0].Auto {
+		t.Errorf("contact-form mail: customer %q, auto %v", tv.Customer.Name, tv.Messages[0].Auto)
+	}
+	ctx := context.Background()
+	if cust, err := s.svc.CustomerByIdentity(ctx, "email:support@shop.example"); !ticketing.IsNotFound(err) {
+		t.Fatalf("the support address became customer %+v (err %v)", cust, err)
+	}
+	if _, err := s.store.GetMessage(ctx, ticketing.InboundMessageID(ticketing.ChannelEmail, "<own@shop.example>")); !ticketing.IsNotFound(err) {
+		t.Errorf("the own mail was stored (err %v)", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(dropped) != 1 || dropped[0] != DropOwnMail {
+		t.Errorf("dropped = %q, want one %q", dropped, DropOwnMail)
 	}
 }

@@ -64,6 +64,10 @@ type midRecord struct {
 // failed); a mail that cannot be parsed is published with its original
 // attached, never dropped.
 func (c *Channel) importMail(ctx context.Context, raw []byte, info mailInfo) error {
+	if c.parser.fromSupport(raw) {
+		c.dropOwn(info)
+		return nil
+	}
 	key := rawKey(raw)
 	err := c.putBlob(ctx, &ticketing.Blob{Key: key, Filename: "message.eml", ContentType: "message/rfc822", Data: raw})
 	switch {
@@ -78,11 +82,29 @@ func (c *Channel) importMail(ctx context.Context, raw []byte, info mailInfo) err
 	if err != nil {
 		return err
 	}
+	if env.From.Value == c.addr { // read only now (an unreadable mail's loose From)
+		c.dropOwn(info)
+		return nil
+	}
 	if err := c.o.Publisher.PublishInbound(ctx, env); err != nil {
 		return publishError{errorf("publish mail "+info.String(), err)}
 	}
 	c.log.Debug("email: imported", "uid", info.String(), "external_id", env.ExternalID, "auto", env.Auto)
 	return nil
+}
+
+// DropOwnMail is the reason (Options.Dropped) for mail From the support
+// address itself: it is never a customer's, so it makes no customer and no
+// ticket. It stays in the mailbox.
+const DropOwnMail = "own-address"
+
+// dropOwn leaves out a mail From the support address, saying so.
+func (c *Channel) dropOwn(info mailInfo) {
+	c.log.Info("email: a mail From the support address itself is not imported; it stays in the mailbox",
+		"uid", info.String(), "mailbox", c.mailbox)
+	if c.o.Dropped != nil {
+		c.o.Dropped(DropOwnMail)
+	}
 }
 
 // buildEnvelope parses raw into a valid envelope, storing its attachments.

@@ -63,6 +63,9 @@ type parsed struct {
 	References []string // oldest first, with angle brackets
 	From       string   // lower-cased address; "" when there is none
 	Name       string   // From's display name
+	// ViaReplyTo is set when From is the support address and the sender is
+	// its Reply-To (a contact form): nobody vouches for that address.
+	ViaReplyTo bool
 	To         string
 	Subject    string
 	Date       time.Time
@@ -201,10 +204,27 @@ func (p *parser) readHeader(h mail.Header, out *parsed) {
 	if d, err := h.Date(); err == nil {
 		out.Date = d
 	}
-	out.From, out.Name = fromAddress(h)
+	out.From, out.Name, out.ViaReplyTo = senderOf(h, p.own)
 	if to, err := h.AddressList("To"); err == nil && len(to) > 0 {
 		out.To = ticketing.NormalizeEmail(strings.ToValidUTF8(to[0].Address, "\uFFFD"))
 	}
+}
+
+// senderOf returns a mail's sender: the From address, lower-cased, and its
+// display name. Mail From the support address itself with a Reply-To of
+// someone else (a shop's contact form sends that way) is the Reply-To's:
+// viaReplyTo says so, and that address is vouched for by nobody.
+func senderOf(h mail.Header, own string) (addr, name string, viaReplyTo bool) {
+	addr, name = fromAddress(h)
+	if addr != own || own == "" {
+		return addr, name, false
+	}
+	if l, err := h.AddressList("Reply-To"); err == nil && len(l) > 0 {
+		if rt := ticketing.NormalizeEmail(strings.ToValidUTF8(l[0].Address, "\uFFFD")); rt != "" && rt != own {
+			return rt, cleanName(l[0].Name), true
+		}
+	}
+	return addr, name, false
 }
 
 // fromAddress returns the sender's lower-cased address and display name,
@@ -224,6 +244,18 @@ func fromAddress(h mail.Header) (addr, name string) {
 		}
 	}
 	return "", ""
+}
+
+// fromSupport reports whether a raw mail is From the support address
+// itself (and not on behalf of someone in its Reply-To), reading only its
+// header.
+func (p *parser) fromSupport(raw []byte) bool {
+	h, err := textproto.ReadHeader(bufio.NewReader(io.LimitReader(bytes.NewReader(raw), p.lim.MaxHeaderBytes)))
+	if err != nil && h.Len() == 0 {
+		return false
+	}
+	addr, _, _ := senderOf(mail.Header{Header: message.Header{Header: h}}, p.own)
+	return addr == p.own
 }
 
 var looseAddress = regexp.MustCompile(`[A-Za-z0-9._%+\-=!#$&'*/?^{|}~]+@[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?`)
