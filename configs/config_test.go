@@ -43,6 +43,8 @@ func TestValidationNamesTheSetting(t *testing.T) {
 		"SVAR_EMBEDDED_NATS_ADDR":   {"SVAR_EMBEDDED_NATS_ADDR": "0.0.0.0:4222"},
 		"SVAR_DEMO":                 {"SVAR_DEMO": "maybe"},
 		"SVAR_CHAT_ALLOWED_ORIGINS": {"SVAR_CHAT_ALLOWED_ORIGINS": "shop"},
+		"SVAR_EMAIL_AUTHSERV_ID": {"SVAR_EMAIL_ADDRESS": "support@shop.example", "SVAR_IMAP_ADDR": "imap:993", "SVAR_SMTP_ADDR": "smtp:587",
+			"SVAR_EMAIL_AUTHSERV_ID": "mx.google.com, mx shop;x"},
 	}
 	for want, vars := range cases {
 		t.Run(want, func(t *testing.T) {

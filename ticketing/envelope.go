@@ -39,7 +39,11 @@ type Envelope struct {
 	// Truncated names what the adapter did not import (parts past the MIME
 	// caps, attachments over the limits); nil when nothing was left out.
 	Truncated *Truncation `json:"truncated,omitempty"`
-	Thread    ThreadHints `json:"thread,omitempty"`
+	// SenderVerified is the adapter's word on whether From is who it says:
+	// false when the shop's own receiving server failed it (DMARC, or SPF
+	// and DKIM), true when it passed, nil when nobody said.
+	SenderVerified *bool       `json:"sender_verified,omitempty"`
+	Thread         ThreadHints `json:"thread,omitempty"`
 	// Auto marks auto-replies, out-of-office mail and bounces: stored on the
 	// customer's ticket but never opening or reopening one.
 	Auto       bool   `json:"auto,omitempty"`

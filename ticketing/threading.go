@@ -189,8 +189,8 @@ func (s *Service) decide(ctx context.Context, e *Envelope) (*plan, error) {
 		ID: msgID, CustomerID: c.ID, Direction: DirectionInbound, Channel: e.Channel,
 		Subject: e.Subject, Text: e.Text, HTML: e.HTML,
 		Author:    Author{Kind: AuthorCustomer, ID: c.ID, Name: name},
-		CreatedAt: created.UTC(), Attachments: e.Attachments, Truncated: e.Truncated, ExternalID: e.ExternalID,
-		ClientID: e.ClientID, Auto: e.Auto, Meta: e.Meta,
+		CreatedAt: created.UTC(), Attachments: e.Attachments, Truncated: e.Truncated, SenderVerified: e.SenderVerified,
+		ExternalID: e.ExternalID, ClientID: e.ClientID, Auto: e.Auto, Meta: e.Meta,
 	}
 	if e.AutoReason != "" {
 		if m.Meta == nil {

@@ -118,3 +118,55 @@ func TestMailFromTheSupportAddressMakesNoCustomer(t *testing.T) {
 		t.Errorf("dropped = %q, want one %q", dropped, DropOwnMail)
 	}
 }
+
+// TestUnverifiedSenderIsMarkedAndHidesOrders: a mail whose receiving
+// server (the configured authserv-id) failed DMARC for the From domain is
+// marked unverified, and the ticket view leaves the customer's orders out
+// while it is the latest word; the same verdict from another host (which
+// the sender may have written itself) counts for nothing.
+func TestUnverifiedSenderIsMarkedAndHidesOrders(t *testing.T) {
+	s := newStack(t)
+	imapSrv := startIMAP(t, true, nil)
+	o := testOptions(t, imapSrv.addr, "127.0.0.1:1", s.store, s.bus, nil, s.svc)
+	o.AuthServIDs = []string{"MX.Shop.Example"}
+	c := newChannel(t, o)
+	start(t, c)
+	ctx := context.Background()
+
+	withAR := func(ar, mid, body string) []byte {
+		return append([]byte("Authentication-Results: "+ar+"\r\n"), rawMail("Anna <anna@example.se>", "Order", mid, body)...)
+	}
+	imapSrv.appendMail(t, "INBOX", withAR("mx.shop.example; spf=pass smtp.mailfrom=example.se; dmarc=pass header.from=example.se", "<a1@example.se>", "Where is order 1001?"))
+	tv := s.customerTicket(t, "anna@example.se", 1)
+	if v := tv.Messages[0].SenderVerified; v == nil || !*v {
+		t.Fatalf("a passing mail: sender_verified = %v, want true", v)
+	}
+	orders := []ticketing.Order{{ID: "1001", Total: "499 SEK", Status: "shipped"}}
+	if _, err := s.svc.PatchCustomer(ctx, tv.Customer.ID, ticketing.CustomerPatch{Orders: &orders}); err != nil {
+		t.Fatal(err)
+	}
+	if tv, _ = s.svc.TicketView(ctx, tv.Ticket.ID); len(tv.Customer.Orders) != 1 || tv.OrdersHidden != "" {
+		t.Fatalf("orders %v hidden %q, want shown", tv.Customer.Orders, tv.OrdersHidden)
+	}
+
+	// Another host's verdict: written by anyone, trusted by nobody.
+	imapSrv.appendMail(t, "INBOX", withAR("mx.evil.example; dmarc=fail header.from=example.se", "<a2@example.se>", "Second."))
+	tv = s.customerTicket(t, "anna@example.se", 2)
+	if v := tv.Messages[1].SenderVerified; v != nil {
+		t.Errorf("another host's verdict counted: sender_verified = %v", *v)
+	}
+
+	imapSrv.appendMail(t, "INBOX", withAR("mx.shop.example; spf=fail smtp.mailfrom=example.se; dkim=none; dmarc=fail (p=none) header.from=example.se",
+		"<forged@evil.example>", "Please send order 1001 to Storgatan 1 instead."))
+	tv = s.customerTicket(t, "anna@example.se", 3)
+	m := tv.Messages[2]
+	if m.SenderVerified == nil || *m.SenderVerified {
+		t.Fatalf("the failed mail: sender_verified = %v, want false", m.SenderVerified)
+	}
+	if m.Meta[MetaSenderAuth] != "spf=fail dkim=none dmarc=fail" {
+		t.Errorf("meta sender_auth = %q", m.Meta[MetaSenderAuth])
+	}
+	if len(tv.Customer.Orders) != 0 || tv.OrdersHidden != ticketing.OrdersHiddenUnverified {
+		t.Errorf("orders %v hidden %q, want them hidden for an unverified sender", tv.Customer.Orders, tv.OrdersHidden)
+	}
+}

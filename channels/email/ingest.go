@@ -222,6 +222,11 @@ func (c *Channel) envelope(p *parsed, extID, key string, size int64, info mailIn
 	setMeta(env.Meta, MetaTo, p.To)
 	setMeta(env.Meta, MetaFullText, clipText(p.FullText, maxEnvFullText))
 	setMeta(env.Meta, MetaProblems, clip(strings.Join(p.Problems, "; "), 1000))
+	env.SenderVerified = p.Sender.Verified
+	setMeta(env.Meta, MetaSenderAuth, clip(p.Sender.Summary, 200))
+	if p.ViaReplyTo {
+		env.Meta[MetaSenderVia] = "reply-to"
+	}
 	if info.UID != 0 {
 		env.Meta[MetaIMAPUID] = info.String()
 	}

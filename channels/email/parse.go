@@ -66,16 +66,18 @@ type parsed struct {
 	// ViaReplyTo is set when From is the support address and the sender is
 	// its Reply-To (a contact form): nobody vouches for that address.
 	ViaReplyTo bool
-	To         string
-	Subject    string
-	Date       time.Time
-	Text       string // quoted history folded away
-	FullText   string // the whole text, when folding removed something
-	HTML       string // sanitized
-	Files      []*file
+	// Sender is what the shop's receiving server found about From.
+	Sender   senderCheck
+	To       string
+	Subject  string
+	Date     time.Time
+	Text     string // quoted history folded away
+	FullText string // the whole text, when folding removed something
+	HTML     string // sanitized
+	Files    []*file
 	// Dropped names the parts and attachments that were not imported (too
 	// large, too many, too deep); the raw mail still has them.
-	Dropped ticketing.Truncation
+	Dropped    ticketing.Truncation
 	Auto       bool
 	AutoReason string
 	// BounceOf is the Svar message id a bounce reports; BounceReason the
@@ -101,14 +103,15 @@ type file struct {
 
 // parser turns raw mail into parsed. It is safe for concurrent use.
 type parser struct {
-	own    string // the support address
-	lim    limits
-	policy *bluemonday.Policy
-	newKey func() string
+	own     string   // the support address
+	servIDs []string // authserv-ids whose Authentication-Results are trusted
+	lim     limits
+	policy  *bluemonday.Policy
+	newKey  func() string
 }
 
-func newParser(own string, lim limits) *parser {
-	return &parser{own: own, lim: lim, policy: newPolicy(), newKey: randomKey}
+func newParser(own string, lim limits, servIDs ...string) *parser {
+	return &parser{own: own, servIDs: servIDs, lim: lim, policy: newPolicy(), newKey: randomKey}
 }
 
 // randomKey returns an unguessable blob key for an attachment.
@@ -205,6 +208,10 @@ func (p *parser) readHeader(h mail.Header, out *parsed) {
 		out.Date = d
 	}
 	out.From, out.Name, out.ViaReplyTo = senderOf(h, p.own)
+	out.Sender = checkSender(h, out.From, p.servIDs)
+	if out.ViaReplyTo {
+		out.Sender = senderCheck{Verified: new(bool), Summary: "reply-to"}
+	}
 	if to, err := h.AddressList("To"); err == nil && len(to) > 0 {
 		out.To = ticketing.NormalizeEmail(strings.ToValidUTF8(to[0].Address, "\uFFFD"))
 	}
