@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/svar-dev/svar/ticketing"
 )
@@ -168,5 +169,66 @@ func TestUnverifiedSenderIsMarkedAndHidesOrders(t *testing.T) {
 	}
 	if len(tv.Customer.Orders) != 0 || tv.OrdersHidden != ticketing.OrdersHiddenUnverified {
 		t.Errorf("orders %v hidden %q, want them hidden for an unverified sender", tv.Customer.Orders, tv.OrdersHidden)
+	}
+}
+
+// TestSMTPBreakAfterDataIsNotSentTwice: the SMTP server takes the reply's
+// data and the connection breaks before its answer. The reply may have
+// gone out, so it is not sent again: it is marked failed as unconfirmed,
+// for the agent to decide. A redelivery after a node stopped at that
+// point does the same.
+func TestSMTPBreakAfterDataIsNotSentTwice(t *testing.T) {
+	s := newStack(t)
+	smtpSrv := startSMTP(t, "", nil)
+	smtpSrv.mu.Lock()
+	smtpSrv.dropAfterData = 1
+	smtpSrv.mu.Unlock()
+	c := newChannel(t, testOptions(t, startIMAP(t, true, nil).addr, smtpSrv.addr, s.store, s.bus, s.bus, s.svc))
+	start(t, c)
+	ctx := context.Background()
+
+	if err := s.bus.PublishInbound(ctx, &ticketing.Envelope{Channel: ticketing.ChannelEmail, ExternalID: "<q@example.com>",
+		From: ticketing.Identity{Kind: ticketing.IdentityEmail, Value: "eva@example.com"}, Text: "Hello?", ReceivedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	tv := s.customerTicket(t, "eva@example.com", 1)
+	reply, err := s.svc.Reply(ctx, tv.Ticket.ID, &ticketing.Agent{ID: "a1", Name: "Maja"}, ticketing.ReplyInput{Text: "Hi Eva."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d *ticketing.Delivery
+	checkFor(t, 20*time.Second, func() error {
+		m, err := s.store.GetMessage(ctx, reply.ID)
+		if err != nil {
+			return err
+		}
+		if d = m.Delivery; d == nil || d.Status != ticketing.DeliveryFailed {
+			return fmt.Errorf("delivery %+v, want failed (unconfirmed)", d)
+		}
+		return nil
+	})
+	if !strings.HasPrefix(d.Error, "unconfirmed:") {
+		t.Errorf("delivery error %q, want it to say unconfirmed", d.Error)
+	}
+	if n := len(smtpSrv.received()); n != 1 {
+		t.Fatalf("the SMTP server got the reply %d times, want once", n)
+	}
+
+	// A node that stopped between the final "." and the answer left the
+	// record at "sending": the redelivered reply is not sent either.
+	st := newMemStore()
+	st.putMessage(queuedMessage("r9"))
+	if err := st.PutState(ctx, sendKey("r9"), sendRecord{At: time.Now(), MessageID: "<svar.r9@shop.example>", State: sendSending}); err != nil {
+		t.Fatal(err)
+	}
+	c2 := newChannel(t, testOptions(t, "127.0.0.1:1", smtpSrv.addr, st, &recPublisher{}, nil, st))
+	if err := c2.HandleOutbound(ctx, testOutbound("r9"), 2); err == nil || ticketing.IsRetry(err) {
+		t.Errorf("redelivery: %v, want a final error", err)
+	}
+	if d := st.delivery("r9"); d == nil || d.Status != ticketing.DeliveryFailed {
+		t.Errorf("redelivered: delivery %+v, want failed", d)
+	}
+	if n := len(smtpSrv.received()); n != 1 {
+		t.Errorf("the SMTP server got %d mails in all, want 1", n)
 	}
 }
