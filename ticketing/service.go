@@ -318,6 +318,9 @@ func (s *Service) PatchCustomer(ctx context.Context, id string, p CustomerPatch)
 	}
 	s.remember(c)
 	s.publish(ctx, &Event{Type: EventCustomerUpdated, Customer: c})
+	if p.Name != nil {
+		s.nameTickets(ctx, c)
+	}
 	return c, nil
 }
 

@@ -446,6 +446,7 @@ func (s *Service) resolveCustomer(ctx context.Context, e *Envelope) (*Customer, 
 		name := e.Name
 		if pc, err := s.store.PatchCustomer(ctx, c.ID, CustomerPatch{Name: &name}); err == nil {
 			c = pc
+			s.nameTickets(ctx, c) // the name learned now reaches the lists
 		}
 	}
 	return c, nil

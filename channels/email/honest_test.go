@@ -232,3 +232,48 @@ func TestSMTPBreakAfterDataIsNotSentTwice(t *testing.T) {
 		t.Errorf("the SMTP server got %d mails in all, want 1", n)
 	}
 }
+
+// TestNameLearnedLaterReachesTheTicket: a customer whose first mail had no
+// display name gets one from their second; their open ticket's
+// customer_name follows (with ticket.updated), so the list and its search
+// find them by it.
+func TestNameLearnedLaterReachesTheTicket(t *testing.T) {
+	s := newStack(t)
+	imapSrv := startIMAP(t, true, nil)
+	c := newChannel(t, testOptions(t, imapSrv.addr, "127.0.0.1:1", s.store, s.bus, nil, s.svc))
+	start(t, c)
+	ctx := context.Background()
+
+	imapSrv.appendMail(t, "INBOX", rawMail("frida@example.com", "Return", "<r1@example.com>", "I want to return my shoes."))
+	tv := s.customerTicket(t, "frida@example.com", 1)
+	if tv.Ticket.CustomerName != "" {
+		t.Fatalf("customer_name %q before any name was known", tv.Ticket.CustomerName)
+	}
+	imapSrv.appendMail(t, "INBOX", rawMail("Frida Nyström <frida@example.com>", "Re: Return", "<r2@example.com>", "Any news?"))
+	tv = s.customerTicket(t, "frida@example.com", 2)
+	if tv.Ticket.CustomerName != "Frida Nyström" {
+		t.Fatalf("customer_name %q, want the name learned from the second mail", tv.Ticket.CustomerName)
+	}
+	checkFor(t, 10*time.Second, func() error {
+		page, err := s.svc.ListTickets(ctx, ticketing.TicketFilter{Query: "nyström"})
+		if err != nil {
+			return err
+		}
+		if len(page.Tickets) != 1 || page.Tickets[0].ID != tv.Ticket.ID {
+			return fmt.Errorf("a search for the name finds %d tickets", len(page.Tickets))
+		}
+		return nil
+	})
+	checkFor(t, 10*time.Second, func() error {
+		evs, err := s.bus.EventsAfter(ctx, 0, 1000)
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			if ev.Type == ticketing.EventTicketUpdated && ev.Ticket != nil && ev.Ticket.ID == tv.Ticket.ID && ev.Ticket.CustomerName == "Frida Nyström" {
+				return nil
+			}
+		}
+		return fmt.Errorf("no ticket.updated with the name among %d events", len(evs))
+	})
+}
