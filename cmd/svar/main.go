@@ -79,6 +79,7 @@ type Main struct {
 	embStore *mongostore.Embedded
 	Store    *mongostore.Store
 	Bus      *natsbus.Bus
+	Leases   *natsbus.Leases // one-at-a-time jobs (the mailbox reader)
 	Service  *ticketing.Service
 	Hub      *realtime.Hub
 	Metrics  *web.Metrics
@@ -92,6 +93,11 @@ type Main struct {
 	closed   sync.Once
 	// AdminPassword is the generated first password, if one was generated.
 	AdminPassword string
+	// StoreServer, when set before Run with SVAR_MONGODB_URI empty, is an
+	// embedded store already running in this process that the node uses
+	// instead of starting its own, sharing its document locks (tests run
+	// several nodes on one store process). Close leaves it running.
+	StoreServer *mongostore.Embedded
 }
 
 // NewMain returns a Main with default configuration.
@@ -137,7 +143,10 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		m.embNATS, natsURL = e, e.ClientURL()
 	}
-	mongoURI := c.MongoDBURI
+	mongoURI, embStore := c.MongoDBURI, m.StoreServer
+	if mongoURI == "" && embStore != nil {
+		mongoURI = embStore.URI()
+	}
 	if mongoURI == "" {
 		if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
 			return fmt.Errorf("data dir: %w", err)
@@ -146,15 +155,16 @@ func (m *Main) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("embedded store: %w", err)
 		}
-		m.embStore, mongoURI = e, e.URI()
+		m.embStore, embStore, mongoURI = e, e, e.URI()
 	}
 	host, _ := os.Hostname()
-	bus, err := natsbus.Connect(ctx, natsbus.Options{URL: natsURL, Name: "svar-" + host, Logger: log.With("component", "bus")})
+	bus, err := natsbus.Connect(ctx, natsbus.Options{URL: natsURL, Name: "svar-" + host, Replicas: c.NATSReplicas, Logger: log.With("component", "bus")})
 	if err != nil {
 		return fmt.Errorf("connect NATS %s: %w", redact(natsURL), err)
 	}
 	m.Bus = bus
-	store, err := mongostore.Open(ctx, mongostore.Options{URI: mongoURI, Database: c.MongoDBDatabase, Embedded: m.embStore, Logger: log.With("component", "store")})
+	m.Leases = natsbus.NewLeases(bus, natsbus.LeaseOptions{TTL: c.LeaseTTL, Logger: log.With("component", "leases")})
+	store, err := mongostore.Open(ctx, mongostore.Options{URI: mongoURI, Database: c.MongoDBDatabase, Embedded: embStore, Logger: log.With("component", "store")})
 	if err != nil {
 		return fmt.Errorf("connect MongoDB %s: %w", redact(mongoURI), err)
 	}
