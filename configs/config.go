@@ -25,17 +25,17 @@ type Config struct {
 	DataDir   string `yaml:"data_dir"`   // SVAR_DATA_DIR, default ./data
 	PublicURL string `yaml:"public_url"` // SVAR_PUBLIC_URL, default http://localhost:8080
 
-	NATSURL             string `yaml:"nats_url"`              // SVAR_NATS_URL; empty starts an embedded server
+	NATSURL string `yaml:"nats_url"` // SVAR_NATS_URL; empty starts an embedded server
 	// NATSReplicas is how many servers of a NATS cluster keep each of
 	// Svar's streams and buckets. Default 1; 3 on a three-server cluster.
 	NATSReplicas int `yaml:"nats_replicas"` // SVAR_NATS_REPLICAS
 	// LeaseTTL is how long a one-at-a-time job's lease (the mailbox
 	// reader's) outlives a node that died holding it. Default 10s.
-	LeaseTTL time.Duration `yaml:"lease_ttl"` // SVAR_LEASE_TTL
-	MongoDBURI          string `yaml:"mongodb_uri"`           // SVAR_MONGODB_URI; empty starts an embedded store
-	MongoDBDatabase     string `yaml:"mongodb_database"`      // SVAR_MONGODB_DATABASE, default svar
-	EmbeddedNATSAddr    string `yaml:"embedded_nats_addr"`    // SVAR_EMBEDDED_NATS_ADDR, default 127.0.0.1 and a free port
-	EmbeddedMongoDBAddr string `yaml:"embedded_mongodb_addr"` // SVAR_EMBEDDED_MONGODB_ADDR, default 127.0.0.1:0
+	LeaseTTL            time.Duration `yaml:"lease_ttl"`             // SVAR_LEASE_TTL
+	MongoDBURI          string        `yaml:"mongodb_uri"`           // SVAR_MONGODB_URI; empty starts an embedded store
+	MongoDBDatabase     string        `yaml:"mongodb_database"`      // SVAR_MONGODB_DATABASE, default svar
+	EmbeddedNATSAddr    string        `yaml:"embedded_nats_addr"`    // SVAR_EMBEDDED_NATS_ADDR, default 127.0.0.1 and a free port
+	EmbeddedMongoDBAddr string        `yaml:"embedded_mongodb_addr"` // SVAR_EMBEDDED_MONGODB_ADDR, default 127.0.0.1:0
 
 	AdminEmail    string `yaml:"admin_email"`    // SVAR_ADMIN_EMAIL, default admin@localhost
 	AdminPassword string `yaml:"admin_password"` // SVAR_ADMIN_PASSWORD; empty generates one on first start
