@@ -47,7 +47,9 @@ type Options struct {
 	Store   ticketing.Store
 	Live    Live
 	// Health names the dependencies /healthz checks ("nats", "mongodb").
-	Health  map[string]Pinger
+	Health map[string]Pinger
+	// Ready answers /readyz; nil: ready as soon as it serves.
+	Ready   Readiness
 	Metrics *Metrics
 	Routers []Router
 	// Relay, when set, tells every node to close the live sockets of an
@@ -107,6 +109,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.Handle("GET /metrics", s.metrics.Handler())
+	s.opsRoutes(mux)
 
 	mux.HandleFunc("POST /api/v1/session", s.handleLogin)
 	mux.HandleFunc("DELETE /api/v1/session", s.handleLogout)
