@@ -11,22 +11,12 @@ import (
 // the stored raw mail (email.MetaRawKey; web does not import channels).
 const metaRawKey = "raw_key"
 
-// viewerOf is who a signed-in agent is as a reader. Until agents carry
-// their teams, an admin sees everything and anyone else what
-// ticketing.Viewer.CanSee allows without teams.
-func viewerOf(a *ticketing.Agent) ticketing.Viewer {
-	if a == nil {
-		return ticketing.Viewer{}
-	}
-	return ticketing.Viewer{AgentID: a.ID, Role: a.Role, All: a.Role == ticketing.RoleAdmin}
-}
-
 // handleOriginal serves the original of an inbound email (the raw mail the
 // email channel stored before parsing it) as a download, never rendered,
 // to agents who may see the message's ticket. Not found is the answer for
 // a message without an original and for one the agent may not see, so the
 // endpoint tells nothing about tickets beyond the agent's reach.
-func (s *Server) handleOriginal(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
+func (s *Server) handleOriginal(w http.ResponseWriter, r *http.Request, _ *ticketing.Agent) {
 	notFound := ticketing.Errorf(ticketing.ENotFound, "this message has no original mail")
 	m, err := s.store.GetMessage(r.Context(), r.PathValue("id"))
 	if ticketing.IsNotFound(err) {
@@ -42,14 +32,22 @@ func (s *Server) handleOriginal(w http.ResponseWriter, r *http.Request, a *ticke
 		writeError(w, r, notFound)
 		return
 	}
+	v := ViewerFrom(r.Context())
+	if m.TicketID == "" && !v.All { // on no ticket: only for those who see everything
+		writeError(w, r, notFound)
+		return
+	}
 	if m.TicketID != "" {
 		t, err := s.store.GetTicket(r.Context(), m.TicketID)
 		switch {
+		case ticketing.IsNotFound(err) && !v.All:
+			writeError(w, r, notFound)
+			return
 		case ticketing.IsNotFound(err):
 		case err != nil:
 			writeError(w, r, err)
 			return
-		case !viewerOf(a).CanSee(t):
+		case !v.CanSee(t):
 			writeError(w, r, notFound)
 			return
 		}

@@ -76,7 +76,7 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 			SMTP: email.SMTPOptions{Addr: c.Email.SMTP.Addr, Username: c.Email.SMTP.Username, Password: c.Email.SMTP.Password,
 				TLS: c.Email.SMTP.TLS},
 			AuthServIDs: c.Email.AuthServIDs,
-			Publisher:   m.Bus, Outbound: m.Bus, Store: m.Store, Deliveries: svc, Logger: log.With("component", "email"),
+			Publisher:   m.Bus, Outbound: m.Bus, Store: m.Store, Deliveries: svc, Leases: m.Leases, Logger: log.With("component", "email"),
 			Dropped: func(reason string) { m.Metrics.EmailDropped.WithLabelValues(reason).Inc() }})
 		if err != nil {
 			return nil, fmt.Errorf("email: %w", err)
