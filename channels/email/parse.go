@@ -161,7 +161,7 @@ func (p *parser) parse(raw []byte) (out *parsed, err error) {
 	p.readHeader(h, out)
 
 	w := &walker{p: p, out: out}
-	w.walk(e, 0, "", "1")
+	w.walk(e, 0, "", "")
 	if w.cut {
 		out.Problems = append(out.Problems, "the mail has too many parts or is nested too deeply; the rest was not read")
 	}
@@ -448,6 +448,24 @@ type walker struct {
 	origHdrs []string          // headers of the mail a report returns
 }
 
+// childPart numbers the i-th part of a multipart as IMAP does: "2" in the
+// mail's top multipart, "2.1" inside that one.
+func childPart(path string, i int) string {
+	if path == "" {
+		return strconv.Itoa(i)
+	}
+	return path + "." + strconv.Itoa(i)
+}
+
+// leafPart is the IMAP part number of a non-multipart part: a mail that is
+// not multipart has its body as part "1".
+func leafPart(path string) string {
+	if path == "" {
+		return "1"
+	}
+	return path
+}
+
 // drop records a part or file that is not imported.
 func (w *walker) drop(d ticketing.Dropped) { w.out.Dropped.Add(d) }
 
@@ -497,7 +515,7 @@ func (w *walker) walk(e *message.Entity, depth int, parent, path string) {
 			if err != nil {
 				w.out.Problems = append(w.out.Problems, err.Error())
 			}
-			w.walk(part, depth+1, mediaType, path+"."+strconv.Itoa(i))
+			w.walk(part, depth+1, mediaType, childPart(path, i))
 			if w.stopped {
 				return
 			}
@@ -543,7 +561,7 @@ func (w *walker) scan(e *message.Entity, depth int, path, reason string, root bo
 		if filename == "" && strings.HasPrefix(mediaType, "message/") {
 			filename = defaultFilename(mediaType, headerText(e.Header, "Subject"))
 		}
-		w.drop(ticketing.Dropped{Filename: clip(filename, 255), Part: path, ContentType: clip(mediaType, 255), Reason: reason})
+		w.drop(ticketing.Dropped{Filename: clip(filename, 255), Part: leafPart(path), ContentType: clip(mediaType, 255), Reason: reason})
 		return
 	}
 	if root {
@@ -558,7 +576,7 @@ func (w *walker) scan(e *message.Entity, depth int, path, reason string, root bo
 		if part == nil || err == io.EOF {
 			return
 		}
-		w.scan(part, depth+1, path+"."+strconv.Itoa(i), reason, false)
+		w.scan(part, depth+1, childPart(path, i), reason, false)
 		if w.stopped {
 			return
 		}
@@ -571,7 +589,7 @@ func (w *walker) attach(e *message.Entity, mediaType, filename, path string) {
 	if filename == "" {
 		filename = defaultFilename(mediaType, headerText(e.Header, "Subject"))
 	}
-	d := ticketing.Dropped{Filename: clip(filename, 255), Part: path, ContentType: clip(mediaType, 255)}
+	d := ticketing.Dropped{Filename: clip(filename, 255), Part: leafPart(path), ContentType: clip(mediaType, 255)}
 	if len(w.out.Files) >= maxAttachments {
 		d.Reason = ticketing.DropTooManyFiles
 		w.drop(d)
@@ -593,7 +611,7 @@ func (w *walker) attach(e *message.Entity, mediaType, filename, path string) {
 		w.out.Problems = append(w.out.Problems, fmt.Sprintf("%s: %v", filename, err))
 	}
 	w.total += int64(len(b))
-	f := &file{Key: w.p.newKey(), Filename: filename, ContentType: mediaType, Part: path, Data: b}
+	f := &file{Key: w.p.newKey(), Filename: filename, ContentType: mediaType, Part: leafPart(path), Data: b}
 	if cid := strings.Trim(strings.TrimSpace(e.Header.Get("Content-Id")), "<>"); cid != "" {
 		f.ContentID = cid
 		if w.cids == nil {

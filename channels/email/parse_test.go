@@ -171,7 +171,7 @@ func TestParseLimits(t *testing.T) {
 			t.Errorf("text = %q, want the parts up to the limit only", out.Text)
 		}
 		dr := out.Dropped.Dropped
-		if len(dr) != 22 || dr[len(dr)-1].Filename != "late.pdf" || dr[len(dr)-1].Reason != ticketing.DropTooManyParts || dr[len(dr)-1].Part != "1.31" {
+		if len(dr) != 22 || dr[len(dr)-1].Filename != "late.pdf" || dr[len(dr)-1].Reason != ticketing.DropTooManyParts || dr[len(dr)-1].Part != "31" {
 			t.Errorf("dropped = %+v, want the 21 parts past the cap and late.pdf named", dr)
 		}
 	})
