@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"net/http/cookiejar"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +52,36 @@ func TestEmailShownHonestly(t *testing.T) {
 	}
 	if res := c.do("GET", "/api/v1/messages/nosuchmessage/original", nil); res.status != 404 {
 		t.Errorf("original of an unknown message: %d", res.status)
+	}
+	// ... and only for agents who may see the ticket.
+	var invited struct{ Password string }
+	if res := c.do("POST", "/api/v1/agents", map[string]string{"email": "olle@shop.example", "name": "Olle", "role": "agent"}); res.status != 201 {
+		t.Fatalf("invite: %d %s", res.status, res.body)
+	} else {
+		res.decode(t, &invited)
+	}
+	jar, _ := cookiejar.New(nil)
+	olle := &agentClient{t: t, base: m.URL(), http: &http.Client{Jar: jar, Timeout: 20 * time.Second}}
+	if res := olle.do("POST", "/api/v1/session", map[string]string{"email": "olle@shop.example", "password": invited.Password}); res.status != 200 {
+		t.Fatalf("olle signs in: %d %s", res.status, res.body)
+	}
+	if res := olle.do("GET", "/api/v1/messages/"+msg.ID+"/original", nil); res.status != 200 {
+		t.Errorf("the original of a ticket without a team, for another agent: %d, want 200", res.status)
+	}
+	var team struct{ Team struct{ ID string } }
+	if res := c.do("POST", "/api/v1/teams", map[string]any{"name": "Returer"}); res.status != 201 {
+		t.Fatalf("create team: %d %s", res.status, res.body)
+	} else {
+		res.decode(t, &team)
+	}
+	if res := c.do("PATCH", "/api/v1/tickets/"+view.Ticket.ID, map[string]any{"team_id": team.Team.ID}); res.status != 200 {
+		t.Fatalf("move the ticket to the team: %d %s", res.status, res.body)
+	}
+	if res := olle.do("GET", "/api/v1/messages/"+msg.ID+"/original", nil); res.status != 404 {
+		t.Errorf("the original of a ticket outside the agent's teams: %d, want 404", res.status)
+	}
+	if res := c.do("GET", "/api/v1/messages/"+msg.ID+"/original", nil); res.status != 200 {
+		t.Errorf("the admin's download after the move: %d", res.status)
 	}
 	if v := msg.SenderVerified; v == nil || !*v {
 		t.Errorf("a mail that passed DMARC: sender_verified %v", v)
