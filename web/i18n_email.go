@@ -20,6 +20,7 @@ func emailStrings(lang string) catalog {
 			"sender_unverified":          "Avsändaren kunde inte verifieras",
 			"sender_unverified_detail":   "Den mottagande e-postservern underkände avsändaradressen ({result}). Mejlet kan vara förfalskat: lämna inte ut kunduppgifter eller ändra beställningar på grund av det.",
 			"orders_hidden_unverified":   "Beställningarna visas inte: det senaste mejlet kommer från en overifierad avsändare.",
+			"sender_via_reply_to":        "Mejlet kom från supportadressen själv för någon annans räkning (Reply-To, som från ett kontaktformulär). Ingen har bekräftat den adressen: lämna inte ut kunduppgifter på grund av det.",
 		}
 	}
 	return catalog{
@@ -38,5 +39,6 @@ func emailStrings(lang string) catalog {
 		"sender_unverified":          "The sender could not be verified",
 		"sender_unverified_detail":   "The receiving mail server failed the sender's address ({result}). The mail may be forged: do not give out customer details or change orders on the strength of it.",
 		"orders_hidden_unverified":   "Orders are not shown: the latest mail is from an unverified sender.",
+		"sender_via_reply_to":        "The mail came From the support address itself on someone else's behalf (Reply-To, as from a contact form). Nobody has confirmed that address: do not give out customer details on the strength of it.",
 	}
 }

@@ -85,9 +85,10 @@ function truncatedNote(tr) {
 // address: the mail may be forged.
 function senderWarning(m) {
   const result = (m.meta && m.meta.sender_auth) || '';
+  const viaForm = m.meta && m.meta.sender_via === 'reply-to';
   return h('div', { class: 'sender-unverified warn-box', role: 'note' },
     h('p', { class: 'warn-text' }, icon('warn'), t('sender_unverified')),
-    h('p', null, t('sender_unverified_detail', { result })));
+    h('p', null, viaForm ? t('sender_via_reply_to') : t('sender_unverified_detail', { result })));
 }
 
 // originalLink offers the stored original of an inbound mail.
