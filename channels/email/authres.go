@@ -210,12 +210,19 @@ func (l *authLexer) take(c byte) bool {
 // isTokenChar reports whether c may appear in an RFC 2045 token. '/' and
 // '.' are tspecials there but not here: they separate method versions and
 // property types, so words stop at them; domain names are read by pvalue.
-func isTokenChar(c byte) bool {
-	if c <= ' ' || c >= 0x7f {
-		return c >= 0x80 // UTF-8 (RFC 6532) passes as part of a word
+func isTokenChar(c byte) bool { return tokenChars[c] }
+
+// tokenChars is isTokenChar as a table: printable ASCII but the specials,
+// and UTF-8 bytes (RFC 6532 allows them in a word).
+var tokenChars = func() (t [256]bool) {
+	for c := 0x21; c < 0x7f; c++ {
+		t[c] = !strings.ContainsRune(`()<>@,;:\"/[]?=.`, rune(c))
 	}
-	return !strings.ContainsRune(`()<>@,;:\"/[]?=. `, rune(c))
-}
+	for c := 0x80; c < 0x100; c++ {
+		t[c] = true
+	}
+	return t
+}()
 
 func (l *authLexer) peekWord() (string, bool) {
 	save := l.i
