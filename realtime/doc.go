@@ -20,6 +20,14 @@
 // drops an event silently: a console either receives every event in order or
 // is told it was disconnected, and reconnects with ?since=<last seq>.
 //
+// Typing and presence frames are ephemeral: they say how things are now and
+// are repeated, so they have a small share of the buffer of their own and are
+// dropped (counted in Stats.EphemeralDropped) when it is full or when durable
+// frames fill half the buffer. Only durable frames count toward the
+// slow-consumer cut: no rate of customers' typing can cut a console off. A
+// chat customer's typing is also coalesced per customer on every node: at
+// most one customer.typing per customer per second, the latest state last.
+//
 // Publish keeps the order of its callers: call it from one goroutine (the
 // events subscription) so that sessions see events in stream order.
 //

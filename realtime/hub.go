@@ -113,6 +113,8 @@ type Hub struct {
 	pushed    atomic.Uint64
 	replayed  atomic.Uint64
 	slow      atomic.Uint64
+	dropped   atomic.Uint64 // ephemeral frames not queued for a busy console
+	typing    *typingGate
 }
 
 // New returns a hub. When o.Relay is set it subscribes to the relay topics
@@ -136,6 +138,7 @@ func New(o Options) *Hub {
 		},
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.typing = newTypingGate(customerTypingEvery, h.sendCustomerTyping)
 	pong, err := websocket.NewPreparedMessage(websocket.TextMessage, []byte(`{"type":"pong"}`))
 	if err != nil {
 		panic("realtime: prepare pong: " + err.Error()) // a constant frame cannot fail
@@ -214,7 +217,8 @@ func (h *Hub) Publish(ev *ticketing.Event) {
 	}
 }
 
-// broadcast offers a non-event frame to every session.
+// broadcast offers a non-event frame to every session; typing and
+// presence are marked ephemeral by their callers.
 func (h *Hub) broadcast(f frame) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
@@ -265,19 +269,23 @@ func (h *Hub) Close() {
 		for _, cancel := range h.unsubscribe {
 			cancel()
 		}
+		h.typing.close()
 		h.cancel()
 	})
 }
 
 // Stats are counters for metrics.
 type Stats struct {
-	Sessions        int    // open agent sessions on this node
-	Agents          int    // distinct agents among them
-	SlowConsumers   uint64 // sessions disconnected because their buffer was full
-	EventsPublished uint64 // events handed to Publish
-	EventsPushed    uint64 // event frames written to sockets, live and replayed
-	EventsReplayed  uint64 // of which replayed after a reconnect
-	LastSeq         uint64 // the newest event sequence this node has seen
+	Sessions      int    // open agent sessions on this node
+	Agents        int    // distinct agents among them
+	SlowConsumers uint64 // sessions disconnected because their buffer was full
+	// EphemeralDropped counts typing and presence frames not queued for a
+	// console whose buffer was filling (they are repeated; nothing is lost).
+	EphemeralDropped uint64
+	EventsPublished  uint64 // events handed to Publish
+	EventsPushed     uint64 // event frames written to sockets, live and replayed
+	EventsReplayed   uint64 // of which replayed after a reconnect
+	LastSeq          uint64 // the newest event sequence this node has seen
 }
 
 // Stats returns the hub's counters.
@@ -290,13 +298,14 @@ func (h *Hub) Stats() Stats {
 	}
 	h.mu.RUnlock()
 	return Stats{
-		Sessions:        n,
-		Agents:          len(agents),
-		SlowConsumers:   h.slow.Load(),
-		EventsPublished: h.published.Load(),
-		EventsPushed:    h.pushed.Load(),
-		EventsReplayed:  h.replayed.Load(),
-		LastSeq:         h.lastSeq.Load(),
+		Sessions:         n,
+		Agents:           len(agents),
+		SlowConsumers:    h.slow.Load(),
+		EphemeralDropped: h.dropped.Load(),
+		EventsPublished:  h.published.Load(),
+		EventsPushed:     h.pushed.Load(),
+		EventsReplayed:   h.replayed.Load(),
+		LastSeq:          h.lastSeq.Load(),
 	}
 }
 

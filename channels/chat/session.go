@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/svar-dev/svar/ticketing"
 )
@@ -23,6 +24,7 @@ type session struct {
 	ip   string
 
 	ctx      context.Context // ends when the session ends
+	frames   *rate.Limiter   // every frame the visitor sends, whatever its type
 	send     chan []byte     // bounded: a visitor who cannot keep up is dropped
 	quit     chan struct{}   // closed by stop
 	stopOnce sync.Once
@@ -107,9 +109,10 @@ func (c *Channel) runSession(conn *websocket.Conn, ip string) {
 	defer cancel()
 	s := &session{
 		c: c, conn: conn, ip: ip, ctx: ctx,
-		send: make(chan []byte, sendBuffer),
-		quit: make(chan struct{}),
-		seen: make(map[string]bool),
+		send:   make(chan []byte, sendBuffer),
+		quit:   make(chan struct{}),
+		seen:   make(map[string]bool),
+		frames: rate.NewLimiter(rate.Limit(c.o.FramesPerSecond), c.o.FrameBurst),
 	}
 	c.mu.Lock()
 	if c.closed {
@@ -254,6 +257,14 @@ func (s *session) readLoop() {
 			return
 		}
 		s.conn.SetReadDeadline(time.Now().Add(pongWait))
+		if !s.frames.Allow() {
+			// A flood of any frame (typing included) costs every console
+			// something: the socket goes, the widget reconnects later.
+			s.c.log.Info("chat: too many frames; connection closed", "visitor", s.vid, "ip", s.ip)
+			s.enqueue(newErrorFrame(codeRateLimited, "too many frames; slow down", ""))
+			s.stop(websocket.ClosePolicyViolation, "too many frames")
+			return
+		}
 		if typ != websocket.TextMessage {
 			s.stop(websocket.CloseUnsupportedData, "text frames only")
 			return
