@@ -46,6 +46,7 @@ type session struct {
 	claims   []ticketing.Identity
 	verified bool
 	topics   []string
+	counted  bool // the visitor's socket is counted in Channel.perVisitor
 
 	mu         sync.Mutex
 	customerID string
@@ -60,6 +61,9 @@ type session struct {
 }
 
 const seenMax = 256
+
+// errVisitorCap: the visitor has Options.MaxConnsPerVisitor sockets open.
+var errVisitorCap = errors.New("chat: too many sockets for this visitor")
 
 // serveWS is GET /chat/ws.
 func (c *Channel) serveWS(w http.ResponseWriter, r *http.Request) {
@@ -135,6 +139,9 @@ func (c *Channel) runSession(conn *websocket.Conn, ip string) {
 	c.mu.Lock()
 	delete(c.sessions, s)
 	c.mu.Unlock()
+	if s.counted {
+		c.perVisitor.release(s.vid)
+	}
 	for _, t := range s.topics {
 		c.leave(s, t)
 	}
@@ -288,7 +295,12 @@ func (s *session) readLoop() {
 				s.stop(websocket.ClosePolicyViolation, "hello expected")
 				return
 			}
-			if err := s.hello(f); err != nil {
+			if err := s.hello(f); errors.Is(err, errVisitorCap) {
+				s.c.log.Info("chat: too many sockets for one visitor; connection closed", "visitor", s.vid, "ip", s.ip)
+				s.sendError(ticketing.Errorf(ticketing.ETooMany, "too many chat windows are open; close one and try again"), "")
+				s.stop(websocket.ClosePolicyViolation, "too many connections for this visitor")
+				return
+			} else if err != nil {
 				s.c.log.Error("chat: hello", "err", err)
 				s.sendError(ticketing.Errorf(codeUnavailable, "the chat is unavailable; try again soon"), "")
 				s.stop(websocket.CloseTryAgainLater, "unavailable")
@@ -356,6 +368,10 @@ func (s *session) hello(f *clientFrame) error {
 		cust = nil
 		s.setCustomer("")
 	}
+	if !c.perVisitor.acquire(s.vid) {
+		return errVisitorCap
+	}
+	s.counted = true
 	if s.verified {
 		// Replies to the logged-in customer reach this browser's visitor
 		// topic too; the claim attaches only if no one owns it.
