@@ -78,7 +78,11 @@
 //
 // The hub also answers the relay request "agents.online" with true while
 // this node holds at least one agent session (the chat widget uses it to say
-// that nobody is online), and DisconnectAgent is relayed on
+// that nobody is online). It subscribes to that topic only while it holds a
+// session, so with no agent anywhere the request has no responders and is
+// answered at once, and it publishes "agents.changed" when its first
+// session opens or its last closes, so that the chat tells open widgets
+// without waiting for its next poll. DisconnectAgent is relayed on
 // "agents.disconnect" so that the agent's consoles on every node close.
 //
 // # Lifecycle and locks
@@ -86,5 +90,6 @@
 // Each session has a writer goroutine owned by the hub and a reader that runs
 // in the ServeAgent call; Close closes every socket with 1001 and waits for
 // all of them (http.Server.Shutdown does not close hijacked connections).
-// Hub.mu and presenceBook.mu are never held together.
+// Hub.mu and presenceBook.mu are never held together; Hub.onlineMu is taken
+// before Hub.mu.
 package realtime

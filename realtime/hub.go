@@ -77,6 +77,10 @@ const (
 	topicPresence         = "presence"
 	topicAgentsOnline     = "agents.online"
 	topicAgentsDisconnect = "agents.disconnect"
+	// topicAgentsChanged is published (empty) when this node gets its first
+	// agent session or loses its last: the chat asks agents.online again
+	// and tells open widgets at once.
+	topicAgentsChanged = "agents.changed"
 )
 
 // relayTimeout bounds one relay publish.
@@ -104,6 +108,13 @@ type Hub struct {
 	// applies presence when the relay delivers it back, not before.
 	relayed     bool
 	unsubscribe []func()
+
+	// onlineMu guards onlineCancel: this node answers agents.online only
+	// while it holds a session, so that with no agent anywhere the
+	// question has no responders and is answered at once. Lock order:
+	// onlineMu before mu.
+	onlineMu     sync.Mutex
+	onlineCancel func()
 
 	wg        sync.WaitGroup // session readers (ServeAgent calls) and writers
 	closeOnce sync.Once
@@ -157,12 +168,6 @@ func (h *Hub) subscribe(r ticketing.Relay) {
 	} else {
 		h.unsubscribe = append(h.unsubscribe, cancelPresence)
 		h.relayed = true
-	}
-	cancelOnline, err := r.Subscribe(topicAgentsOnline, func([]byte) bool { return h.online() })
-	if err != nil {
-		h.log.Error("realtime: subscribe to agents.online", "err", err)
-	} else {
-		h.unsubscribe = append(h.unsubscribe, cancelOnline)
 	}
 	cancelTyping, err := r.Subscribe(topicCustomerTyping, h.customerTyping)
 	if err != nil {
@@ -266,6 +271,7 @@ func (h *Hub) Close() {
 			s.stop(closeReason{code: websocket.CloseGoingAway, text: "server shutting down"})
 		}
 		h.wg.Wait()
+		h.syncOnline() // closed: no longer answers agents.online
 		for _, cancel := range h.unsubscribe {
 			cancel()
 		}
@@ -306,6 +312,41 @@ func (h *Hub) Stats() Stats {
 		EventsPushed:     h.pushed.Load(),
 		EventsReplayed:   h.replayed.Load(),
 		LastSeq:          h.lastSeq.Load(),
+	}
+}
+
+// syncOnline answers agents.online while this node holds a session and
+// tells every node when that changes. Callers call it after each register
+// and unregister; it looks at the current count, so concurrent calls end
+// in the right state.
+func (h *Hub) syncOnline() {
+	r := h.opts.Relay
+	if r == nil {
+		return
+	}
+	h.onlineMu.Lock()
+	defer h.onlineMu.Unlock()
+	h.mu.RLock()
+	online := len(h.sessions) > 0 && !h.closed
+	h.mu.RUnlock()
+	switch {
+	case online && h.onlineCancel == nil:
+		cancel, err := r.Subscribe(topicAgentsOnline, func([]byte) bool { return h.online() })
+		if err != nil {
+			h.log.Error("realtime: subscribe to agents.online; widgets say nobody is online", "err", err)
+			return
+		}
+		h.onlineCancel = cancel
+	case !online && h.onlineCancel != nil:
+		h.onlineCancel()
+		h.onlineCancel = nil
+	default:
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(h.ctx), relayTimeout)
+	defer cancel()
+	if err := r.Publish(ctx, topicAgentsChanged, nil); err != nil {
+		h.log.Warn("realtime: relay agents.changed; widgets learn it within a poll", "err", err)
 	}
 }
 

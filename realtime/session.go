@@ -142,9 +142,11 @@ func (h *Hub) ServeAgent(w http.ResponseWriter, r *http.Request, agent *ticketin
 		s.stop(closeReason{}) // the console is gone, if nothing else stopped the session
 		<-s.writeDone
 		h.unregister(s)
+		h.syncOnline()
 		s.leaveAll()
 		h.wg.Done()
 	}()
+	h.syncOnline()
 	go s.writeLoop(hello, since, resume)
 	s.readLoop()
 }

@@ -151,7 +151,10 @@ type Channel struct {
 	sessions map[*session]struct{}
 	topics   map[string]*topicSub
 	agents   agentsState
-	typing   map[string]*agentTyping // customer id -> agents typing to them
+	// agentsKick wakes agentsLoop when agents.changed arrives; made in
+	// startLoops.
+	agentsKick chan struct{}
+	typing     map[string]*agentTyping // customer id -> agents typing to them
 }
 
 // New checks o and returns a Channel. Nothing runs until a visitor

@@ -405,13 +405,21 @@ func (s *session) hello(f *clientFrame) error {
 			}
 		}
 	}
-	w.AgentsOnline = c.agentsOnline()
+	online, known := c.agentsOnline()
+	if !known {
+		// The node has not asked yet (its first visitor): ask now rather
+		// than guess, so the widget never claims someone is there.
+		online, known = c.refreshAgents(ctx), true
+	}
+	if known {
+		w.AgentsOnline = &online
+	}
 	s.enqueue(w)
 	s.flushEarly()
 	// An answer that came between the welcome and flushEarly was broadcast
 	// to the welcomed sockets only: tell this one too.
-	if online := c.agentsOnline(); online != w.AgentsOnline {
-		s.enqueue(&agentsFrame{Type: frameAgents, Online: online})
+	if now, ok := c.agentsOnline(); ok && (w.AgentsOnline == nil || now != *w.AgentsOnline) {
+		s.enqueue(&agentsFrame{Type: frameAgents, Online: now})
 	}
 
 	// Replies left queued for this visit have now been shown.
