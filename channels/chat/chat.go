@@ -81,7 +81,8 @@ type Options struct {
 	MessagesPerMinute int
 	// FramesPerSecond and FrameBurst limit every frame a socket sends,
 	// whatever its type (a token bucket); past them the socket is closed
-	// with 1008. Defaults 10 per second with a burst of 60.
+	// with 1008. Defaults 10 per second with a burst of 60, raised to twice
+	// what MessagesPerMinute allows when that is more.
 	FramesPerSecond float64
 	FrameBurst      int
 	// MaxConnsPerIP caps open sockets per client address
@@ -178,6 +179,10 @@ func New(o Options) (*Channel, error) {
 	if o.FrameBurst <= 0 {
 		o.FrameBurst = DefaultFrameBurst
 	}
+	// The frame limit never refuses what the message limit allows, with
+	// room for a typing frame beside each message.
+	o.FramesPerSecond = max(o.FramesPerSecond, 2*float64(o.MessagesPerMinute)/60)
+	o.FrameBurst = max(o.FrameBurst, 2*o.MessagesPerMinute)
 	if o.MaxConnsPerIP <= 0 {
 		o.MaxConnsPerIP = DefaultMaxConnsPerIP
 	}
