@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -103,5 +104,37 @@ func TestChatPerAddressCapBehindTrustedProxy(t *testing.T) {
 	}
 	if ws, status := dialChatFrom(t, n, from("203.0.113.9")); ws != nil || status != http.StatusTooManyRequests {
 		t.Fatalf("a forged X-Forwarded-For got past the cap: status %d, want 429", status)
+	}
+}
+
+// TestSignInThrottleCountsClientBehindProxy: behind a trusted proxy the
+// sign-in throttle counts the forwarded client, so one address spraying
+// passwords does not lock out the shop's agents signing in through the
+// same proxy.
+func TestSignInThrottleCountsClientBehindProxy(t *testing.T) {
+	m := startNode(t, "", func(m *Main) { m.Config.TrustedProxies = []string{"127.0.0.1/32"} })
+	signIn := func(client, email, password string) int {
+		body := `{"email":"` + email + `","password":"` + password + `"}`
+		req, _ := http.NewRequest("POST", m.URL()+"/api/v1/session", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", client)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	var status int
+	for i := range 40 {
+		if status = signIn("203.0.113.5", fmt.Sprintf("nobody%d@example.com", i), "wrong password"); status == http.StatusTooManyRequests {
+			break
+		}
+	}
+	if status != http.StatusTooManyRequests {
+		t.Fatalf("spraying from one client was never throttled (last status %d)", status)
+	}
+	if got := signIn("203.0.113.6", m.Config.AdminEmail, testPassword); got != http.StatusOK {
+		t.Fatalf("the admin signing in from another client behind the proxy got %d, want 200", got)
 	}
 }
