@@ -409,11 +409,9 @@ func (s *session) hello(f *clientFrame) error {
 	if !known {
 		// The node has not asked yet (its first visitor): ask now rather
 		// than guess, so the widget never claims someone is there.
-		online, known = c.refreshAgents(ctx), true
+		online = c.refreshAgents(ctx)
 	}
-	if known {
-		w.AgentsOnline = &online
-	}
+	w.AgentsOnline = &online
 	s.enqueue(w)
 	s.flushEarly()
 	// An answer that came between the welcome and flushEarly was broadcast
