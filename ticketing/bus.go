@@ -73,6 +73,8 @@ type Outbound struct {
 	// Fallback names the channel the reply was first meant for, when it is
 	// carried by another (a chat reply mailed to an offline customer).
 	Fallback Channel `json:"fallback,omitempty"`
+	// Attachments are the reply's files (content in the blob store).
+	Attachments []Attachment `json:"attachments,omitempty"`
 }
 
 // OutboundPublisher publishes to SVAR_OUTBOUND (svar.outbound.<channel>),

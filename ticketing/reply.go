@@ -19,6 +19,13 @@ type ReplyInput struct {
 	// ClientID makes a retried request idempotent: the same agent and
 	// client id store one message.
 	ClientID string `json:"client_id" validate:"max=100"`
+	// Render, when set, makes the reply's text from the ticket and customer
+	// the reply reads anyway (a macro, package ticketing/macro), so that
+	// rendering costs no extra reads; its error refuses the reply.
+	Render func(t *Ticket, c *Customer) (string, error) `json:"-" validate:"-"`
+	// Attachments are files already in the blob store that go out with the
+	// reply (as mail attachments, chat links or MMS).
+	Attachments []Attachment `json:"-" validate:"omitempty,max=10,dive"`
 }
 
 // Reply stores an agent's reply as outbound with delivery queued and puts
@@ -29,7 +36,7 @@ func (s *Service) Reply(ctx context.Context, ticketID string, by *Agent, in Repl
 		return nil, err
 	}
 	text := strings.TrimSpace(in.Text)
-	if text == "" {
+	if text == "" && in.Render == nil && len(in.Attachments) == 0 {
 		return nil, FieldError("text", "is empty")
 	}
 	t, err := s.ticket(ctx, ticketID)
@@ -40,6 +47,14 @@ func (s *Service) Reply(ctx context.Context, ticketID string, by *Agent, in Repl
 	if err != nil {
 		return nil, fmt.Errorf("reply %s: customer: %w", t.ID, err)
 	}
+	if in.Render != nil {
+		if text, err = in.Render(t, c); err != nil {
+			return nil, err
+		}
+		if text = strings.TrimSpace(text); text == "" {
+			return nil, FieldError("text", "is empty")
+		}
+	}
 	now := s.now().UTC()
 	id := NewID()
 	if in.ClientID != "" {
@@ -49,7 +64,7 @@ func (s *Service) Reply(ctx context.Context, ticketID string, by *Agent, in Repl
 	m := &Message{
 		ID: id, TicketID: t.ID, CustomerID: c.ID, Text: text,
 		Author: Author{Kind: AuthorAgent, ID: by.ID, Name: by.Name}, CreatedAt: now,
-		ClientID: in.ClientID,
+		ClientID: in.ClientID, Attachments: in.Attachments,
 	}
 	var out *Outbound
 	if in.Note {
@@ -88,7 +103,7 @@ func (s *Service) Reply(ctx context.Context, ticketID string, by *Agent, in Repl
 		m.Delivery = &Delivery{Status: DeliveryQueued, UpdatedAt: now}
 		out = &Outbound{
 			MessageID: m.ID, TicketID: t.ID, TicketNumber: t.Number, CustomerID: c.ID, Channel: ch, To: to,
-			Subject: t.Subject, Text: text, AgentName: by.Name, CreatedAt: now,
+			Subject: t.Subject, Text: text, AgentName: by.Name, CreatedAt: now, Attachments: in.Attachments,
 		}
 		if ch == ChannelEmail {
 			out.InReplyTo, out.References = s.emailThread(ctx, t)
@@ -115,6 +130,9 @@ func (s *Service) Reply(ctx context.Context, ticketID string, by *Agent, in Repl
 	change := TicketChange{AddMessageID: m.ID, LastMessage: now, UpdatedAt: now}
 	if out != nil {
 		preview := FirstLine(text, 140)
+		if preview == "" && len(m.Attachments) > 0 {
+			preview = "📎 " + m.Attachments[0].Filename
+		}
 		change.Preview = &preview
 		change.LastOutbound = now
 	}
@@ -196,7 +214,7 @@ func (s *Service) UpdateTicket(ctx context.Context, id string, by *Agent, u Tick
 		}
 	}
 	now := s.now().UTC()
-	change := TicketChange{Status: u.Status, AssigneeID: u.AssigneeID, Priority: u.Priority, Type: u.Type, UpdatedAt: now}
+	change := TicketChange{Status: u.Status, AssigneeID: u.AssigneeID, Priority: u.Priority, Type: u.Type, TeamID: u.TeamID, UpdatedAt: now}
 	if u.Tags != nil {
 		tags := normalizeTags(*u.Tags)
 		change.Tags = &tags

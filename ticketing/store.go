@@ -94,6 +94,7 @@ type TicketChange struct {
 	Priority           *string
 	Tags               *[]string
 	Type               *string
+	TeamID             *string
 	CustomerName       *string
 	UpdatedAt          time.Time
 }

@@ -116,4 +116,5 @@ type TicketUpdate struct {
 	Priority   *string   `json:"priority" validate:"omitempty,oneof=low normal high urgent"`
 	Tags       *[]string `json:"tags" validate:"omitempty,max=50,dive,min=1,max=50"`
 	Type       *string   `json:"type" validate:"omitempty,oneof=question order delivery return complaint"`
+	TeamID     *string   `json:"team_id" validate:"omitempty,max=64"`
 }

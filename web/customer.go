@@ -57,7 +57,12 @@ func (s *Server) handlePushCustomer(w http.ResponseWriter, r *http.Request, _ *t
 // handleAttachment serves a stored file only as a download, never
 // rendered: a customer's file must not run in the console's origin.
 func (s *Server) handleAttachment(w http.ResponseWriter, r *http.Request, _ *ticketing.Agent) {
-	b, err := s.store.GetBlob(r.Context(), r.PathValue("key"))
+	s.serveBlob(w, r, r.PathValue("key"))
+}
+
+// serveBlob writes a stored file as a download.
+func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, key string) {
+	b, err := s.store.GetBlob(r.Context(), key)
 	if ticketing.IsNotFound(err) {
 		writeError(w, r, ticketing.Errorf(ticketing.ENotFound, "attachment not found"))
 		return

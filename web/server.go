@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/files"
 )
 
 // Service is the ticketing core as the web layer uses it.
@@ -61,6 +62,11 @@ type Options struct {
 	SecureCookies bool
 	// Now returns the time; default time.Now.
 	Now func() time.Time
+	// Macros serves /api/v1/macros and replies with a macro_id (nil: 503).
+	Macros Macros
+	// Files checks the signed download links of agents' attachments
+	// (/files/...); nil refuses every link.
+	Files *files.Signer
 }
 
 // Server is the HTTP handler of one node.
@@ -129,6 +135,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, ticketing.Errorf(ticketing.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
+	s.composerRoutes(mux)
 	s.consoleRoutes(mux)
 }
 

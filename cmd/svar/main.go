@@ -24,6 +24,8 @@ import (
 	"github.com/svar-dev/svar/configs"
 	"github.com/svar-dev/svar/realtime"
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/files"
+	"github.com/svar-dev/svar/ticketing/macro"
 	"github.com/svar-dev/svar/ticketing/mongostore"
 	"github.com/svar-dev/svar/ticketing/natsbus"
 	"github.com/svar-dev/svar/web"
@@ -80,6 +82,7 @@ type Main struct {
 	Store    *mongostore.Store
 	Bus      *natsbus.Bus
 	Service  *ticketing.Service
+	Macros   *macro.Service
 	Hub      *realtime.Hub
 	Metrics  *web.Metrics
 	Web      *web.Server
@@ -195,7 +198,12 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 
 	m.registerGauges()
-	m.Web = web.New(web.Options{Service: m.Service, Store: store, Live: m.Hub, Metrics: m.Metrics,
+	signer, err := files.LoadSigner(ctx, store, c.PublicURL)
+	if err != nil {
+		return err
+	}
+	m.Macros = macro.New(macro.Options{Store: store, State: store, Tickets: store, Customers: store, Core: m.Service})
+	m.Web = web.New(web.Options{Service: m.Service, Store: store, Live: m.Hub, Metrics: m.Metrics, Macros: m.Macros, Files: signer,
 		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://")})
 	ln, err := net.Listen("tcp", c.HTTPAddr)

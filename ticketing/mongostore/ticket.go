@@ -186,6 +186,9 @@ func ticketUpdate(c ticketing.TicketChange) bson.D {
 	if c.Type != nil {
 		set = append(set, bson.E{Key: "type", Value: *c.Type})
 	}
+	if c.TeamID != nil {
+		set = append(set, bson.E{Key: "team_id", Value: *c.TeamID})
+	}
 	if c.CustomerName != nil {
 		set = append(set, bson.E{Key: "customer_name", Value: *c.CustomerName})
 	}
