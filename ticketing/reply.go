@@ -104,6 +104,7 @@ func (s *Service) Reply(ctx context.Context, ticketID string, by *Agent, in Repl
 		out = &Outbound{
 			MessageID: m.ID, TicketID: t.ID, TicketNumber: t.Number, CustomerID: c.ID, Channel: ch, To: to,
 			Subject: t.Subject, Text: text, AgentName: by.Name, CreatedAt: now, Attachments: in.Attachments,
+			Language: CustomerLanguage(c),
 		}
 		if ch == ChannelEmail {
 			out.InReplyTo, out.References = s.emailThread(ctx, t)
@@ -170,31 +171,59 @@ func Recipient(c *Customer, ch Channel) (Identity, bool) {
 	return Identity{}, false
 }
 
+// maxReferences bounds a reply's References: the thread's first mail and
+// its latest ones, as RFC 5322 suggests when a chain grows long.
+const maxReferences = 11
+
 // emailThread returns In-Reply-To and References for a reply: the
-// customer's latest mail on the ticket and what it referenced.
+// customer's latest mail, and the thread's whole chain (what the first
+// mail referenced, then every mail of the ticket in and out, oldest
+// first), bounded to the first and the latest ten.
 func (s *Service) emailThread(ctx context.Context, t *Ticket) (string, []string) {
 	ids := t.MessageIDs
-	if len(ids) > 30 {
-		ids = ids[len(ids)-30:]
+	if len(ids) > 60 { // the first few and the latest: enough for the bound
+		ids = append(append([]string(nil), ids[:10]...), ids[len(ids)-50:]...)
 	}
 	msgs, err := s.store.GetMessages(ctx, ids)
 	if err != nil {
 		s.log.Warn("reply threading", "ticket", t.ID, "err", err)
 		return "", nil
 	}
-	for i := len(msgs) - 1; i >= 0; i-- {
-		m := msgs[i]
-		mid := m.Meta["message_id"]
-		if m.Direction != DirectionInbound || m.Channel != ChannelEmail || mid == "" {
+	var chain []string
+	seen := map[string]bool{}
+	add := func(id string) {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			chain = append(chain, id)
+		}
+	}
+	inReplyTo := ""
+	for _, m := range msgs {
+		if m.Channel != ChannelEmail {
 			continue
 		}
-		refs := strings.Fields(m.Meta["references"])
-		if len(refs) > 20 {
-			refs = refs[len(refs)-20:]
+		switch {
+		case m.Direction == DirectionInbound && m.Meta["message_id"] != "":
+			if len(chain) == 0 {
+				for _, r := range strings.Fields(m.Meta["references"]) {
+					add(r)
+				}
+				add(m.Meta["in_reply_to"])
+			}
+			add(m.Meta["message_id"])
+			inReplyTo = m.Meta["message_id"]
+		case m.Direction == DirectionOutbound && m.Delivery != nil && m.Delivery.ProviderID != "" &&
+			(m.Delivery.Channel == "" || m.Delivery.Channel == ChannelEmail):
+			add(m.Delivery.ProviderID)
 		}
-		return mid, append(refs, mid)
 	}
-	return "", nil
+	if inReplyTo == "" {
+		return "", nil
+	}
+	if len(chain) > maxReferences {
+		chain = append(chain[:1], chain[len(chain)-(maxReferences-1):]...)
+	}
+	return inReplyTo, chain
 }
 
 // UpdateTicket changes a ticket's status, assignee, priority, type or tags.
