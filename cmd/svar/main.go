@@ -83,6 +83,7 @@ type Main struct {
 	Bus      *natsbus.Bus
 	Service  *ticketing.Service
 	Macros   *macro.Service
+	files    *files.Signer
 	Hub      *realtime.Hub
 	Metrics  *web.Metrics
 	Web      *web.Server
@@ -192,18 +193,18 @@ func (m *Main) Run(ctx context.Context) error {
 	})
 	m.goRun("core", func() error { return bus.ConsumeInbound(ctx, m.ingest) })
 
+	// Signed download links for agents' attachments (chat, SMS, /files/).
+	if m.files, err = files.LoadSigner(ctx, store, c.PublicURL); err != nil {
+		return err
+	}
 	routers, err := m.startChannels(ctx, checks)
 	if err != nil {
 		return err
 	}
 
 	m.registerGauges()
-	signer, err := files.LoadSigner(ctx, store, c.PublicURL)
-	if err != nil {
-		return err
-	}
 	m.Macros = macro.New(macro.Options{Store: store, State: store, Tickets: store, Customers: store, Core: m.Service})
-	m.Web = web.New(web.Options{Service: m.Service, Store: store, Live: m.Hub, Metrics: m.Metrics, Macros: m.Macros, Files: signer,
+	m.Web = web.New(web.Options{Service: m.Service, Store: store, Live: m.Hub, Metrics: m.Metrics, Macros: m.Macros, Files: m.files,
 		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://")})
 	ln, err := net.Listen("tcp", c.HTTPAddr)
