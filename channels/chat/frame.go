@@ -203,7 +203,8 @@ type messageView struct {
 }
 
 // fileView is an attachment as the visitor sees it: a signed, expiring
-// download link (package files).
+// download link (package files), a path the widget resolves against the
+// server it talks to.
 type fileView struct {
 	Filename    string `json:"filename"`
 	ContentType string `json:"content_type"`
@@ -219,7 +220,7 @@ func (c *Channel) view(m *ticketing.Message) *messageView {
 		return v
 	}
 	for _, a := range m.Attachments {
-		v.Attachments = append(v.Attachments, fileView{Filename: a.Filename, ContentType: a.ContentType, Size: a.Size, URL: c.o.Files.URL(a.Key)})
+		v.Attachments = append(v.Attachments, fileView{Filename: a.Filename, ContentType: a.ContentType, Size: a.Size, URL: c.o.Files.Path(a.Key)})
 	}
 	return v
 }

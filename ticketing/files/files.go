@@ -100,9 +100,15 @@ func (s *Signer) mac(key string, exp int64) string {
 func (s *Signer) URL(key string) string { return s.URLUntil(key, s.now().Add(s.ttl)) }
 
 // URLUntil returns a download link for key that expires at exp.
-func (s *Signer) URLUntil(key string, exp time.Time) string {
+func (s *Signer) URLUntil(key string, exp time.Time) string { return s.base + s.pathUntil(key, exp) }
+
+// Path is URL without the public URL's scheme and host, for clients that
+// know where Svar is (the chat widget resolves it against its script).
+func (s *Signer) Path(key string) string { return s.pathUntil(key, s.now().Add(s.ttl)) }
+
+func (s *Signer) pathUntil(key string, exp time.Time) string {
 	e := exp.Unix()
-	return s.base + "/files/" + escapeKey(key) + "?exp=" + strconv.FormatInt(e, 10) + "&sig=" + s.mac(key, e)
+	return "/files/" + escapeKey(key) + "?exp=" + strconv.FormatInt(e, 10) + "&sig=" + s.mac(key, e)
 }
 
 // Verify reports whether exp and sig are a valid, unexpired signature of key.

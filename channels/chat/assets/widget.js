@@ -161,7 +161,7 @@ button:focus-visible,textarea:focus-visible,input:focus-visible,.log:focus-visib
       fl.textContent = "";
       for (const a of m.attachments) {
         const l = document.createElement("a");
-        l.href = a.url; l.textContent = "\u{1F4CE} " + a.filename; l.setAttribute("download", a.filename);
+        l.href = new URL(a.url, base).href; l.textContent = "\u{1F4CE} " + a.filename; l.setAttribute("download", a.filename);
         l.rel = "noopener"; l.target = "_blank";
         fl.appendChild(l);
       }
