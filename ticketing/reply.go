@@ -181,8 +181,8 @@ const maxReferences = 11
 // first), bounded to the first and the latest ten.
 func (s *Service) emailThread(ctx context.Context, t *Ticket) (string, []string) {
 	ids := t.MessageIDs
-	if len(ids) > 60 { // the first few and the latest: enough for the bound
-		ids = append(append([]string(nil), ids[:10]...), ids[len(ids)-50:]...)
+	if len(ids) > 24 { // the first few and the latest: enough for the bound
+		ids = append(append([]string(nil), ids[:4]...), ids[len(ids)-20:]...)
 	}
 	msgs, err := s.store.GetMessages(ctx, ids)
 	if err != nil {
