@@ -1,5 +1,7 @@
 // Keyboard shortcuts. They act only when the agent is not typing in a
-// field, so that letters always reach the text box they are typed in.
+// field, and not within a second after they typed in one (focus may have
+// moved on mid-word, say when a reply was sent), so that letters always
+// reach the text box they are typed in.
 
 import { $, announce, t } from './dom.js';
 
@@ -9,7 +11,17 @@ function typing(el) {
   return tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || el.isContentEditable;
 }
 
+// QUIET_MS is how long after typing in a field single-key shortcuts rest.
+const QUIET_MS = 1000;
+
 export function installKeys(app) {
+  let lastTyped = 0;
+  document.addEventListener('keydown', (e) => {
+    if (typing(e.target)) lastTyped = Date.now();
+  }, true);
+  document.addEventListener('input', () => {
+    lastTyped = Date.now();
+  }, true);
   const help = $('#help');
   const helpBtn = $('#help-btn');
   const openHelp = () => {
@@ -23,6 +35,7 @@ export function installKeys(app) {
     if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
     if (help.open) return; // the dialog handles Escape itself
     if (typing(e.target)) return;
+    if (Date.now() - lastTyped < QUIET_MS && e.key.length === 1) return;
     const pane = app.pane;
     switch (e.key) {
       case 'j':
@@ -55,6 +68,13 @@ export function installKeys(app) {
           break;
         }
         pane.focusReply(e.key === 'n');
+        break;
+      case 'm':
+        if (!pane) {
+          announce(t('open_ticket_first'));
+          break;
+        }
+        pane.openMacros('');
         break;
       case 's':
         if (!pane) {
