@@ -37,6 +37,14 @@ export class MacroPicker {
     this.search = debounce(() => this.load(), 120);
     this.input.addEventListener('input', () => this.search());
     this.input.addEventListener('keydown', (e) => this.key(e));
+    // Enter picks on keyup, once the key is done with the search box, so
+    // that it never also types a newline into the reply box.
+    this.input.addEventListener('keyup', (e) => {
+      if (e.key === 'Enter' && this.enterDown) {
+        this.enterDown = false;
+        this.choose();
+      }
+    });
     this.list.addEventListener('mousedown', (e) => e.preventDefault());
     this.list.addEventListener('click', (e) => {
       const li = e.target.closest('li[role=option]');
@@ -129,7 +137,7 @@ export class MacroPicker {
         this.setActive(Math.max(0, this.active - 1));
         break;
       case 'Enter':
-        this.choose();
+        this.enterDown = true;
         break;
       case 'Escape':
         this.close();

@@ -464,6 +464,7 @@ export class TicketPane {
     this.files.render();
     this.form.addEventListener('submit', (e) => {
       e.preventDefault();
+      if (this.picker.open) return; // Enter in the macro search picks, never sends
       this.send(false);
     });
     this.noteBtn.addEventListener('click', () => this.send(true));

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/svar-dev/svar/ticketing"
+)
+
+// TestMacroPickerInBrowser: a customer writes in the demo shop's widget;
+// the agent opens the ticket, types "/" in the reply box, finds the macro
+// by a fuzzy query, sees its preview, picks it with the keyboard, edits
+// nothing and sends. The widget shows the rendered text, and the macro's
+// actions changed the ticket's tags and status.
+func TestMacroPickerInBrowser(t *testing.T) {
+	browser := newBrowser(t)
+	m := startNode(t, "", nil)
+	admin := login(t, m)
+	live := admin.live("")
+	res := admin.do("POST", "/api/v1/macros", map[string]any{
+		"name":    "Orderstatus",
+		"text":    "Hello {{customer.first_name | default: \"there\"}}! Your case is #{{ticket.number}}.",
+		"texts":   map[string]string{"sv": "Hej {{customer.first_name | default: \"där\"}}! Ditt ärende är #{{ticket.number}}."},
+		"actions": map[string]any{"tags_add": []string{"order"}, "status": "pending"},
+		"shared":  true,
+	})
+	if res.status != http.StatusCreated {
+		t.Fatalf("create macro: %d %s", res.status, res.body)
+	}
+	admin.do("POST", "/api/v1/macros", map[string]any{"name": "Returns", "text": "Send it back within 30 days.", "shared": true})
+
+	// The customer, in the widget.
+	widget := newTab(t, browser, "widget")
+	const root = widgetRoot
+	widget.do("open the demo shop",
+		chromedp.Navigate(m.URL()+"/demo"),
+		chromedp.Poll[chromedp.Void](`document.querySelector('#svar-chat') && `+root+`.querySelector('button.launch')`))
+	widget.do("write in the widget",
+		chromedp.Click(chromedp.JSPath(root+`.querySelector('button.launch')`)),
+		chromedp.WaitVisible(chromedp.JSPath(root+`.querySelector('#msg')`)),
+		chromedp.SendKeys(chromedp.JSPath(root+`.querySelector('#msg')`), "Where is my order?"+kb.Enter))
+	ev := waitEvent(t, live, func(ev *ticketing.Event) bool {
+		return ev.Type == ticketing.EventMessageCreated && ev.Message.Text == "Where is my order?"
+	})
+	want := fmt.Sprintf("Hello there! Your case is #%d.", ev.Ticket.Number)
+
+	// The agent, with the keyboard.
+	agent := newTab(t, browser, "agent")
+	agent.signIn(m.URL(), m.Config.AdminEmail, testPassword)
+	agent.do("open the ticket", chromedp.Navigate(m.URL()+"/tickets/"+ev.Ticket.ID))
+	agent.waitFor("the reply box", `document.querySelector('#reply') !== null && `+inTimeline("Where is my order?"))
+	agent.do("type / in the reply box", chromedp.SendKeys(chromedp.JSPath(byLabel("Reply")), "/"))
+	agent.waitFor("the macro picker has focus", `document.querySelector('.macro-picker:not([hidden])') && document.activeElement === `+byLabel("Search macros")+
+		` && document.activeElement.getAttribute('role') === 'combobox'`)
+	agent.do("search fuzzily", chromedp.SendKeys(chromedp.JSPath(byLabel("Search macros")), "ordst"))
+	agent.waitFor("the macro listed first and previewed", fmt.Sprintf(
+		`(() => { const o = document.querySelector('[role=listbox] [role=option][aria-selected=true]');
+		  const p = document.querySelector('.macro-preview-text');
+		  return o && o.textContent.includes('Orderstatus') && p && p.textContent === %s; })()`, jsString(want)))
+	agent.do("pick it with Enter", chromedp.SendKeys(chromedp.JSPath(byLabel("Search macros")), kb.Enter))
+	agent.waitFor("the rendered text in the reply box, the picker closed", fmt.Sprintf(
+		`%s.value === %s && document.activeElement === %s && document.querySelector('.macro-picker').hidden`,
+		byLabel("Reply"), jsString(want), byLabel("Reply")))
+	agent.do("send", chromedp.Click(chromedp.JSPath(buttonNamed("Send"))))
+	agent.waitFor("the reply in the timeline", inTimeline(want))
+
+	widget.waitFor("the rendered reply in the widget", fmt.Sprintf(
+		`[...%s.querySelectorAll('.log li.them .b')].some(b => b.textContent === %s)`, root, jsString(want)))
+	eventually(t, "the macro's actions on the ticket", func() error {
+		v, err := m.Service.TicketView(t.Context(), ev.Ticket.ID)
+		if err != nil {
+			return err
+		}
+		if strings.Join(v.Ticket.Tags, ",") != "order" || v.Ticket.Status != ticketing.StatusPending {
+			return fmt.Errorf("tags %v, status %s", v.Ticket.Tags, v.Ticket.Status)
+		}
+		return nil
+	})
+	agent.waitFor("the new tags in the ticket's header", byLabel("Tags")+`.value === 'order'`)
+}
