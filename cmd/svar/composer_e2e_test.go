@@ -82,4 +82,20 @@ func TestMacroPickerInBrowser(t *testing.T) {
 		return nil
 	})
 	agent.waitFor("the new tags in the ticket's header", byLabel("Tags")+`.value === 'order'`)
+
+	// Single-key shortcuts rest for a second after typing in a field, even
+	// when the focus has left it: "m" right after typing in the search box
+	// does not open the picker; a moment later it does.
+	agent.do("type in the search box, leave it, press m",
+		chromedp.SendKeys(chromedp.JSPath(byLabel("Search tickets")), "a"),
+		chromedp.Evaluate[chromedp.Void](`document.activeElement.blur()`),
+		chromedp.KeyEvent("m"))
+	if open := evalIn[bool](agent, "picker", `!document.querySelector('.macro-picker').hidden`); open {
+		t.Fatal("m opened the macro picker right after typing in the search box")
+	}
+	agent.waitFor("m works again after a second", `(() => {
+		if (!document.querySelector('.macro-picker').hidden) return true;
+		if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
+		document.body.dispatchEvent(new KeyboardEvent('keydown', {key: 'm', bubbles: true}));
+		return false; })()`)
 }

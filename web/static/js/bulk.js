@@ -21,8 +21,8 @@ export function installBulk(app) {
   const clear = h('button', { type: 'button', class: 'ghost' }, t('bulk_clear'));
   const err = h('p', { class: 'pane-error', role: 'alert', hidden: true });
   bar.append(count,
-    h('span', { class: 'control control-inline' }, h('label', { for: 'bulk-assign' }, t('assignee')), assign),
-    h('span', { class: 'control control-inline' }, h('label', { for: 'bulk-status' }, t('status')), status),
+    h('span', { class: 'control control-inline' }, h('label', { for: 'bulk-assign' }, t('bulk_assign')), assign),
+    h('span', { class: 'control control-inline' }, h('label', { for: 'bulk-status' }, t('bulk_status')), status),
     h('span', { class: 'control control-inline' }, h('label', { for: 'bulk-tag' }, t('bulk_add_tag')), tag),
     apply, clear, err);
 

@@ -15,12 +15,16 @@ function typing(el) {
 const QUIET_MS = 1000;
 
 export function installKeys(app) {
+  // Text typed in a field: an input event from a key pressed in a field
+  // (Escape or Tab are no typing, nor the letter of a shortcut that just
+  // moved the focus into a field).
   let lastTyped = 0;
+  let keyInField = false;
   document.addEventListener('keydown', (e) => {
-    if (typing(e.target)) lastTyped = Date.now();
+    keyInField = typing(e.target);
   }, true);
-  document.addEventListener('input', () => {
-    lastTyped = Date.now();
+  document.addEventListener('input', (e) => {
+    if (keyInField && typing(e.target)) lastTyped = Date.now();
   }, true);
   const help = $('#help');
   const helpBtn = $('#help-btn');
