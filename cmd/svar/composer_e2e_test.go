@@ -98,4 +98,20 @@ func TestMacroPickerInBrowser(t *testing.T) {
 		if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
 		document.body.dispatchEvent(new KeyboardEvent('keydown', {key: 'm', bubbles: true}));
 		return false; })()`)
+
+	// At 1280x800 the compact header leaves the timeline most of the
+	// ticket's column; on a phone the status and assignee controls are
+	// touch-sized and on the first screen of the ticket.
+	agent.do("close the picker; a laptop screen", chromedp.KeyEvent(kb.Escape), chromedp.EmulateViewport(1280, 800))
+	agent.waitFor("the timeline gets most of the height", `(() => {
+		const tl = document.querySelector('.timeline').getBoundingClientRect();
+		const head = document.querySelector('.ticket-head').getBoundingClientRect();
+		return head.height < 120 && tl.height > 0.5 * innerHeight; })()`)
+	agent.do("a phone", chromedp.EmulateViewport(390, 844))
+	agent.waitFor("status and assignee on the first screen, touch-sized", `(() => {
+		document.querySelector('#main').scrollTop = 0;
+		window.scrollTo(0, 0);
+		const ok = (el) => { const r = el.getBoundingClientRect(); return r.width > 120 && r.height >= 40 && r.top >= 0 && r.bottom <= innerHeight; };
+		return ok(document.querySelector('#t-status')) && ok(document.querySelector('#t-assignee')) &&
+		  document.querySelector('#reply').getBoundingClientRect().bottom <= innerHeight; })()`)
 }
