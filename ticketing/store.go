@@ -91,10 +91,11 @@ type TicketChange struct {
 	Status             *string
 	SolvedAt           *time.Time // set with Status solved; zero time clears
 	AssigneeID         *string
+	TeamID             *string // "" clears
+	AssignmentReason   *string
 	Priority           *string
 	Tags               *[]string
 	Type               *string
-	TeamID             *string
 	CustomerName       *string
 	UpdatedAt          time.Time
 }

@@ -24,6 +24,11 @@ type postMessage struct {
 }
 
 func (s *Server) handlePostMessage(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
+	// Who may not see the ticket learns nothing, and no file is stored.
+	if _, err := s.visibleTicket(r, r.PathValue("id")); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	var in postMessage
 	ctype, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ctype == "multipart/form-data" {

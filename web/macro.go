@@ -80,6 +80,10 @@ func (s *Server) handleCreateMacro(w http.ResponseWriter, r *http.Request, a *ti
 		writeError(w, r, err)
 		return
 	}
+	if err := s.checkMacroTeam(r, in); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	m, err := ms.Create(r.Context(), a, in)
 	if err != nil {
 		writeError(w, r, err)
@@ -111,6 +115,10 @@ func (s *Server) handlePatchMacro(w http.ResponseWriter, r *http.Request, a *tic
 		writeError(w, r, err)
 		return
 	}
+	if err := s.checkMacroTeam(r, in); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	m, err := ms.Update(r.Context(), a, r.PathValue("id"), in)
 	if err != nil {
 		writeError(w, r, err)
@@ -134,6 +142,10 @@ func (s *Server) handleDeleteMacro(w http.ResponseWriter, r *http.Request, a *ti
 func (s *Server) handlePreviewMacro(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
 	ms := s.macros(w, r)
 	if ms == nil {
+		return
+	}
+	if _, err := s.visibleTicket(r, r.PathValue("id")); err != nil {
+		writeError(w, r, err)
 		return
 	}
 	text, err := ms.Preview(r.Context(), a, r.PathValue("id"), r.PathValue("macro_id"))
@@ -201,17 +213,20 @@ func (s *Server) handleBulk(w http.ResponseWriter, r *http.Request, a *ticketing
 	if in.Update.AssigneeID != nil && *in.Update.AssigneeID == "me" {
 		in.Update.AssigneeID = &a.ID
 	}
+	if in.Update.TeamID != nil && *in.Update.TeamID != "" {
+		if err := s.staff.CheckTeams(r.Context(), "update.team_id", []string{*in.Update.TeamID}); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
 	out := make([]bulkResult, 0, len(in.IDs))
 	for _, id := range in.IDs {
 		u := in.Update
 		res := bulkResult{ID: id}
-		var err error
-		if len(in.TagsAdd) > 0 || len(in.TagsRemove) > 0 {
-			var v *ticketing.TicketView
-			if v, err = s.svc.TicketView(r.Context(), id); err == nil {
-				tags := macro.ApplyTags(v.Ticket.Tags, in.TagsAdd, in.TagsRemove)
-				u.Tags = &tags
-			}
+		t, err := s.visibleTicket(r, id)
+		if err == nil && (len(in.TagsAdd) > 0 || len(in.TagsRemove) > 0) {
+			tags := macro.ApplyTags(t.Tags, in.TagsAdd, in.TagsRemove)
+			u.Tags = &tags
 		}
 		if err == nil {
 			res.Ticket, err = s.svc.UpdateTicket(r.Context(), id, a, u)
@@ -222,4 +237,13 @@ func (s *Server) handleBulk(w http.ResponseWriter, r *http.Request, a *ticketing
 		out = append(out, res)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"results": out})
+}
+
+// checkMacroTeam refuses a macro whose actions name a team that does not
+// exist (teams are ticketing/staff's).
+func (s *Server) checkMacroTeam(r *http.Request, in macro.Input) error {
+	if in.Actions == nil || in.Actions.TeamID == "" {
+		return nil
+	}
+	return s.staff.CheckTeams(r.Context(), "actions.team_id", []string{in.Actions.TeamID})
 }
