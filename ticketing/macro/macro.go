@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/svar-dev/svar/ticketing"
@@ -95,6 +96,10 @@ type Options struct {
 type Service struct {
 	o     Options
 	valid *ticketing.Validator
+	// parsed caches templates by their text: a text parses the same way
+	// forever, so the cache is never stale, only bounded.
+	mu     sync.Mutex
+	parsed map[string]*Template
 }
 
 // New returns a Service.
@@ -102,7 +107,7 @@ func New(o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{o: o, valid: ticketing.NewValidator()}
+	return &Service{o: o, valid: ticketing.NewValidator(), parsed: map[string]*Template{}}
 }
 
 // MaxMacros bounds how many macros there are: they are listed from one
@@ -313,9 +318,30 @@ func (m *Macro) TextFor(lang string) string {
 
 // Render renders the macro for a reply on t to c by a, in c's language.
 func (m *Macro) Render(t *ticketing.Ticket, c *ticketing.Customer, a *ticketing.Agent) (string, error) {
-	tpl, err := Parse("text", m.TextFor(ticketing.CustomerLanguage(c)))
-	if err != nil {
-		return "", fmt.Errorf("macro %s: stored text no longer parses: %w", m.ID, err)
+	return m.render(nil, t, c, a)
+}
+
+func (m *Macro) render(s *Service, t *ticketing.Ticket, c *ticketing.Customer, a *ticketing.Agent) (string, error) {
+	text := m.TextFor(ticketing.CustomerLanguage(c))
+	var tpl *Template
+	if s != nil {
+		s.mu.Lock()
+		tpl = s.parsed[text]
+		s.mu.Unlock()
+	}
+	if tpl == nil {
+		var err error
+		if tpl, err = Parse("text", text); err != nil {
+			return "", fmt.Errorf("macro %s: stored text no longer parses: %w", m.ID, err)
+		}
+		if s != nil {
+			s.mu.Lock()
+			if len(s.parsed) >= 4*MaxMacros {
+				s.parsed = map[string]*Template{}
+			}
+			s.parsed[text] = tpl
+			s.mu.Unlock()
+		}
 	}
 	return tpl.Render(Values(t, c, a))
 }
@@ -337,5 +363,5 @@ func (s *Service) Preview(ctx context.Context, a *ticketing.Agent, ticketID, id 
 	if err != nil {
 		return "", fmt.Errorf("macro preview: customer %s: %w", t.CustomerID, err)
 	}
-	return m.Render(t, c, a)
+	return m.render(s, t, c, a)
 }

@@ -36,7 +36,7 @@ func (s *Service) Send(ctx context.Context, ticketID string, by *ticketing.Agent
 		return nil, err
 	}
 	if strings.TrimSpace(in.Text) == "" {
-		in.Render = func(t *ticketing.Ticket, c *ticketing.Customer) (string, error) { return m.Render(t, c, by) }
+		in.Render = func(t *ticketing.Ticket, c *ticketing.Customer) (string, error) { return m.render(s, t, c, by) }
 	} else if strings.Contains(in.Text, "{{") {
 		tpl, err := Parse("text", in.Text)
 		if err != nil {
