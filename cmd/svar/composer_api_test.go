@@ -204,3 +204,60 @@ func TestMacroOverTheAPI(t *testing.T) {
 		t.Fatalf("after a retried macro: ids %v, %d messages, status %s, tags %v", ids, len(v.Messages), v.Ticket.Status, v.Ticket.Tags)
 	}
 }
+
+// TestBulkChange: one request assigns, sets the status of and tags several
+// tickets; an unknown id fails alone.
+func TestBulkChange(t *testing.T) {
+	m := startNode(t, "", nil)
+	agent := login(t, m)
+	ctx := t.Context()
+	var ids []string
+	for i, addr := range []string{"a@example.se", "b@example.se"} {
+		if err := m.Bus.PublishInbound(ctx, envelope(addr, fmt.Sprintf("<bulk%d@x>", i), "Hej")); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "ticket of "+addr, func() error {
+			c, err := m.Service.CustomerByIdentity(ctx, "email:"+addr)
+			if err != nil || c.CurrentTicketID == "" {
+				return fmt.Errorf("no ticket yet (%v)", err)
+			}
+			ids = append(ids, c.CurrentTicketID)
+			return nil
+		})
+	}
+	if _, err := m.Service.UpdateTicket(ctx, ids[0], nil, ticketing.TicketUpdate{Tags: &[]string{"vip"}}); err != nil {
+		t.Fatal(err)
+	}
+	res := agent.do("POST", "/api/v1/tickets/bulk", map[string]any{"ids": append(ids, "nope"),
+		"update": map[string]any{"status": "pending", "assignee_id": "me"}, "tags_add": []string{"Black-Friday"}})
+	if res.status != 200 {
+		t.Fatalf("bulk: %d %s", res.status, res.body)
+	}
+	var out struct {
+		Results []struct {
+			ID     string
+			Ticket *ticketing.Ticket
+			Error  *struct{ Code string }
+		}
+	}
+	res.decode(t, &out)
+	if len(out.Results) != 3 || out.Results[2].Error == nil || out.Results[2].Error.Code != "not_found" {
+		t.Fatalf("results %s", res.body)
+	}
+	for i, id := range ids {
+		v, err := m.Service.TicketView(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantTags := "black-friday"
+		if i == 0 {
+			wantTags = "vip,black-friday"
+		}
+		if v.Ticket.Status != "pending" || v.Ticket.AssigneeID == "" || strings.Join(v.Ticket.Tags, ",") != wantTags {
+			t.Errorf("ticket %d: %s %q %v", i, v.Ticket.Status, v.Ticket.AssigneeID, v.Ticket.Tags)
+		}
+	}
+	if res := agent.do("POST", "/api/v1/tickets/bulk", map[string]any{"ids": []string{}}); res.status != 422 {
+		t.Errorf("empty ids: %d %s", res.status, res.body)
+	}
+}

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -82,6 +84,24 @@ func TestMacroPickerInBrowser(t *testing.T) {
 		return nil
 	})
 	agent.waitFor("the new tags in the ticket's header", byLabel("Tags")+`.value === 'order'`)
+
+	// The timeline says why the customer's message is on the ticket; the
+	// chat customer's typing shows in the composer.
+	agent.waitFor("the thread reason", `[...document.querySelectorAll('.timeline .thread-reason')].some(p => p.textContent.includes('Started this ticket'))`)
+	widget.do("the customer types", chromedp.SendKeys(chromedp.JSPath(root+`.querySelector('#msg')`), "Tack"))
+	agent.waitFor("the customer's typing indicator", `(() => { const p = document.querySelector('.customer-typing'); return p && !p.hidden && p.textContent.includes('typing'); })()`)
+
+	// A file picked in the composer reaches the widget as a download link.
+	file := filepath.Join(t.TempDir(), "kvitto.pdf")
+	if err := os.WriteFile(file, append([]byte("%PDF-1.4\n"), []byte(strings.Repeat("kvitto ", 200))...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	agent.do("attach a file", chromedp.SetUploadFiles(chromedp.CSS("#reply-files"), []string{file}))
+	agent.waitFor("the file listed", `[...document.querySelectorAll('.reply-files li')].some(li => li.textContent.includes('kvitto.pdf'))`)
+	agent.do("send it", chromedp.Click(chromedp.JSPath(buttonNamed("Send"))))
+	agent.waitFor("the file in the timeline", `[...document.querySelectorAll('.timeline .attachments a')].some(a => a.textContent === 'kvitto.pdf')`)
+	widget.waitFor("a download link in the widget", `[...`+root+`.querySelectorAll('.log li.them .files a')].some(a =>
+		a.textContent.includes('kvitto.pdf') && a.href.includes('/files/out/') && a.href.includes('sig='))`)
 
 	// Single-key shortcuts rest for a second after typing in a field, even
 	// when the focus has left it: "m" right after typing in the search box
