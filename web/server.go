@@ -83,6 +83,10 @@ type Options struct {
 	// Files checks the signed download links of agents' attachments
 	// (/files/...); nil refuses every link.
 	Files *files.Signer
+	// ClientIP tells a request's client address for per-address limits;
+	// default ClientIP(nil), the TCP peer. cmd/svar passes the one built
+	// from SVAR_TRUSTED_PROXIES.
+	ClientIP func(r *http.Request) string
 }
 
 // Server is the HTTP handler of one node.
@@ -112,6 +116,9 @@ func New(o Options) *Server {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.opts.ClientIP == nil {
+		s.opts.ClientIP = ClientIP(nil)
 	}
 	if s.metrics == nil {
 		s.metrics = NewMetrics()
