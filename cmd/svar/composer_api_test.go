@@ -72,6 +72,18 @@ func TestAgentFilesReachTheChatVisitor(t *testing.T) {
 		t.Fatalf("20 MB file: %d %s, want 413 naming the 10 MB limit", res.status, res.body)
 	}
 
+	eleven := map[string][]byte{}
+	for i := range 11 {
+		eleven[fmt.Sprintf("f%d.txt", i)] = []byte("x")
+	}
+	res = agent.postFiles(path, map[string]any{"text": "too many"}, eleven)
+	if res.status != http.StatusRequestEntityTooLarge || !strings.Contains(string(res.body), "at most 10 files") {
+		t.Fatalf("11 files: %d %s, want 413 naming the limit of 10", res.status, res.body)
+	}
+	if v, _ := m.Service.TicketView(t.Context(), ev.Ticket.ID); len(v.Messages) != 1 {
+		t.Fatalf("a refused upload stored a message: %d messages", len(v.Messages))
+	}
+
 	pdf := append([]byte("%PDF-1.4\n%âãÏÓ\n"), bytes.Repeat([]byte("label "), 500)...)
 	res = agent.postFiles(path, map[string]any{"text": "Här är etiketten.", "client_id": "att-1"},
 		map[string][]byte{"returetikett.pdf": pdf})
