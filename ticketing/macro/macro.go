@@ -54,8 +54,8 @@ func (a Actions) Empty() bool {
 // Input creates or changes a macro; on a change nil fields are left alone.
 type Input struct {
 	Name    *string           `json:"name" validate:"omitempty,max=100"`
-	Text    *string           `json:"text" validate:"omitempty,max=20000"`
-	Texts   map[string]string `json:"texts" validate:"omitempty,max=2,dive,keys,oneof=en sv,endkeys,max=20000"`
+	Text    *string           `json:"text" validate:"omitempty,max=5000"`
+	Texts   map[string]string `json:"texts" validate:"omitempty,max=2,dive,keys,oneof=en sv,endkeys,max=5000"`
 	Actions *Actions          `json:"actions"`
 	Shared  *bool             `json:"shared"`
 }
@@ -111,8 +111,9 @@ func New(o Options) *Service {
 }
 
 // MaxMacros bounds how many macros there are: they are listed from one
-// document.
-const MaxMacros = 2000
+// document, which must stay well under MongoDB's 16 MiB (at most 500
+// macros of three 5,000-character texts is under 8 MB).
+const MaxMacros = 500
 
 func canSee(m *Macro, a *ticketing.Agent) bool {
 	return m.Shared || m.OwnerID == a.ID || a.Role == ticketing.RoleAdmin
