@@ -189,6 +189,7 @@ func (m *Main) Run(ctx context.Context) error {
 	checks := map[ticketing.Channel]func(string) (map[string]string, error){}
 	m.Service = ticketing.New(ticketing.Options{Store: store, Bus: bus, Logger: log.With("component", "core"),
 		ReopenWindow: c.ReopenWindow, ReplyChecks: checks})
+	m.Macros = macro.New(macro.Options{Store: store, State: store, Tickets: store, Customers: store, Core: m.Service, Events: bus})
 	m.Staff = staff.New(staff.Options{Store: store, Relay: bus, Logger: log.With("component", "staff")})
 	m.Hub = realtime.New(realtime.Options{Logger: log.With("component", "realtime"), Backlog: bus, Relay: bus,
 		Tickets: m.Service.Inbox(), Viewers: m.Staff.ViewerOf, OnAvailability: m.availabilityChanged})
@@ -214,6 +215,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return bus.SubscribeEvents(ctx, seq, func(ev *ticketing.Event) {
 			m.ready.applied.Store(ev.Seq)
 			m.Service.ApplyEvent(ev)
+			m.Macros.ApplyEvent(ev)
 			m.Hub.Publish(ev)
 		})
 	})
@@ -229,7 +231,6 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 
 	m.registerGauges()
-	m.Macros = macro.New(macro.Options{Store: store, State: store, Tickets: store, Customers: store, Core: m.Service})
 	clientIP, _ := m.clientIP() // startChannels has checked it
 	m.Web = web.New(web.Options{Service: m.Service, Store: store, Staff: m.Staff, Presence: m.Hub, Live: m.Hub, Metrics: m.Metrics,
 		Macros: m.Macros, Files: m.files,

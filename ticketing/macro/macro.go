@@ -3,6 +3,12 @@
 // reply is sent. Macros are few, so they are listed from one _id-keyed
 // document that holds them all (Store.ListMacros), read per request: every
 // node sees every change at once and nothing is scanned.
+//
+// Sending a macro is on the reply path, so each node also caches the
+// macros it sends, kept current from events: a change publishes
+// EventChanged on SVAR_EVENTS and every node's ApplyEvent drops its cache;
+// entries also expire after CacheTTL, should an event be lost. Editing
+// always reads the store.
 package macro
 
 import (
@@ -89,7 +95,22 @@ type Options struct {
 	// Customers are read for previews.
 	Customers ticketing.CustomerStore
 	Core      Core
-	Now       func() time.Time
+	// Events, when set, is told of every change (EventChanged), so that
+	// other nodes drop their caches.
+	Events ticketing.EventPublisher
+	Now    func() time.Time
+}
+
+// EventChanged is the event type published when any macro changes.
+const EventChanged = "macro.changed"
+
+// CacheTTL bounds how long a node sends a cached macro without reading it
+// again, in case it missed an event.
+const CacheTTL = time.Minute
+
+type cached struct {
+	m  Macro
+	at time.Time
 }
 
 // Service manages macros and sends them.
@@ -100,6 +121,7 @@ type Service struct {
 	// forever, so the cache is never stale, only bounded.
 	mu     sync.Mutex
 	parsed map[string]*Template
+	macros map[string]cached // guarded by mu
 }
 
 // New returns a Service.
@@ -107,7 +129,7 @@ func New(o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{o: o, valid: ticketing.NewValidator(), parsed: map[string]*Template{}}
+	return &Service{o: o, valid: ticketing.NewValidator(), parsed: map[string]*Template{}, macros: map[string]cached{}}
 }
 
 // MaxMacros bounds how many macros there are: they are listed from one
@@ -180,6 +202,7 @@ func (s *Service) Create(ctx context.Context, a *ticketing.Agent, in Input) (*Ma
 	if err := s.o.Store.PutMacro(ctx, m); err != nil {
 		return nil, err
 	}
+	s.changed(ctx)
 	return m, nil
 }
 
@@ -204,6 +227,55 @@ func (s *Service) apply(m *Macro, in Input) {
 	if in.Shared != nil {
 		m.Shared = *in.Shared
 	}
+}
+
+// ApplyEvent drops the node's cache when any macro changed, on any node.
+func (s *Service) ApplyEvent(ev *ticketing.Event) {
+	if ev != nil && ev.Type == EventChanged {
+		s.forget()
+	}
+}
+
+func (s *Service) forget() {
+	s.mu.Lock()
+	s.macros = map[string]cached{}
+	s.mu.Unlock()
+}
+
+// changed forgets the cache here and tells the other nodes.
+func (s *Service) changed(ctx context.Context) {
+	s.forget()
+	if s.o.Events != nil {
+		// A lost event leaves other nodes at most CacheTTL behind.
+		_ = s.o.Events.PublishEvent(ctx, &ticketing.Event{Type: EventChanged, At: s.o.Now().UTC()})
+	}
+}
+
+// use returns a macro for sending or previewing, from the cache when it
+// is fresh.
+func (s *Service) use(ctx context.Context, a *ticketing.Agent, id string) (*Macro, error) {
+	now := s.o.Now()
+	s.mu.Lock()
+	c, ok := s.macros[id]
+	s.mu.Unlock()
+	if ok && now.Sub(c.at) < CacheTTL {
+		if !canSee(&c.m, a) {
+			return nil, ticketing.Errorf(ticketing.ENotFound, "macro %s not found", id)
+		}
+		m := c.m
+		return &m, nil
+	}
+	m, err := s.Get(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if len(s.macros) >= MaxMacros {
+		s.macros = map[string]cached{}
+	}
+	s.macros[id] = cached{m: *m, at: now}
+	s.mu.Unlock()
+	return m, nil
 }
 
 // Get returns a macro that a may use.
@@ -244,6 +316,7 @@ func (s *Service) Update(ctx context.Context, a *ticketing.Agent, id string, in 
 	if err := s.o.Store.PutMacro(ctx, m); err != nil {
 		return nil, err
 	}
+	s.changed(ctx)
 	return m, nil
 }
 
@@ -256,7 +329,11 @@ func (s *Service) Delete(ctx context.Context, a *ticketing.Agent, id string) err
 	if !canEdit(m, a) {
 		return ticketing.Errorf(ticketing.EForbidden, "only its owner or an admin deletes a macro")
 	}
-	return s.o.Store.DeleteMacro(ctx, id)
+	if err := s.o.Store.DeleteMacro(ctx, id); err != nil {
+		return err
+	}
+	s.changed(ctx)
+	return nil
 }
 
 // List returns the macros a may use, the best matches for q first (all of
@@ -349,7 +426,7 @@ func (m *Macro) render(s *Service, t *ticketing.Ticket, c *ticketing.Customer, a
 
 // Preview renders macro id for ticket ticketID as a would send it.
 func (s *Service) Preview(ctx context.Context, a *ticketing.Agent, ticketID, id string) (string, error) {
-	m, err := s.Get(ctx, a, id)
+	m, err := s.use(ctx, a, id)
 	if err != nil {
 		return "", err
 	}

@@ -258,3 +258,52 @@ func TestLanguageAndListing(t *testing.T) {
 		t.Errorf("agent deleting a shared macro: %v", err)
 	}
 }
+
+// TestCacheFollowsEvents: a node sends a cached macro until any node
+// changes one; the change is an event on SVAR_EVENTS, and applying it
+// makes the node read the new text.
+func TestCacheFollowsEvents(t *testing.T) {
+	st := mongotest.New(t)
+	bus := natstest.New(t)
+	core := ticketing.New(ticketing.Options{Store: st, Bus: bus})
+	nodeA := macro.New(macro.Options{Store: st, State: st, Tickets: st, Customers: st, Core: core, Events: bus})
+	nodeB := macro.New(macro.Options{Store: st, State: st, Tickets: st, Customers: st, Core: core, Events: bus})
+	admin := &ticketing.Agent{ID: "admin-1", Name: "Ada", Role: ticketing.RoleAdmin, Active: true}
+	if err := st.InsertAgent(context.Background(), admin); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{core: core, store: st, macros: nodeA, admin: admin}
+	tk := f.ticketFor(t, "anna@example.se", "Anna Svensson")
+	ctx := t.Context()
+	events := make(chan *ticketing.Event, 10)
+	go bus.SubscribeEvents(ctx, 0, func(ev *ticketing.Event) {
+		if ev.Type == macro.EventChanged {
+			events <- ev
+		}
+	})
+	m := f.mustCreate(t, macro.Input{Name: ptr("Hi"), Text: ptr("Version one"), Shared: ptr(true)})
+	if got, _ := nodeB.Preview(ctx, admin, tk.ID, m.ID); got != "Version one" {
+		t.Fatalf("node B: %q", got)
+	}
+	// Drain the create's event, if the subscription saw it.
+	select {
+	case <-events:
+	case <-time.After(200 * time.Millisecond):
+	}
+	if _, err := nodeA.Update(ctx, admin, m.ID, macro.Input{Text: ptr("Version two")}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := nodeB.Preview(ctx, admin, tk.ID, m.ID); got != "Version one" {
+		t.Fatalf("node B before the event: %q (the cache is what makes sending cheap)", got)
+	}
+	var ev *ticketing.Event
+	select {
+	case ev = <-events:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no macro.changed event on SVAR_EVENTS")
+	}
+	nodeB.ApplyEvent(ev)
+	if got, _ := nodeB.Preview(ctx, admin, tk.ID, m.ID); got != "Version two" {
+		t.Fatalf("node B after the event: %q", got)
+	}
+}

@@ -28,7 +28,7 @@ type appliedMark struct {
 // are applied once per message: a request retried with the same client_id
 // stores one message and changes the ticket once.
 func (s *Service) Send(ctx context.Context, ticketID string, by *ticketing.Agent, in ticketing.ReplyInput, macroID string) (*ticketing.Message, error) {
-	m, err := s.Get(ctx, by, macroID)
+	m, err := s.use(ctx, by, macroID)
 	if ticketing.IsNotFound(err) {
 		return nil, ticketing.FieldError("macro_id", "no macro %q", macroID)
 	}
