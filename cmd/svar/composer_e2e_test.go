@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -88,8 +90,20 @@ func TestMacroPickerInBrowser(t *testing.T) {
 	// The timeline says why the customer's message is on the ticket; the
 	// chat customer's typing shows in the composer.
 	agent.waitFor("the thread reason", `[...document.querySelectorAll('.timeline .thread-reason')].some(p => p.textContent.includes('Started this ticket'))`)
-	widget.do("the customer types", chromedp.SendKeys(chromedp.JSPath(root+`.querySelector('#msg')`), "Tack"))
-	agent.waitFor("the customer's typing indicator", `(() => { const p = document.querySelector('.customer-typing'); return p && !p.hidden && p.textContent.includes('typing'); })()`)
+	// The widget says "typing" at most every 2 s while the customer types,
+	// and the chat channel may drop a state while it looks the customer
+	// up: keep typing until the console shows it.
+	const typingShown = `(() => { const p = document.querySelector('.customer-typing'); return p && !p.hidden && p.textContent.includes('typing'); })()`
+	shown := false
+	for i := 0; i < 20 && !shown; i++ {
+		widget.do("the customer types", chromedp.SendKeys(chromedp.JSPath(root+`.querySelector('#msg')`), "k"))
+		pctx, cancel := context.WithTimeout(agent.ctx, 1500*time.Millisecond)
+		shown = chromedp.Do(pctx, chromedp.Poll[chromedp.Void](typingShown, chromedp.WithPollingTimeout(time.Second))) == nil
+		cancel()
+	}
+	if !shown {
+		agent.fail("the customer's typing indicator", fmt.Errorf("never shown"))
+	}
 
 	// A file picked in the composer reaches the widget as a download link.
 	file := filepath.Join(t.TempDir(), "kvitto.pdf")
