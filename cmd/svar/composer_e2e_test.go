@@ -133,10 +133,32 @@ func TestMacroPickerInBrowser(t *testing.T) {
 		document.body.dispatchEvent(new KeyboardEvent('keydown', {key: 'm', bubbles: true}));
 		return false; })()`)
 
+	// Bulk actions: tick the ticket in the list, set a status for the
+	// selection, apply.
+	agent.do("close the picker", chromedp.KeyEvent(kb.Escape))
+	agent.do("show every ticket", chromedp.Evaluate[chromedp.Void](`(() => { const q = document.querySelector('#q'); q.value = ''; q.dispatchEvent(new Event('input', {bubbles: true})); })()`),
+		chromedp.Click(chromedp.JSPath(viewLink("All"))))
+	agent.waitFor("the ticket in the list", fmt.Sprintf(`document.querySelector('#rows .row-check[data-id=%s]') !== null`, jsString(ev.Ticket.ID)))
+	agent.do("tick the ticket", chromedp.Click(chromedp.JSPath(fmt.Sprintf(`document.querySelector('#rows .row-check[data-id=%s]')`, jsString(ev.Ticket.ID)))))
+	agent.waitFor("the bulk toolbar", `!document.querySelector('#bulk').hidden && document.querySelector('.bulk-count').textContent === '1 selected'`)
+	agent.do("choose Closed", chromedp.Evaluate[chromedp.Void](`(() => { const s = `+byLabel("Set status of selected")+`; s.value = 'closed'; s.dispatchEvent(new Event('change', {bubbles: true})); })()`))
+	agent.do("apply", chromedp.Click(chromedp.JSPath(buttonNamed("Apply"))))
+	eventually(t, "the bulk change", func() error {
+		v, err := m.Service.TicketView(t.Context(), ev.Ticket.ID)
+		if err != nil {
+			return err
+		}
+		if v.Ticket.Status != ticketing.StatusClosed {
+			return fmt.Errorf("status %s", v.Ticket.Status)
+		}
+		return nil
+	})
+
 	// At 1280x800 the compact header leaves the timeline most of the
 	// ticket's column; on a phone the status and assignee controls are
 	// touch-sized and on the first screen of the ticket.
-	agent.do("close the picker; a laptop screen", chromedp.KeyEvent(kb.Escape), chromedp.EmulateViewport(1280, 800))
+	agent.do("the ticket again on a laptop screen", chromedp.Navigate(m.URL()+"/tickets/"+ev.Ticket.ID), chromedp.EmulateViewport(1280, 800))
+	agent.waitFor("the ticket", `document.querySelector('#reply') !== null && document.querySelector('.timeline .msg') !== null`)
 	agent.waitFor("the timeline gets most of the height", `(() => {
 		const tl = document.querySelector('.timeline').getBoundingClientRect();
 		const head = document.querySelector('.ticket-head').getBoundingClientRect();
