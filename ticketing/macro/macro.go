@@ -142,7 +142,7 @@ func canSee(m *Macro, a *ticketing.Agent) bool {
 }
 
 func canEdit(m *Macro, a *ticketing.Agent) bool {
-	return a.Role == ticketing.RoleAdmin || (!m.Shared && m.OwnerID == a.ID) || (m.Shared && m.OwnerID == a.ID)
+	return a.Role == ticketing.RoleAdmin || m.OwnerID == a.ID
 }
 
 func (s *Service) checkInput(in *Input) error {
