@@ -25,7 +25,7 @@ export async function renderMacros(app, main) {
   const admin = app.me.role === 'admin';
   const rows = h('tbody');
   const say = h('p', { class: 'form-status', role: 'status' });
-  const table = h('table', { class: 'table' },
+  const table = h('table', { class: 'agents macros-table' },
     h('caption', { class: 'sr-only' }, t('macros')),
     h('thead', null, h('tr', null, h('th', { scope: 'col' }, t('name')), h('th', { scope: 'col' }, t('macro_text')),
       h('th', { scope: 'col' }, t('macro_shared')), h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, t('actions'))))),
