@@ -47,9 +47,11 @@ type Options struct {
 	Store   ticketing.Store
 	Live    Live
 	// Health names the dependencies /healthz checks ("nats", "mongodb").
-	Health  map[string]Pinger
-	Metrics *Metrics
-	Routers []Router
+	Health map[string]Pinger
+	// HealthTimeout is how long /healthz waits for each part; default 3s.
+	HealthTimeout time.Duration
+	Metrics       *Metrics
+	Routers       []Router
 	// Relay, when set, tells every node to close the live sockets of an
 	// agent who was deactivated or changed their password (agent.go); without
 	// it only this node's sockets close at once. Call Server.Close to stop
@@ -156,21 +158,4 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
-}
-
-func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-	defer cancel()
-	out := map[string]string{"status": "ok"}
-	code := http.StatusOK
-	for name, p := range s.health {
-		if err := p.Ping(ctx); err != nil {
-			out[name] = "error: " + err.Error()
-			out["status"] = "degraded"
-			code = http.StatusServiceUnavailable
-			continue
-		}
-		out[name] = "ok"
-	}
-	writeJSON(w, code, out)
 }
