@@ -149,7 +149,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.embStore, mongoURI = e, e.URI()
 	}
 	host, _ := os.Hostname()
-	bus, err := natsbus.Connect(ctx, natsbus.Options{URL: natsURL, Name: "svar-" + host, Logger: log.With("component", "bus")})
+	bus, err := natsbus.Connect(ctx, natsbus.Options{URL: natsURL, Name: "svar-" + host, Embedded: m.embNATS, Logger: log.With("component", "bus")})
 	if err != nil {
 		return fmt.Errorf("connect NATS %s: %w", redact(natsURL), err)
 	}

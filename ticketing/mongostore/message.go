@@ -58,7 +58,12 @@ func (s *Store) InsertMessages(ctx context.Context, msgs []*ticketing.Message) (
 					dup[i] = true
 					continue
 				}
-				errs[i], failed = refused(msgs[i].ID, we), true
+				if refusesDocument(we.Code) {
+					errs[i] = refused(msgs[i].ID, we)
+				} else {
+					errs[i] = fmt.Errorf("mongostore: insert message %s: %w", msgs[i].ID, we)
+				}
+				failed = true
 			}
 		case ctx.Err() != nil:
 			return nil, fmt.Errorf("mongostore: insert %d messages: %w", len(msgs), err)
@@ -88,10 +93,23 @@ func (s *Store) insertOneMessage(ctx context.Context, id string, doc any) (dup b
 		return false, nil
 	case mongo.IsDuplicateKeyError(err):
 		return true, nil
-	case errors.As(err, &we) && we.WriteConcernError == nil && len(we.WriteErrors) > 0:
+	case errors.As(err, &we) && we.WriteConcernError == nil && len(we.WriteErrors) > 0 && refusesDocument(we.WriteErrors[0].Code):
 		return false, refused(id, we.WriteErrors[0])
 	}
 	return false, fmt.Errorf("mongostore: insert message %s: %w", id, err)
+}
+
+// refusesDocument reports write error codes that refuse a document for
+// what it is, on every attempt: BadValue (the embedded server's invalid
+// keys), TypeMismatch, DollarPrefixedFieldName, InvalidIdField,
+// EmptyFieldName, DottedFieldName, DocumentValidationFailure,
+// BSONObjectTooLarge, KeyTooLong. Anything else may pass and is retried.
+func refusesDocument(code int) bool {
+	switch code {
+	case 2, 14, 52, 53, 56, 57, 121, 10334, 17280:
+		return true
+	}
+	return false
 }
 
 // refused is the error of a message the store does not take as it is.
