@@ -99,6 +99,9 @@ func New(o Options) *Server {
 		r.Routes(mux)
 	}
 	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, ticketing.Errorf(ticketing.EForbidden, "cross-origin request refused: %s %s may only come from Svar's own pages or a non-browser client", r.Method, r.URL.Path))
+	}))
 	s.handler = s.recoverer(securityHeaders(cop.Handler(mux)))
 	return s
 }
