@@ -163,7 +163,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Metrics = web.NewMetrics()
 	checks := map[ticketing.Channel]func(string) (map[string]string, error){}
 	m.Service = ticketing.New(ticketing.Options{Store: store, Bus: bus, Logger: log.With("component", "core"),
-		ReopenWindow: c.ReopenWindow, ReplyChecks: checks})
+		ReopenWindow: c.ReopenWindow, ReplyChecks: checks, ReplyChannels: replyChannels(c)})
 	m.Hub = realtime.New(realtime.Options{Logger: log.With("component", "realtime"), Backlog: bus, Relay: bus})
 
 	created, generated, err := web.EnsureAdmin(ctx, store, c.AdminEmail, c.AdminPassword)
