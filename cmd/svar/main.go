@@ -1,6 +1,6 @@
 // Command svar runs the Svar helpdesk: `svar` or `svar serve` starts a
 // node (embedded NATS and store unless told otherwise); `svar bench` runs
-// the benchmarks.
+// the benchmarks; `svar -h` lists every subcommand (commands.go).
 package main
 
 import (
@@ -32,22 +32,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	args := os.Args[1:]
-	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
-	}
-	var err error
-	switch cmd {
-	case "serve":
-		err = serve(ctx, args)
-	case "bench":
-		err = runBench(ctx, args, os.Stdout)
-	case "help":
-		fmt.Println("usage: svar [serve|bench] [flags]; svar serve -h lists the settings")
-	default:
-		err = fmt.Errorf("unknown command %q (want serve or bench)", cmd)
-	}
+	err := dispatch(ctx, os.Args[1:], os.Stdout)
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "svar:", err)
 		os.Exit(1)
