@@ -70,4 +70,3 @@ func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	return fmt.Errorf("unknown command %q (want one of: %s; svar -h says what each does)", name, strings.Join(names, ", "))
 }
-
