@@ -192,6 +192,10 @@ func (s *Store) Close(ctx context.Context) error {
 	return nil
 }
 
+// diskFullBytes is the free space below which the embedded store's disk
+// counts as full.
+const diskFullBytes = 1 << 20
+
 // healthProbeID is the state document Ping writes: one for all nodes.
 const healthProbeID = "health:probe"
 
@@ -200,6 +204,13 @@ const healthProbeID = "health:probe"
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.client.Ping(ctx, nil); err != nil {
 		return fmt.Errorf("mongostore: ping: %w", err)
+	}
+	if e := s.embedded; e != nil {
+		// A small write still fits in the pages SQLite has; a real one
+		// does not.
+		if free, err := freeBytes(e.dir); err == nil && free < diskFullBytes {
+			return fmt.Errorf("mongostore: ping: the data dir's disk is full (%d bytes free): the store cannot write", free)
+		}
 	}
 	err := upsertRetry(func() error {
 		_, err := s.state.UpdateOne(ctx, byID(healthProbeID),

@@ -157,8 +157,13 @@ func (e *Embedded) ClientURL() string {
 	return "nats://" + net.JoinHostPort(e.host, strconv.Itoa(e.port))
 }
 
+// diskFullBytes is the free space below which the data dir's disk counts
+// as full: JetStream writes blocks of up to megabytes.
+const diskFullBytes = 1 << 20
+
 // Healthy reports what the server itself knows is broken: JetStream
-// disabled, or a stream that failed a write and refuses every write since.
+// disabled, the data dir's disk full (less than 1 MiB free), or a stream
+// that failed a write and refuses every write since.
 func (e *Embedded) Healthy() error {
 	srv := e.server()
 	if srv == nil {
@@ -166,6 +171,9 @@ func (e *Embedded) Healthy() error {
 	}
 	if !srv.JetStreamEnabled() {
 		return errors.New("JetStream is disabled")
+	}
+	if free, err := freeBytes(e.o.DataDir); err == nil && free < diskFullBytes {
+		return fmt.Errorf("the data dir's disk is full (%d bytes free): JetStream cannot store", free)
 	}
 	if hs := srv.Healthz(nil); hs.Status != "ok" {
 		msg := hs.Error
