@@ -24,6 +24,7 @@ const (
 	StreamEvents   = "SVAR_EVENTS"
 	StreamDLQ      = "SVAR_DLQ"
 	StreamHealth   = "SVAR_HEALTH"
+	StreamJobs     = "SVAR_JOBS"
 )
 
 // CoreConsumer is the durable inbound consumer every node shares.
@@ -128,6 +129,7 @@ type names struct {
 	health, healthSubj                string
 	inboundSubj, outboundSubj, evSubj string // "svar.inbound." etc., with prefix
 	dlqSubj, relaySubj                string
+	jobs, jobsSubj                    string
 }
 
 func newNames(ns string) names {
@@ -148,6 +150,8 @@ func newNames(ns string) names {
 		evSubj:       np + "svar.events.",
 		dlqSubj:      np + "svar.dlq.",
 		relaySubj:    np + "svar.relay.",
+		jobs:         sp + StreamJobs,
+		jobsSubj:     np + "svar.jobs.",
 	}
 }
 
@@ -258,7 +262,7 @@ func redactURL(urls string) string {
 	return strings.Join(parts, ",")
 }
 
-// streamConfigs are the five streams. Only features of nats-server 2.9 are
+// streamConfigs are the streams. Only features of nats-server 2.9 are
 // relied on, so an older external server works too.
 func (b *Bus) streamConfigs() []jetstream.StreamConfig {
 	o := b.opts
@@ -302,7 +306,7 @@ func (b *Bus) streamConfigs() []jetstream.StreamConfig {
 		Discard:     jetstream.DiscardOld,
 		Duplicates:  2 * time.Minute,
 		Replicas:    o.Replicas,
-	}, {
+	}, b.jobsStreamConfig(), {
 		Name:        b.n.health,
 		Description: "Svar health probes: a tiny write per check proves JetStream can store",
 		Subjects:    []string{b.n.healthSubj + ">"},
@@ -427,6 +431,11 @@ func (b *Bus) DeleteStreams(ctx context.Context) error {
 		if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			errs = append(errs, fmt.Errorf("natsbus: delete stream %s: %w", cfg.Name, err))
 		}
+	}
+	cctx, cancel := opContext(ctx)
+	defer cancel()
+	if err := b.js.DeleteKeyValue(cctx, b.StreamName(BucketLeases)); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
+		errs = append(errs, fmt.Errorf("natsbus: delete bucket %s: %w", BucketLeases, err))
 	}
 	return errors.Join(errs...)
 }
