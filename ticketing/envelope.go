@@ -107,8 +107,13 @@ func NewValidator() *Validator {
 	return &Validator{v: v}
 }
 
-// MaxMetaKey is the longest key Meta takes.
-const MaxMetaKey = 64
+// MaxMetaKey is the longest key Meta takes; MaxMetaBytes bounds all its
+// keys and values together, so that an envelope stays far below the
+// store's 16 MB document limit.
+const (
+	MaxMetaKey   = 64
+	MaxMetaBytes = 512 << 10
+)
 
 // ValidMetaKey reports whether k may be a key of Envelope.Meta (and so of
 // Message.Meta): 1 to MaxMetaKey ASCII letters, digits, '_' or '-'.
@@ -163,6 +168,13 @@ func describe(fe validator.FieldError) string {
 func (v *Validator) Validate(e *Envelope) error {
 	if err := v.Struct(e); err != nil {
 		return err
+	}
+	metaBytes := 0
+	for k, v := range e.Meta {
+		metaBytes += len(k) + len(v)
+	}
+	if metaBytes > MaxMetaBytes {
+		return FieldError("meta", "must be at most %d bytes in all", MaxMetaBytes)
 	}
 	if strings.TrimSpace(e.Text) == "" && strings.TrimSpace(e.HTML) == "" && len(e.Attachments) == 0 && e.Bounce == nil {
 		return FieldError("text", "is empty")

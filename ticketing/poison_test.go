@@ -165,6 +165,13 @@ func TestValidateMetaKeys(t *testing.T) {
 		{"bad utf-8 key", map[string]string{"a\xff": "1"}, false},
 		{"long key", map[string]string{strings.Repeat("k", 65): "1"}, false},
 		{"long value", map[string]string{"k": strings.Repeat("v", 128<<10+1)}, false},
+		{"too many bytes in all", func() map[string]string {
+			m := map[string]string{}
+			for i := range 5 {
+				m[fmt.Sprintf("k%d", i)] = strings.Repeat("å", 60<<10) // 120 KiB each
+			}
+			return m
+		}(), false},
 		{"too many", func() map[string]string {
 			m := map[string]string{}
 			for i := range 31 {
