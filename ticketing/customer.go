@@ -95,5 +95,5 @@ type Order struct {
 	Status string `json:"status,omitempty" bson:"status,omitempty" validate:"max=50"`
 	// TrackingURL is where the customer follows the delivery ({{order.tracking_url}} in macros).
 	TrackingURL string    `json:"tracking_url,omitempty" bson:"tracking_url,omitempty" validate:"omitempty,max=2000,url"`
-	CreatedAt   time.Time `json:"created_at,omitempty" bson:"created_at,omitempty"`
+	CreatedAt   time.Time `json:"created_at,omitzero" bson:"created_at,omitempty"`
 }
