@@ -64,7 +64,7 @@ func catalogFor(lang string) catalog {
 		c = swedish()
 	}
 	c.merge(emailStrings(lang))
-	return c
+	return withComposer(c, lang)
 }
 
 // merge adds the entries of more to c.

@@ -9,6 +9,7 @@ import (
 	"github.com/svar-dev/svar/channels/chat"
 	"github.com/svar-dev/svar/channels/email"
 	"github.com/svar-dev/svar/channels/sms"
+	"github.com/svar-dev/svar/configs"
 	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/web"
 )
@@ -45,6 +46,19 @@ func (r reporting) ReportDelivery(ctx context.Context, id string, d ticketing.De
 	return m, err
 }
 
+// replyChannels are the channels whose adapters this configuration runs:
+// chat always, email and SMS when they are set up.
+func replyChannels(c *configs.Config) []ticketing.Channel {
+	out := []ticketing.Channel{ticketing.ChannelChat}
+	if c.EmailOn() {
+		out = append(out, ticketing.ChannelEmail)
+	}
+	if c.SMSOn() {
+		out = append(out, ticketing.ChannelSMS)
+	}
+	return out
+}
+
 // startChannels starts the configured channel adapters and returns their
 // HTTP routes. checks receives per-channel reply validators.
 func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]func(string) (map[string]string, error)) ([]web.Router, error) {
@@ -64,7 +78,7 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 		return nil, err
 	}
 	ch, err := chat.New(chat.Options{Publisher: m.Bus, Outbound: m.Bus, Relay: m.Bus, Service: svc, Store: m.Store,
-		IdentitySecret: c.Chat.IdentitySecret, AllowedOrigins: origins, Demo: c.DemoOn(), PublicURL: c.PublicURL,
+		IdentitySecret: c.Chat.IdentitySecret, AllowedOrigins: origins, Demo: c.DemoOn(), PublicURL: c.PublicURL, Files: m.files,
 		EmailFallback: c.EmailOn(), FallbackGrace: c.Chat.FallbackGrace, MessagesPerMinute: c.Chat.MessagesPerMinute,
 		MaxConnsPerIP: c.Chat.MaxPerAddress, MaxConnsPerVisitor: c.Chat.MaxPerVisitor, ClientIP: clientIP,
 		Logger: log.With("component", "chat")})
@@ -98,7 +112,7 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 			Twilio:        sms.TwilioOptions{AccountSID: c.SMS.TwilioAccountSID, AuthToken: c.SMS.TwilioAuthToken, APIBase: c.SMS.TwilioAPIBase},
 			Elks: sms.ElksOptions{Username: c.SMS.ElksUsername, Password: c.SMS.ElksPassword, APIBase: c.SMS.ElksAPIBase,
 				WebhookSecret: c.SMS.ElksWebhookSecret},
-			Publisher: m.Bus, Outbound: m.Bus, Store: m.Store, Service: svc, Logger: log.With("component", "sms")})
+			Publisher: m.Bus, Outbound: m.Bus, Store: m.Store, Service: svc, Files: m.files, Logger: log.With("component", "sms")})
 		if err != nil {
 			return nil, fmt.Errorf("sms: %w", err)
 		}
