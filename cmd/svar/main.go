@@ -43,16 +43,30 @@ func main() {
 		err = serve(ctx, args)
 	case "bench":
 		err = runBench(ctx, args, os.Stdout)
+	case "backup":
+		err = runBackup(ctx, args, os.Stdout)
+	case "restore":
+		err = runRestore(ctx, args, os.Stdout)
 	case "help":
-		fmt.Println("usage: svar [serve|bench] [flags]; svar serve -h lists the settings")
+		fmt.Print(commandsHelp)
 	default:
-		err = fmt.Errorf("unknown command %q (want serve or bench)", cmd)
+		err = fmt.Errorf("unknown command %q (svar help lists them)", cmd)
 	}
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "svar:", err)
 		os.Exit(1)
 	}
 }
+
+// commandsHelp is the table `svar help` and `svar -h` print.
+const commandsHelp = `usage: svar [command] [flags]
+
+  serve                  run a node (the default); svar serve -h lists the settings
+  bench                  run the benchmarks (svar bench -h)
+  backup --to DIR        copy the embedded store and the JetStream state while the node runs
+  restore --from DIR     bring a backup back into the configured, empty data dir
+  help                   this list
+`
 
 func serve(ctx context.Context, args []string) error {
 	m := NewMain()
@@ -112,6 +126,10 @@ func NewMain() *Main {
 // ParseFlags loads the configuration from flags, env and config file.
 func (m *Main) ParseFlags(args []string) error {
 	fs := flag.NewFlagSet("svar serve", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), commandsHelp+"\nsettings of svar serve (flags override environment variables):\n")
+		fs.PrintDefaults()
+	}
 	c, err := configs.Load(fs, args, os.LookupEnv)
 	if err != nil {
 		return err
@@ -150,6 +168,10 @@ func (m *Main) Run(ctx context.Context) error {
 			return fmt.Errorf("embedded NATS: %w", err)
 		}
 		m.embNATS, natsURL = e, e.ClientURL()
+		// svar backup finds the running embedded server here.
+		if err := os.WriteFile(filepath.Join(c.DataDir, "nats", natsURLFile), []byte(natsURL+"\n"), 0o600); err != nil {
+			return fmt.Errorf("data dir: %w", err)
+		}
 	}
 	mongoURI, embStore := c.MongoDBURI, m.StoreServer
 	if mongoURI == "" && embStore != nil {
