@@ -60,6 +60,8 @@ type Store struct {
 	db       *mongo.Database
 	embedded *Embedded
 	locks    *docLocks // nil on an external server
+	ferret   bool      // the server is FerretDB (the embedded store)
+	domain   string    // names this process's locks in CheckSharing
 	log      *slog.Logger
 
 	identities, customers, tickets, ticketNumbers, counters, messages,
@@ -97,8 +99,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		embedded: o.Embedded,
 		log:      o.Logger,
 	}
+	s.domain = newDomain()
 	if o.Embedded != nil {
 		s.locks = o.Embedded.locks
+		s.domain = o.Embedded.domain
 	}
 	for name, c := range map[string]**mongo.Collection{
 		collIdentities: &s.identities, collCustomers: &s.customers, collTickets: &s.tickets,
@@ -109,6 +113,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		*c = s.db.Collection(name)
 	}
 	if err := s.setup(ctx); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, err
+	}
+	if s.ferret, err = s.isFerretDB(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, err
 	}
