@@ -315,7 +315,7 @@ func TestThreeNodeCluster(t *testing.T) {
 			t.Errorf("reply on %s stored %d times", ch, counts[text])
 		}
 	}
-	t.Logf("cluster counts: acknowledged %d, not acknowledged %d (chat sockets on the dead node), stored twice %d, "+
+	t.Logf("cluster counts: acknowledged %d, not acknowledged %d (refused while a part was down: the customer or provider sends again), stored twice %d, "+
 		"live events missed on surviving nodes 0, replies %d (sms sent %d, mail sent %d)",
 		len(acked), len(unacked), twice, len(replies), elks.count(replies[ticketing.ChannelSMS]), mails)
 }
