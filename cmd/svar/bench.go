@@ -183,6 +183,7 @@ var benchFigureSpecs = []benchFigureSpec{
 	{"list_p99_ms", "ms", 2, 25, false, false},
 	{"idle_rss_mb", "MB", 1, 100, false, false},
 	{"cold_start_s", "s", 1, 120, false, true},
+	{"cold_cpu_s", "s", 1, 0, false, true},
 	{"warm_start_s", "s", 1, 0, false, true},
 	{"binary_mib", "MiB", 1, 0, false, true},
 }

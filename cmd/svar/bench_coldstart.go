@@ -21,8 +21,10 @@ import (
 //	               with an empty GOCACHE and GOMODCACHE (GOFLAGS=-mod=mod),
 //	               until the start banner
 //	warm_start_s   `go run ./cmd/svar` again with those caches, to the banner
+//	cold_cpu_s     the CPU time (user + system) the cold `go run` took with
+//	               its compilers: divided by the cores, the wall time on an
+//	               idle machine, whatever else the machine was doing
 //	binary_mib     the size of the binary `go build ./cmd/svar` writes
-var coldStartFigures = []string{"cold_start_s", "warm_start_s", "binary_mib"}
 
 // measureColdStart runs the cold-start measurement on the git checkout
 // that holds the working directory.
@@ -57,16 +59,18 @@ func (b *bench) measureColdStart(ctx context.Context) error {
 	if out, err := clone.CombinedOutput(); err != nil {
 		return fmt.Errorf("cold start: git clone: %v: %s", err, out)
 	}
-	if err := runToBanner(ctx, src, append(env, "SVAR_DATA_DIR="+filepath.Join(tmp, "data1"))); err != nil {
+	cpu, err := runToBanner(ctx, src, append(env, "SVAR_DATA_DIR="+filepath.Join(tmp, "data1")))
+	if err != nil {
 		b.res.fail("cold_start_s", "%v", err)
 		return nil
 	}
 	cold := time.Since(start)
 	b.res.set("cold_start_s", cold.Seconds())
-	b.logf("cold start: %.1f s to the banner", cold.Seconds())
+	b.res.set("cold_cpu_s", cpu.Seconds())
+	b.logf("cold start: %.1f s to the banner, %.1f s of CPU", cold.Seconds(), cpu.Seconds())
 
 	start = time.Now()
-	if err := runToBanner(ctx, src, append(env, "SVAR_DATA_DIR="+filepath.Join(tmp, "data2"))); err != nil {
+	if _, err := runToBanner(ctx, src, append(env, "SVAR_DATA_DIR="+filepath.Join(tmp, "data2"))); err != nil {
 		b.res.fail("warm_start_s", "%v", err)
 	} else {
 		b.res.set("warm_start_s", time.Since(start).Seconds())
@@ -84,19 +88,20 @@ func (b *bench) measureColdStart(ctx context.Context) error {
 }
 
 // runToBanner runs `go run ./cmd/svar` in dir until it prints its banner,
-// then stops it with SIGTERM.
-func runToBanner(ctx context.Context, dir string, env []string) error {
+// then stops it with SIGTERM. It returns the CPU time of the go command and
+// the compilers and linker it waited for.
+func runToBanner(ctx context.Context, dir string, env []string) (time.Duration, error) {
 	cmd := exec.CommandContext(ctx, "go", "run", "./cmd/svar")
 	cmd.Dir, cmd.Env = dir, env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var stderr strings.Builder
 	cmd.Stderr = &limitedWriter{w: &stderr, n: 4096}
 	if err := cmd.Start(); err != nil {
-		return err
+		return 0, err
 	}
 	found := make(chan bool, 1)
 	go func() {
@@ -123,9 +128,9 @@ func runToBanner(ctx context.Context, dir string, env []string) error {
 		<-done
 	}
 	if !ok {
-		return fmt.Errorf("no banner: %s", benchOneLine(stderr.String()))
+		return 0, fmt.Errorf("no banner: %s", benchOneLine(stderr.String()))
 	}
-	return nil
+	return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
 }
 
 // limitedWriter keeps the first n bytes written to it.
