@@ -11,13 +11,15 @@ import (
 	"time"
 
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/staff"
 )
 
 // Service is the ticketing core as the web layer uses it.
 type Service interface {
 	ListTickets(ctx context.Context, f ticketing.TicketFilter) (*ticketing.TicketPage, error)
-	Counts(agentID string) map[string]int
+	Counts(v ticketing.Viewer) map[string]int
 	TicketView(ctx context.Context, id string) (*ticketing.TicketView, error)
+	Ticket(ctx context.Context, id string) (*ticketing.Ticket, error)
 	Reply(ctx context.Context, ticketID string, by *ticketing.Agent, in ticketing.ReplyInput) (*ticketing.Message, error)
 	UpdateTicket(ctx context.Context, id string, by *ticketing.Agent, u ticketing.TicketUpdate) (*ticketing.Ticket, error)
 	CustomerView(ctx context.Context, id string) (*ticketing.Customer, []*ticketing.Ticket, error)
@@ -25,10 +27,18 @@ type Service interface {
 	PushCustomer(ctx context.Context, in ticketing.ShopCustomer) (*ticketing.Customer, []ticketing.Identity, error)
 }
 
-// Live serves agents' live websockets (package realtime).
+// Live serves agents' live websockets (package realtime). A session gets
+// only the events of tickets its Viewer may see.
 type Live interface {
-	ServeAgent(w http.ResponseWriter, r *http.Request, agent *ticketing.Agent)
+	ServeAgent(w http.ResponseWriter, r *http.Request, agent *ticketing.Agent, v ticketing.Viewer)
 	DisconnectAgent(agentID string)
+}
+
+// Presence says whether an agent has a console open on any node, and
+// hears when an agent chose another availability.
+type Presence interface {
+	Online(agentID string) bool
+	StatusChanged(ctx context.Context, a *ticketing.Agent)
 }
 
 // Pinger checks a dependency for /healthz.
@@ -45,7 +55,11 @@ type Router interface {
 type Options struct {
 	Service Service
 	Store   ticketing.Store
-	Live    Live
+	// Staff is agents, sessions and teams; nil: one on Store.
+	Staff *staff.Service
+	// Presence, when set, makes availability follow open consoles.
+	Presence Presence
+	Live     Live
 	// Health names the dependencies /healthz checks ("nats", "mongodb").
 	Health map[string]Pinger
 	// Ready answers /readyz; nil: ready as soon as it serves.
@@ -78,6 +92,9 @@ type Server struct {
 	now     func() time.Time
 	handler http.Handler
 	console *console // the console's templates and static files (console.go)
+	staff   *staff.Service
+	// ownStaff: New made staff, so Close closes it.
+	ownStaff bool
 }
 
 // New returns a Server with every route registered.
@@ -92,6 +109,11 @@ func New(o Options) *Server {
 	}
 	if s.metrics == nil {
 		s.metrics = NewMetrics()
+	}
+	s.staff = o.Staff
+	if s.staff == nil {
+		s.staff = staff.New(staff.Options{Store: o.Store, Logger: s.log, Relay: o.Relay, Now: o.Now})
+		s.ownStaff = true
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)
@@ -128,6 +150,12 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	mux.Handle("GET /api/v1/attachments/{key...}", s.authed(s.handleAttachment))
 	mux.Handle("GET /api/v1/live", s.authed(s.handleLive))
+
+	mux.Handle("GET /api/v1/teams", s.authed(s.handleListTeams))
+	mux.Handle("POST /api/v1/teams", s.authed(s.handleCreateTeam))
+	mux.Handle("GET /api/v1/teams/{id}", s.authed(s.handleGetTeam))
+	mux.Handle("PATCH /api/v1/teams/{id}", s.authed(s.handlePatchTeam))
+	mux.Handle("PUT /api/v1/me/availability", s.authed(s.handleAvailability))
 
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, ticketing.Errorf(ticketing.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))

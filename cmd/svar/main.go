@@ -26,6 +26,7 @@ import (
 	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/ticketing/mongostore"
 	"github.com/svar-dev/svar/ticketing/natsbus"
+	"github.com/svar-dev/svar/ticketing/staff"
 	"github.com/svar-dev/svar/web"
 )
 
@@ -99,6 +100,8 @@ type Main struct {
 	Leases   *natsbus.Leases // one-at-a-time jobs (the mailbox reader)
 	Service  *ticketing.Service
 	Hub      *realtime.Hub
+	Staff    *staff.Service
+	teams    teamsParts // assignment and notifications (teams.go)
 	Metrics  *web.Metrics
 	Web      *web.Server
 	channels channels
@@ -208,9 +211,12 @@ func (m *Main) Run(ctx context.Context) error {
 	checks := map[ticketing.Channel]func(string) (map[string]string, error){}
 	m.Service = ticketing.New(ticketing.Options{Store: store, Bus: bus, Logger: log.With("component", "core"),
 		ReopenWindow: c.ReopenWindow, ReplyChecks: checks})
-	m.Hub = realtime.New(realtime.Options{Logger: log.With("component", "realtime"), Backlog: bus, Relay: bus})
+	m.Staff = staff.New(staff.Options{Store: store, Relay: bus, Logger: log.With("component", "staff")})
+	m.Hub = realtime.New(realtime.Options{Logger: log.With("component", "realtime"), Backlog: bus, Relay: bus,
+		Tickets: m.Service.Inbox(), Viewers: m.Staff.ViewerOf, OnAvailability: m.availabilityChanged})
+	m.Staff.OnViewChange(m.Hub.RefreshViewers)
 
-	created, generated, err := web.EnsureAdmin(startCtx, store, c.AdminEmail, c.AdminPassword)
+	created, generated, err := staff.EnsureAdmin(startCtx, store, c.AdminEmail, c.AdminPassword)
 	if err != nil {
 		return fmt.Errorf("create the first admin: %w", err)
 	}
@@ -241,7 +247,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 
 	m.registerGauges()
-	m.Web = web.New(web.Options{Service: m.Service, Store: store, Live: m.Hub, Metrics: m.Metrics,
+	m.Web = web.New(web.Options{Service: m.Service, Store: store, Staff: m.Staff, Presence: m.Hub, Live: m.Hub, Metrics: m.Metrics,
 		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Ready: &m.ready, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://")})
 	ln, err := net.Listen("tcp", c.HTTPAddr)
@@ -383,6 +389,9 @@ func (m *Main) Close() error {
 		}
 		if m.Hub != nil {
 			m.Hub.Close()
+		}
+		if m.Staff != nil {
+			m.Staff.Close()
 		}
 		m.channels.close()
 		if m.cancel != nil {

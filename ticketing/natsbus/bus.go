@@ -23,6 +23,7 @@ const (
 	StreamOutbound = "SVAR_OUTBOUND"
 	StreamEvents   = "SVAR_EVENTS"
 	StreamDLQ      = "SVAR_DLQ"
+	StreamJobs     = "SVAR_JOBS"
 )
 
 // CoreConsumer is the durable inbound consumer every node shares.
@@ -122,6 +123,7 @@ type names struct {
 	inbound, outbound, events, dlq    string // stream names
 	inboundSubj, outboundSubj, evSubj string // "svar.inbound." etc., with prefix
 	dlqSubj, relaySubj                string
+	jobs, jobsSubj                    string
 }
 
 func newNames(ns string) names {
@@ -140,6 +142,8 @@ func newNames(ns string) names {
 		evSubj:       np + "svar.events.",
 		dlqSubj:      np + "svar.dlq.",
 		relaySubj:    np + "svar.relay.",
+		jobs:         sp + StreamJobs,
+		jobsSubj:     np + "svar.jobs.",
 	}
 }
 
@@ -248,7 +252,7 @@ func redactURL(urls string) string {
 	return strings.Join(parts, ",")
 }
 
-// streamConfigs are the four streams. Only features of nats-server 2.9 are
+// streamConfigs are the five streams. Only features of nats-server 2.9 are
 // relied on, so an older external server works too.
 func (b *Bus) streamConfigs() []jetstream.StreamConfig {
 	o := b.opts
@@ -292,7 +296,7 @@ func (b *Bus) streamConfigs() []jetstream.StreamConfig {
 		Discard:     jetstream.DiscardOld,
 		Duplicates:  2 * time.Minute,
 		Replicas:    o.Replicas,
-	}}
+	}, b.jobsStreamConfig()}
 }
 
 func (b *Bus) ensureStreams(ctx context.Context) error {
