@@ -64,14 +64,32 @@ type liveSeen struct {
 	texts map[string]int
 }
 
-func watchLive(c *agentClient) *liveSeen {
-	ws := c.live("")
+func watchLive(c *agentClient, since uint64) *liveSeen {
 	s := &liveSeen{texts: map[string]int{}}
+	ws := c.live(fmt.Sprintf("since=%d", since))
 	go func() {
+		// As the console does: a socket the node closes (a slow consumer
+		// on a loaded machine) reconnects with since=<last seq> and misses
+		// nothing.
+		last := since
 		for {
 			var ev ticketing.Event
 			if err := ws.ReadJSON(&ev); err != nil {
-				return
+				ws.Close()
+				var derr error
+				for range 50 {
+					if ws, derr = c.dialLive(fmt.Sprintf("since=%d", last)); derr == nil {
+						break
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				if derr != nil {
+					return
+				}
+				continue
+			}
+			if ev.Seq > last {
+				last = ev.Seq
 			}
 			if ev.Type == ticketing.EventMessageCreated && ev.Message != nil {
 				s.mu.Lock()
@@ -163,7 +181,11 @@ func TestThreeNodeCluster(t *testing.T) {
 	}
 	alive := []int{0, 1, 2}
 	agent1, agent2 := login(t, nodes[1]), login(t, nodes[2])
-	live1, live2 := watchLive(agent1), watchLive(agent2)
+	since, err := nodes[1].Bus.LastEventSeq(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	live1, live2 := watchLive(agent1, since), watchLive(agent2, since)
 
 	var (
 		acked   []string
@@ -259,7 +281,9 @@ func TestThreeNodeCluster(t *testing.T) {
 
 	// Every acknowledged message stored exactly once.
 	var counts map[string]int
-	eventually(t, "every acknowledged message stored", func() error {
+	// A message the killed node had taken but not acknowledged comes back
+	// after the consumers' ack wait (30 s): wait longer than that.
+	eventuallyWithin(t, 90*time.Second, "every acknowledged message stored", func() error {
 		counts = messageTexts(t, agent1)
 		var missing []string
 		for _, x := range acked {
@@ -280,7 +304,7 @@ func TestThreeNodeCluster(t *testing.T) {
 		}
 	}
 	// Live events reached the agents on the surviving nodes.
-	eventually(t, "live events on the surviving nodes", func() error {
+	eventuallyWithin(t, 30*time.Second, "live events on the surviving nodes", func() error {
 		if m := live1.missing(acked); len(m) > 0 {
 			return fmt.Errorf("node 2's agent missed %d, e.g. %v", len(m), m[:min(5, len(m))])
 		}
@@ -290,7 +314,7 @@ func TestThreeNodeCluster(t *testing.T) {
 		return nil
 	})
 	// Replies went out once.
-	eventually(t, "the SMS and email replies sent", func() error {
+	eventuallyWithin(t, 90*time.Second, "the SMS and email replies sent", func() error {
 		if elks.count(replies[ticketing.ChannelSMS]) == 0 {
 			return fmt.Errorf("no SMS reply yet")
 		}
@@ -343,4 +367,31 @@ func messageTexts(t *testing.T, c *agentClient) map[string]int {
 		}
 		cursor = page.NextCursor
 	}
+}
+
+// dialLive opens the agent's live websocket, reporting failure instead of
+// failing the test (for reconnects).
+func (c *agentClient) dialLive(query string) (*websocket.Conn, error) {
+	u, _ := url.Parse(c.base)
+	u.Scheme, u.Path, u.RawQuery = "ws", "/api/v1/live", query
+	h := http.Header{}
+	for _, ck := range c.http.Jar.Cookies(&url.URL{Scheme: "http", Host: u.Host}) {
+		h.Add("Cookie", ck.String())
+	}
+	ws, _, err := websocket.DefaultDialer.Dial(u.String(), h)
+	return ws, err
+}
+
+// eventuallyWithin polls f until it returns nil or d has passed.
+func eventuallyWithin(t *testing.T, d time.Duration, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = f(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s: %v", what, err)
 }
