@@ -60,8 +60,10 @@ func (e *elksAPI) count(text string) int {
 // liveSeen counts the texts of message.created events an agent's live
 // socket receives.
 type liveSeen struct {
-	mu    sync.Mutex
-	texts map[string]int
+	mu         sync.Mutex
+	texts      map[string]int
+	reconnects []string // why the socket closed, each time
+	gaveUp     error
 }
 
 func watchLive(c *agentClient, since uint64) *liveSeen {
@@ -75,6 +77,9 @@ func watchLive(c *agentClient, since uint64) *liveSeen {
 		for {
 			var ev ticketing.Event
 			if err := ws.ReadJSON(&ev); err != nil {
+				s.mu.Lock()
+				s.reconnects = append(s.reconnects, fmt.Sprintf("after seq %d: %v", last, err))
+				s.mu.Unlock()
 				ws.Close()
 				var derr error
 				for range 50 {
@@ -84,6 +89,9 @@ func watchLive(c *agentClient, since uint64) *liveSeen {
 					time.Sleep(100 * time.Millisecond)
 				}
 				if derr != nil {
+					s.mu.Lock()
+					s.gaveUp = derr
+					s.mu.Unlock()
 					return
 				}
 				continue
@@ -111,6 +119,12 @@ func (s *liveSeen) missing(texts []string) []string {
 		}
 	}
 	return out
+}
+
+func (s *liveSeen) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fmt.Sprintf("%d texts seen, reconnects %q, gave up: %v", len(s.texts), s.reconnects, s.gaveUp)
 }
 
 // clusterChat is a chat customer that tolerates its node dying.
@@ -305,11 +319,9 @@ func TestThreeNodeCluster(t *testing.T) {
 	}
 	// Live events reached the agents on the surviving nodes.
 	eventuallyWithin(t, 30*time.Second, "live events on the surviving nodes", func() error {
-		if m := live1.missing(acked); len(m) > 0 {
-			return fmt.Errorf("node 2's agent missed %d, e.g. %v", len(m), m[:min(5, len(m))])
-		}
-		if m := live2.missing(acked); len(m) > 0 {
-			return fmt.Errorf("node 3's agent missed %d, e.g. %v", len(m), m[:min(5, len(m))])
+		m1, m2 := live1.missing(acked), live2.missing(acked)
+		if len(m1)+len(m2) > 0 {
+			return fmt.Errorf("node 2's agent missed %v (%s); node 3's agent missed %v (%s)", m1, live1, m2, live2)
 		}
 		return nil
 	})
