@@ -77,6 +77,10 @@ type Options struct {
 	SecureCookies bool
 	// Now returns the time; default time.Now.
 	Now func() time.Time
+	// ClientIP tells a request's client address for per-address limits;
+	// default ClientIP(nil), the TCP peer. cmd/svar passes the one built
+	// from SVAR_TRUSTED_PROXIES.
+	ClientIP func(r *http.Request) string
 }
 
 // Server is the HTTP handler of one node.
@@ -106,6 +110,9 @@ func New(o Options) *Server {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.opts.ClientIP == nil {
+		s.opts.ClientIP = ClientIP(nil)
 	}
 	if s.metrics == nil {
 		s.metrics = NewMetrics()

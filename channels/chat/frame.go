@@ -151,7 +151,9 @@ type welcomeFrame struct {
 	VisitorID    string         `json:"visitor_id"`
 	Verified     bool           `json:"verified"`
 	Messages     []*messageView `json:"messages"`
-	AgentsOnline bool           `json:"agents_online"`
+	// AgentsOnline is left out until the node knows; an "agents" frame
+	// follows then.
+	AgentsOnline *bool `json:"agents_online,omitempty"`
 }
 
 type messageFrame struct {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 
 	"github.com/svar-dev/svar/channels/chat"
@@ -58,9 +59,15 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 			origins = []string{u.Scheme + "://" + u.Host}
 		}
 	}
+	clientIP, err := m.clientIP()
+	if err != nil {
+		return nil, err
+	}
 	ch, err := chat.New(chat.Options{Publisher: m.Bus, Outbound: m.Bus, Relay: m.Bus, Service: svc, Store: m.Store,
 		IdentitySecret: c.Chat.IdentitySecret, AllowedOrigins: origins, Demo: c.DemoOn(), PublicURL: c.PublicURL,
-		EmailFallback: c.EmailOn(), FallbackGrace: c.Chat.FallbackGrace, MessagesPerMinute: c.Chat.MessagesPerMinute, Logger: log.With("component", "chat")})
+		EmailFallback: c.EmailOn(), FallbackGrace: c.Chat.FallbackGrace, MessagesPerMinute: c.Chat.MessagesPerMinute,
+		MaxConnsPerIP: c.Chat.MaxPerAddress, MaxConnsPerVisitor: c.Chat.MaxPerVisitor, ClientIP: clientIP,
+		Logger: log.With("component", "chat")})
 	if err != nil {
 		return nil, fmt.Errorf("chat: %w", err)
 	}
@@ -99,4 +106,14 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 		routers = append(routers, s)
 	}
 	return routers, nil
+}
+
+// clientIP is how every per-address limit of the node tells a request's
+// client: the TCP peer, or behind SVAR_TRUSTED_PROXIES what they forwarded.
+func (m *Main) clientIP() (func(*http.Request) string, error) {
+	trusted, err := m.Config.TrustedProxyPrefixes()
+	if err != nil {
+		return nil, fmt.Errorf("SVAR_TRUSTED_PROXIES: %w", err)
+	}
+	return web.ClientIP(trusted), nil
 }

@@ -67,7 +67,7 @@
 .launch svg{width:28px;height:28px;fill:currentColor}
 .badge{position:absolute;top:-4px;right:-4px;min-width:22px;height:22px;padding:0 6px;border-radius:11px;background:#dc2626;color:#fff;font-size:12px;font-weight:700;display:grid;place-items:center}
 .panel{position:fixed;right:20px;bottom:90px;width:370px;max-width:calc(100vw - 24px);height:540px;max-height:calc(100vh - 110px);background:#fff;color:#1f2933;border-radius:14px;box-shadow:0 10px 40px rgba(0,0,0,.28);display:flex;flex-direction:column;overflow:hidden;z-index:2147483001}
-.panel[hidden],[hidden]{display:none}
+[hidden]{display:none!important}
 header{background:#0f766e;color:#fff;padding:12px 14px;display:flex;align-items:center;gap:8px}
 h2{margin:0;font-size:16px;font-weight:700;flex:1}
 .status{margin:0;font-size:12px;opacity:.9}
@@ -116,7 +116,8 @@ button:focus-visible,textarea:focus-visible,input:focus-visible,.log:focus-visib
   typingEl.textContent = T.typing;
 
   // ---- state ----
-  let ws = null, connected = false, attempt = 0, retryTimer = 0, opened = false, agentsOnline = true, unread = 0;
+  // agentsOnline: null until the server has said (never claim "online" before).
+  let ws = null, connected = false, attempt = 0, retryTimer = 0, opened = false, agentsOnline = null, unread = 0;
   let typingTimer = 0, typingSentAt = 0, theirTypingTimer = 0, resendTimer = 0;
   const items = new Map(); // message id or "c:"+client_id -> <li>
 
@@ -133,8 +134,8 @@ button:focus-visible,textarea:focus-visible,input:focus-visible,.log:focus-visib
   };
 
   const setStatus = () => {
-    status.textContent = !navigator.onLine ? T.offline : !connected ? T.connecting : agentsOnline ? T.online : T.away;
-    mailForm.hidden = !connected || agentsOnline || !!st.e;
+    status.textContent = !navigator.onLine ? T.offline : !connected || agentsOnline === null ? T.connecting : agentsOnline ? T.online : T.away;
+    mailForm.hidden = !connected || agentsOnline !== false || !!st.e;
   };
 
   const stick = () => { log.scrollTop = log.scrollHeight; };
@@ -215,7 +216,7 @@ button:focus-visible,textarea:focus-visible,input:focus-visible,.log:focus-visib
           if (m.direction === "outbound" && (!st.r || Date.parse(m.created_at) > Date.parse(st.r)) && !opened) unread++;
         }
         for (const q of st.q) render({ client_id: q.c, text: q.t, pending: true });
-        agentsOnline = f.agents_online !== false;
+        agentsOnline = typeof f.agents_online === "boolean" ? f.agents_online : null;
         save();
         setLaunchLabel();
         setStatus();
