@@ -56,7 +56,7 @@ var allPhases = []string{phaseIdle, phaseConns, phaseRaw, phaseIngest, phaseList
 func defaultBenchConfig() benchConfig {
 	return benchConfig{
 		RawDocs: 5000, IngestMsgs: 20_000, Customers: 2_000, ListTickets: 10_000, ListRequests: 2_000,
-		Conns: 10_000, LiveRate: 200, LiveVisitors: 100, LiveDuration: 30 * time.Second, Emails: 20,
+		Conns: 10_000, LiveRate: 400, LiveVisitors: 200, LiveDuration: 30 * time.Second, Emails: 20,
 	}
 }
 
