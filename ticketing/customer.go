@@ -93,5 +93,5 @@ type Order struct {
 	ID        string    `json:"id" bson:"id" validate:"required,max=100"`
 	Total     string    `json:"total,omitempty" bson:"total,omitempty" validate:"max=50"`
 	Status    string    `json:"status,omitempty" bson:"status,omitempty" validate:"max=50"`
-	CreatedAt time.Time `json:"created_at,omitempty" bson:"created_at,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitzero" bson:"created_at,omitempty"`
 }

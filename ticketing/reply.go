@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -68,6 +69,13 @@ func (s *Service) Reply(ctx context.Context, ticketID string, by *Agent, in Repl
 		}
 		if ch == "" {
 			ch = t.Channel
+		}
+		if !slices.Contains(s.sends, ch) {
+			why := ""
+			if in.Channel == "" {
+				why = fmt.Sprintf("the customer last wrote by %s, but ", ch)
+			}
+			return nil, FieldError("channel", "%sreplies by %s are not set up on this Svar; pick one of: %s", why, ch, joinChannels(s.sends))
 		}
 		to, ok := Recipient(c, ch)
 		if !ok {
@@ -264,4 +272,36 @@ func (s *Service) GetMessage(ctx context.Context, id string) (*Message, error) {
 		return nil, Errorf(ENotFound, "message %s not found", id)
 	}
 	return m, err
+}
+
+// allChannels are the channels in the order pickers offer them.
+var allChannels = []Channel{ChannelEmail, ChannelChat, ChannelSMS}
+
+// replyChannels orders the configured channels; nil means all.
+func replyChannels(cs []Channel) []Channel {
+	if cs == nil {
+		return slices.Clone(allChannels)
+	}
+	out := []Channel{}
+	for _, ch := range allChannels {
+		if slices.Contains(cs, ch) {
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
+// ReplyChannels returns the channels replies can go out on here: the
+// configured adapters. A reply on another is refused with a field error.
+func (s *Service) ReplyChannels() []Channel { return slices.Clone(s.sends) }
+
+func joinChannels(cs []Channel) string {
+	if len(cs) == 0 {
+		return "(none)"
+	}
+	names := make([]string, len(cs))
+	for i, ch := range cs {
+		names[i] = string(ch)
+	}
+	return strings.Join(names, ", ")
 }

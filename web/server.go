@@ -62,6 +62,8 @@ type Options struct {
 	Live     Live
 	// Health names the dependencies /healthz checks ("nats", "mongodb").
 	Health map[string]Pinger
+	// HealthTimeout is how long /healthz waits for each part; default 3s.
+	HealthTimeout time.Duration
 	// Ready answers /readyz; nil: ready as soon as it serves.
 	Ready   Readiness
 	Metrics *Metrics
@@ -128,6 +130,9 @@ func New(o Options) *Server {
 		r.Routes(mux)
 	}
 	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, ticketing.Errorf(ticketing.EForbidden, "cross-origin request refused: %s %s may only come from Svar's own pages or a non-browser client", r.Method, r.URL.Path))
+	}))
 	s.handler = s.recoverer(securityHeaders(cop.Handler(mux)))
 	return s
 }
@@ -194,21 +199,4 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
-}
-
-func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-	defer cancel()
-	out := map[string]string{"status": "ok"}
-	code := http.StatusOK
-	for name, p := range s.health {
-		if err := p.Ping(ctx); err != nil {
-			out[name] = "error: " + err.Error()
-			out["status"] = "degraded"
-			code = http.StatusServiceUnavailable
-			continue
-		}
-		out[name] = "ok"
-	}
-	writeJSON(w, code, out)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/svar-dev/svar/channels/chat"
 	"github.com/svar-dev/svar/channels/email"
 	"github.com/svar-dev/svar/channels/sms"
+	"github.com/svar-dev/svar/configs"
 	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/web"
 )
@@ -43,6 +44,19 @@ func (r reporting) ReportDelivery(ctx context.Context, id string, d ticketing.De
 		r.metrics.Deliveries.WithLabelValues(string(ch), d.Status).Inc()
 	}
 	return m, err
+}
+
+// replyChannels are the channels whose adapters this configuration runs:
+// chat always, email and SMS when they are set up.
+func replyChannels(c *configs.Config) []ticketing.Channel {
+	out := []ticketing.Channel{ticketing.ChannelChat}
+	if c.EmailOn() {
+		out = append(out, ticketing.ChannelEmail)
+	}
+	if c.SMSOn() {
+		out = append(out, ticketing.ChannelSMS)
+	}
+	return out
 }
 
 // startChannels starts the configured channel adapters and returns their

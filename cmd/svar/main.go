@@ -1,6 +1,6 @@
 // Command svar runs the Svar helpdesk: `svar` or `svar serve` starts a
 // node (embedded NATS and store unless told otherwise); `svar bench` runs
-// the benchmarks.
+// the benchmarks; `svar -h` lists every subcommand (commands.go).
 package main
 
 import (
@@ -33,41 +33,12 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	args := os.Args[1:]
-	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
-	}
-	var err error
-	switch cmd {
-	case "serve":
-		err = serve(ctx, args)
-	case "bench":
-		err = runBench(ctx, args, os.Stdout)
-	case "backup":
-		err = runBackup(ctx, args, os.Stdout)
-	case "restore":
-		err = runRestore(ctx, args, os.Stdout)
-	case "help":
-		fmt.Print(commandsHelp)
-	default:
-		err = fmt.Errorf("unknown command %q (svar help lists them)", cmd)
-	}
+	err := dispatch(ctx, os.Args[1:], os.Stdout)
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "svar:", err)
 		os.Exit(1)
 	}
 }
-
-// commandsHelp is the table `svar help` and `svar -h` print.
-const commandsHelp = `usage: svar [command] [flags]
-
-  serve                  run a node (the default); svar serve -h lists the settings
-  bench                  run the benchmarks (svar bench -h)
-  backup --to DIR        copy the embedded store and the JetStream state while the node runs
-  restore --from DIR     bring a backup back into the configured, empty data dir
-  help                   this list
-`
 
 func serve(ctx context.Context, args []string) error {
 	m := NewMain()
@@ -131,10 +102,6 @@ func NewMain() *Main {
 // ParseFlags loads the configuration from flags, env and config file.
 func (m *Main) ParseFlags(args []string) error {
 	fs := flag.NewFlagSet("svar serve", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), commandsHelp+"\nsettings of svar serve (flags override environment variables):\n")
-		fs.PrintDefaults()
-	}
 	c, err := configs.Load(fs, args, os.LookupEnv)
 	if err != nil {
 		return err
@@ -193,7 +160,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.embStore, embStore, mongoURI = e, e, e.URI()
 	}
 	host, _ := os.Hostname()
-	bus, err := natsbus.Connect(startCtx, natsbus.Options{URL: natsURL, Name: "svar-" + host, Replicas: c.NATSReplicas, Logger: log.With("component", "bus")})
+	bus, err := natsbus.Connect(startCtx, natsbus.Options{URL: natsURL, Name: "svar-" + host, Replicas: c.NATSReplicas, Embedded: m.embNATS, Logger: log.With("component", "bus")})
 	if err != nil {
 		return fmt.Errorf("connect NATS %s: %w", redact(natsURL), err)
 	}
@@ -210,7 +177,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Metrics = web.NewMetrics()
 	checks := map[ticketing.Channel]func(string) (map[string]string, error){}
 	m.Service = ticketing.New(ticketing.Options{Store: store, Bus: bus, Logger: log.With("component", "core"),
-		ReopenWindow: c.ReopenWindow, ReplyChecks: checks})
+		ReopenWindow: c.ReopenWindow, ReplyChecks: checks, ReplyChannels: replyChannels(c)})
 	m.Staff = staff.New(staff.Options{Store: store, Relay: bus, Logger: log.With("component", "staff")})
 	m.Hub = realtime.New(realtime.Options{Logger: log.With("component", "realtime"), Backlog: bus, Relay: bus,
 		Tickets: m.Service.Inbox(), Viewers: m.Staff.ViewerOf, OnAvailability: m.availabilityChanged})

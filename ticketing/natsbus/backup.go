@@ -35,9 +35,10 @@ type backupMsg struct {
 // skipInBackup reports whether a stream holds nothing a restored install
 // needs: the events stream only serves consoles that catch up (its
 // sequences mean nothing after a restore, and read models load from the
-// store), and leases belong to the nodes running now.
+// store), leases belong to the nodes running now, and health probes are
+// only written to prove that writing works.
 func (b *Bus) skipInBackup(name string) bool {
-	return name == b.n.events || name == "KV_"+b.StreamName(BucketLeases)
+	return name == b.n.events || name == b.n.health || name == "KV_"+b.StreamName(BucketLeases)
 }
 
 // ownStream reports whether a stream is Svar's (in this Bus's namespace):

@@ -44,6 +44,7 @@ export class TicketPane {
     this.lastTyping = 0;
     this.noteMode = false;
     this.channelTouched = false;
+    this.replyChannels = null; // the channels this Svar can send by, from the ticket view
     this.clientID = uid();
     this.destroyed = false;
     this.timers = [];
@@ -74,6 +75,7 @@ export class TicketPane {
     if (this.destroyed) return;
     this.ticket = view.ticket;
     this.customer = view.customer;
+    if (view.reply_channels) this.replyChannels = view.reply_channels;
     this.id = view.ticket.id; // "#1042" becomes the ticket's id
     this.render(view.messages || []);
     this.loadCustomer();
@@ -93,6 +95,7 @@ export class TicketPane {
       if (this.destroyed) return;
       this.setTicket(view.ticket);
       this.customer = view.customer;
+      if (view.reply_channels) this.replyChannels = view.reply_channels;
       for (const m of view.messages || []) this.addMessage(m, false);
       this.renderChannels();
       this.loadCustomer();
@@ -430,11 +433,14 @@ export class TicketPane {
     return this.form;
   }
 
-  // renderChannels offers the channels this customer can be reached on;
-  // the default is where they last wrote from, as the server would choose.
+  // renderChannels offers the channels this customer can be reached on
+  // and this Svar can send by (the server's reply_channels: SMS or email
+  // that is not set up is not offered); the default is where they last
+  // wrote from, as the server would choose.
   renderChannels() {
     if (!this.channel || !this.ticket) return;
-    const options = reachable(this.customer);
+    const configured = this.replyChannels;
+    const options = reachable(this.customer).filter((o) => !configured || configured.includes(o.channel));
     const optOuts = (this.customer && this.customer.opt_outs) || {};
     const prev = this.channel.value;
     const els = options.map((o) => h('option', { value: o.channel, disabled: Boolean(optOuts[o.channel]) },
