@@ -134,7 +134,7 @@ func TestBenchFlags(t *testing.T) {
 	}{
 		{"defaults are the targets' workloads", nil, func(c benchConfig) bool {
 			return !c.Smoke && c.IngestMsgs == 20_000 && c.Customers == 2_000 && c.Conns == 10_000 &&
-				c.LiveRate == 200 && c.LiveVisitors == 100 && c.LiveDuration == 30*time.Second && c.ListTickets == 10_000 && c.Emails == 20
+				c.LiveRate == 400 && c.LiveVisitors == 200 && c.LiveDuration == 30*time.Second && c.ListTickets == 10_000 && c.Emails == 20
 		}, ""},
 		{"smoke shrinks every workload", []string{"-smoke"}, func(c benchConfig) bool {
 			return c.Smoke && c.IngestMsgs < 1000 && c.Conns < 1000 && c.LiveDuration < 5*time.Second && c.ListTickets < 1000
