@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/files"
 	"github.com/svar-dev/svar/ticketing/staff"
 )
 
@@ -79,6 +80,11 @@ type Options struct {
 	SecureCookies bool
 	// Now returns the time; default time.Now.
 	Now func() time.Time
+	// Macros serves /api/v1/macros and replies with a macro_id (nil: 503).
+	Macros Macros
+	// Files checks the signed download links of agents' attachments
+	// (/files/...); nil refuses every link.
+	Files *files.Signer
 	// ClientIP tells a request's client address for per-address limits;
 	// default ClientIP(nil), the TCP peer. cmd/svar passes the one built
 	// from SVAR_TRUSTED_PROXIES.
@@ -172,6 +178,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, ticketing.Errorf(ticketing.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
+	s.composerRoutes(mux)
 	s.consoleRoutes(mux)
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/files"
 )
 
 // Outbound is the part of the bus the chat channel uses for agents'
@@ -66,6 +67,9 @@ type Options struct {
 	Demo bool
 	// PublicURL is where customers reach Svar, e.g. https://support.shop.
 	PublicURL string
+	// Files signs the download links of agents' attachments; nil: the
+	// widget shows no files.
+	Files *files.Signer
 	// EmailFallback says the email channel is configured: replies to a
 	// customer who left the chat are mailed after FallbackGrace.
 	EmailFallback bool

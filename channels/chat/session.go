@@ -394,7 +394,7 @@ func (s *session) hello(f *clientFrame) error {
 			return err
 		}
 		for _, m := range hist {
-			v := viewOf(m)
+			v := s.c.view(m)
 			if v == nil {
 				continue
 			}

@@ -24,6 +24,8 @@ import (
 	"github.com/svar-dev/svar/configs"
 	"github.com/svar-dev/svar/realtime"
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/files"
+	"github.com/svar-dev/svar/ticketing/macro"
 	"github.com/svar-dev/svar/ticketing/mongostore"
 	"github.com/svar-dev/svar/ticketing/natsbus"
 	"github.com/svar-dev/svar/ticketing/staff"
@@ -70,6 +72,8 @@ type Main struct {
 	Bus      *natsbus.Bus
 	Leases   *natsbus.Leases // one-at-a-time jobs (the mailbox reader)
 	Service  *ticketing.Service
+	Macros   *macro.Service
+	files    *files.Signer
 	Hub      *realtime.Hub
 	Staff    *staff.Service
 	teams    teamsParts // assignment and notifications (teams.go)
@@ -178,6 +182,7 @@ func (m *Main) Run(ctx context.Context) error {
 	checks := map[ticketing.Channel]func(string) (map[string]string, error){}
 	m.Service = ticketing.New(ticketing.Options{Store: store, Bus: bus, Logger: log.With("component", "core"),
 		ReopenWindow: c.ReopenWindow, ReplyChecks: checks, ReplyChannels: replyChannels(c)})
+	m.Macros = macro.New(macro.Options{Store: store, State: store, Tickets: store, Customers: store, Core: m.Service, Events: bus})
 	m.Staff = staff.New(staff.Options{Store: store, Relay: bus, Logger: log.With("component", "staff")})
 	m.Hub = realtime.New(realtime.Options{Logger: log.With("component", "realtime"), Backlog: bus, Relay: bus,
 		Tickets: m.Service.Inbox(), Viewers: m.Staff.ViewerOf, OnAvailability: m.availabilityChanged})
@@ -203,11 +208,16 @@ func (m *Main) Run(ctx context.Context) error {
 		return bus.SubscribeEvents(ctx, seq, func(ev *ticketing.Event) {
 			m.ready.applied.Store(ev.Seq)
 			m.Service.ApplyEvent(ev)
+			m.Macros.ApplyEvent(ev)
 			m.Hub.Publish(ev)
 		})
 	})
 	m.goRun("core", func() error { return bus.ConsumeInbound(ctx, m.ingest) })
 
+	// Signed download links for agents' attachments (chat, SMS, /files/).
+	if m.files, err = files.LoadSigner(startCtx, store, c.PublicURL); err != nil {
+		return err
+	}
 	routers, err := m.startChannels(ctx, checks)
 	if err != nil {
 		return err
@@ -216,6 +226,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.registerGauges()
 	clientIP, _ := m.clientIP() // startChannels has checked it
 	m.Web = web.New(web.Options{Service: m.Service, Store: store, Staff: m.Staff, Presence: m.Hub, Live: m.Hub, Metrics: m.Metrics,
+		Macros: m.Macros, Files: m.files,
 		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Ready: &m.ready, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://"),
 		ClientIP: clientIP})

@@ -28,6 +28,7 @@ const (
 	collState         = "state"
 	collBlobs         = "blobs"
 	collBlobChunks    = "blob_chunks"
+	collMacros        = "macros" // macro.go
 )
 
 // collections lists every collection Open creates.
@@ -35,6 +36,7 @@ func collections() []string {
 	return []string{
 		collIdentities, collCustomers, collTickets, collTicketNumbers, collCounters, collMessages,
 		collAgents, collSessions, collState, collBlobs, collBlobChunks,
+		collMacros,
 	}
 }
 

@@ -79,6 +79,7 @@ h2{margin:0;font-size:16px;font-weight:700;flex:1}
 .them{align-self:flex-start}.them .b{background:#fff;border:1px solid #e3e5e8;border-bottom-left-radius:4px}
 .sys{align-self:center;max-width:100%;text-align:center;color:#52606d;font-size:13px}
 .meta{font-size:11px;color:#616e7c;margin-top:2px}
+.files{display:flex;flex-direction:column;gap:2px;margin-top:4px}.files a{color:#0f766e;font-size:13px;overflow-wrap:anywhere}
 .fail .meta{color:#b91c1c}
 .typing{margin:0;padding:4px 14px;font-size:12px;color:#52606d;background:#f7f7f8}
 .mail{padding:10px 12px;border-top:1px solid #e3e5e8;background:#fffbeb;display:flex;flex-wrap:wrap;gap:6px;align-items:center}
@@ -153,6 +154,19 @@ button:focus-visible,textarea:focus-visible,input:focus-visible,.log:focus-visib
     }
     li.className = (mine ? "me" : "them") + (m.failed ? " fail" : "");
     li.firstChild.textContent = m.text;
+    li.firstChild.hidden = !m.text;
+    if (m.attachments && m.attachments.length) {
+      // An agent's files: signed, expiring download links.
+      let fl = li.querySelector(".files");
+      if (!fl) { fl = document.createElement("span"); fl.className = "files"; li.insertBefore(fl, li.lastChild); }
+      fl.textContent = "";
+      for (const a of m.attachments) {
+        const l = document.createElement("a");
+        l.href = new URL(a.url, base).href; l.textContent = "\u{1F4CE} " + a.filename; l.setAttribute("download", a.filename);
+        l.rel = "noopener"; l.target = "_blank";
+        fl.appendChild(l);
+      }
+    }
     let meta = mine ? T.you : (m.author && m.author.name) || T.support;
     if (m.pending) meta = T.sending;
     if (m.failed) meta = T.failed + (m.error ? ": " + m.error : "");
