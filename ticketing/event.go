@@ -9,6 +9,9 @@ const (
 	EventMessageCreated  = "message.created"
 	EventMessageUpdated  = "message.updated"
 	EventCustomerUpdated = "customer.updated"
+	// EventNotification carries a Notification for one agent (or, with no
+	// AgentID, for the consoles that show the team's notifications).
+	EventNotification = "notification"
 )
 
 // Event is a change that agents' consoles, chat sessions and read models
@@ -19,7 +22,9 @@ type Event struct {
 	Ticket   *Ticket   `json:"ticket,omitempty"`
 	Message  *Message  `json:"message,omitempty"`
 	Customer *Customer `json:"customer,omitempty"`
-	At       time.Time `json:"at"`
+	// Notification is set on EventNotification events.
+	Notification *Notification `json:"notification,omitempty"`
+	At           time.Time     `json:"at"`
 	// Seq is the event's sequence in the events stream, set on delivery; a
 	// console that reconnects asks for what came after the last Seq it saw.
 	Seq uint64 `json:"seq,omitempty"`
