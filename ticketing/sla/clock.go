@@ -30,9 +30,9 @@ type facts struct {
 }
 
 type stateEntry struct {
-	V  int64 `bson:"v"`
-	At int64 `bson:"at"`
-	attrs
+	V     int64 `bson:"v"`
+	At    int64 `bson:"at"`
+	Attrs attrs `bson:"a"`
 }
 
 // attrs are what policies match on, and the status.
@@ -87,7 +87,7 @@ func (f *facts) newState(e stateEntry) bool {
 			below = &s
 		}
 	}
-	return below == nil || below.attrs != e.attrs
+	return below == nil || below.Attrs != e.Attrs
 }
 
 func (f *facts) marked(m string) bool { return slices.Contains(f.Marks, m) }
@@ -126,10 +126,10 @@ func newCalc(f *facts, p *Policy, cal *hours.Calendar) *calc {
 	for _, s := range f.sortedStates() {
 		at := fromMS(s.At)
 		switch {
-		case pausedStatus(s.Status) && open == nil:
+		case pausedStatus(s.Attrs.Status) && open == nil:
 			c.pauses = append(c.pauses, span{start: at})
 			open = &c.pauses[len(c.pauses)-1]
-		case !pausedStatus(s.Status) && open != nil:
+		case !pausedStatus(s.Attrs.Status) && open != nil:
 			open.end = at
 			open = nil
 		}
@@ -203,8 +203,8 @@ func compute(ticketID string, f *facts, p *Policy, cal *hours.Calendar) (*ticket
 		return st, nil
 	}
 	c := newCalc(f, p, cal)
-	stopped := cur.Status == ticketing.StatusSolved || cur.Status == ticketing.StatusClosed
-	st.Paused = cur.Status == ticketing.StatusPending
+	stopped := cur.Attrs.Status == ticketing.StatusSolved || cur.Attrs.Status == ticketing.StatusClosed
+	st.Paused = cur.Attrs.Status == ticketing.StatusPending
 	breached := map[string]bool{}
 	var jobs []job
 	clock := func(metric string, start time.Time, stopAt time.Time, dst *time.Time) {

@@ -11,7 +11,7 @@ import (
 var sthlm, _ = time.LoadLocation("Europe/Stockholm")
 
 func st(v int64, at time.Time, status string) stateEntry {
-	return stateEntry{V: v, At: ms(at), attrs: attrs{Status: status, Priority: "normal", Channel: "email"}}
+	return stateEntry{V: v, At: ms(at), Attrs: attrs{Status: status, Priority: "normal", Channel: "email"}}
 }
 
 func TestComputeCalendarTime(t *testing.T) {

@@ -129,7 +129,7 @@ func (s *Service) HandleEvent(ctx context.Context, ev *ticketing.Event) error {
 	if len(f.Created) == 0 {
 		add["created"] = []any{ms(t.CreatedAt)}
 	}
-	if e := (stateEntry{V: t.Version, At: ms(t.UpdatedAt), attrs: attrsOf(t)}); f.newState(e) {
+	if e := (stateEntry{V: t.Version, At: ms(t.UpdatedAt), Attrs: attrsOf(t)}); f.newState(e) {
 		add["states"] = []any{e}
 	}
 	if m := ev.Message; m != nil && ev.Type == ticketing.EventMessageCreated {
@@ -201,18 +201,18 @@ func Tier(c *ticketing.Customer) string {
 func (s *Service) evaluate(ctx context.Context, t *ticketing.Ticket, f *facts, pols []Policy) (*ticketing.SLAState, []job, error) {
 	a, ok := f.latest()
 	if !ok {
-		a = stateEntry{attrs: attrsOf(t)}
+		a = stateEntry{Attrs: attrsOf(t)}
 	}
 	if slices.ContainsFunc(pols, func(p Policy) bool { return len(p.Match.Tier) > 0 }) {
 		c, err := s.o.Store.GetCustomer(ctx, t.CustomerID)
 		if err != nil && !ticketing.IsNotFound(err) {
 			return nil, nil, err
 		}
-		a.Tier = Tier(c)
+		a.Attrs.Tier = Tier(c)
 	}
 	var p *Policy
 	for i := range pols {
-		if pols[i].matches(a.attrs) {
+		if pols[i].matches(a.Attrs) {
 			p = &pols[i]
 			break
 		}
@@ -220,7 +220,7 @@ func (s *Service) evaluate(ctx context.Context, t *ticketing.Ticket, f *facts, p
 	if p == nil {
 		return nil, nil, nil
 	}
-	cal, err := s.o.Hours.Calendar(ctx, a.Team)
+	cal, err := s.o.Hours.Calendar(ctx, a.Attrs.Team)
 	if err != nil {
 		return nil, nil, err
 	}
