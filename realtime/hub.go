@@ -210,6 +210,10 @@ func (h *Hub) Publish(ev *ticketing.Event) {
 		}
 	}
 	for _, s := range h.sessions {
+		// A notification for one agent goes to that agent's consoles only.
+		if n := ev.Notification; n != nil && n.AgentID != "" && s.agentID != n.AgentID {
+			continue
+		}
 		s.offer(f)
 	}
 }

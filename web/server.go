@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/autoreply"
+	"github.com/svar-dev/svar/ticketing/hours"
+	"github.com/svar-dev/svar/ticketing/sla"
 )
 
 // Service is the ticketing core as the web layer uses it.
@@ -59,6 +62,11 @@ type Options struct {
 	Logger    *slog.Logger
 	// SecureCookies marks cookies Secure (on when PublicURL is https).
 	SecureCookies bool
+	// Hours, SLA and AutoReply serve the business-hours, SLA-policy and
+	// auto-reply settings (sla.go); nil leaves their routes out.
+	Hours     *hours.Service
+	SLA       *sla.Service
+	AutoReply *autoreply.Service
 	// Now returns the time; default time.Now.
 	Now func() time.Time
 }
@@ -125,6 +133,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	mux.Handle("GET /api/v1/attachments/{key...}", s.authed(s.handleAttachment))
 	mux.Handle("GET /api/v1/live", s.authed(s.handleLive))
+	s.slaRoutes(mux)
 
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, ticketing.Errorf(ticketing.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))

@@ -20,12 +20,16 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	_ "time/tzdata" // business hours' timezones without system zoneinfo
 
 	"github.com/svar-dev/svar/configs"
 	"github.com/svar-dev/svar/realtime"
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/autoreply"
+	"github.com/svar-dev/svar/ticketing/hours"
 	"github.com/svar-dev/svar/ticketing/mongostore"
 	"github.com/svar-dev/svar/ticketing/natsbus"
+	"github.com/svar-dev/svar/ticketing/sla"
 	"github.com/svar-dev/svar/web"
 )
 
@@ -84,6 +88,15 @@ type Main struct {
 	Metrics  *web.Metrics
 	Web      *web.Server
 	channels channels
+
+	// Hours, SLA and AutoReply are the business hours, SLA clocks and
+	// out-of-hours replies.
+	Hours     *hours.Service
+	SLA       *sla.Service
+	AutoReply *autoreply.Service
+	// BreachHook, when set before Run, hears every SLA breach this node
+	// records (the benchmark measures due → breach with it).
+	BreachHook func(ticketID, metric string, due time.Time)
 
 	httpSrv  *http.Server
 	listener net.Listener
@@ -188,6 +201,13 @@ func (m *Main) Run(ctx context.Context) error {
 		})
 	})
 	m.goRun("core", func() error { return bus.ConsumeInbound(ctx, m.ingest) })
+	m.Hours = hours.NewService(store, nil)
+	m.SLA = sla.New(sla.Options{Store: store, Core: m.Service, Scheduler: bus, Events: bus, Hours: m.Hours,
+		Logger: log.With("component", "sla"), OnBreach: m.onBreach})
+	m.goRun("sla", func() error { return m.SLA.Run(ctx) })
+	m.AutoReply = autoreply.New(autoreply.Options{Store: store, Core: m.Service, Events: bus, Hours: m.Hours,
+		Logger: log.With("component", "autoreply")})
+	m.goRun("autoreply", func() error { return m.AutoReply.Run(ctx) })
 
 	routers, err := m.startChannels(ctx, checks)
 	if err != nil {
@@ -197,6 +217,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.registerGauges()
 	m.Web = web.New(web.Options{Service: m.Service, Store: store, Live: m.Hub, Metrics: m.Metrics,
 		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
+		Hours: m.Hours, SLA: m.SLA, AutoReply: m.AutoReply,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://")})
 	ln, err := net.Listen("tcp", c.HTTPAddr)
 	if err != nil {
@@ -220,6 +241,12 @@ func (m *Main) Run(ctx context.Context) error {
 }
 
 // ingest is the inbound handler: the core plus metrics.
+func (m *Main) onBreach(ticketID, metric string, due time.Time) {
+	if m.BreachHook != nil {
+		m.BreachHook(ticketID, metric, due)
+	}
+}
+
 func (m *Main) ingest(ctx context.Context, envs []*ticketing.Envelope) []error {
 	errs := m.Service.Ingest(ctx, envs)
 	for i, err := range errs {
