@@ -155,8 +155,8 @@ func (s *Service) HandleEvent(ctx context.Context, ev *ticketing.Event) error {
 	if m.Direction != ticketing.DirectionInbound || m.Author.Kind != ticketing.AuthorCustomer || m.Auto {
 		return nil // never answer an auto-reply or a bounce
 	}
-	if len(t.MessageIDs) == 0 || t.MessageIDs[0] != m.ID {
-		return nil // not the ticket's first message
+	if t.MessageCount != 1 {
+		return nil // not the ticket's first message (events carry the count, not the ids)
 	}
 	st, err := s.Settings(ctx)
 	if err != nil || !st.Enabled {
