@@ -152,6 +152,10 @@ type welcomeFrame struct {
 	Verified     bool           `json:"verified"`
 	Messages     []*messageView `json:"messages"`
 	AgentsOnline bool           `json:"agents_online"`
+	// Open and NextOpen are the shop's business hours, when known: the
+	// widget says "closed, we open at …" and still takes messages.
+	Open     *bool     `json:"open,omitempty"`
+	NextOpen time.Time `json:"next_open,omitzero"`
 }
 
 type messageFrame struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/svar-dev/svar/channels/chat"
 	"github.com/svar-dev/svar/channels/email"
@@ -59,6 +60,7 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 		}
 	}
 	ch, err := chat.New(chat.Options{Publisher: m.Bus, Outbound: m.Bus, Relay: m.Bus, Service: svc, Store: m.Store,
+		Hours:          m.chatHours,
 		IdentitySecret: c.Chat.IdentitySecret, AllowedOrigins: origins, Demo: c.DemoOn(), PublicURL: c.PublicURL,
 		EmailFallback: c.EmailOn(), FallbackGrace: c.Chat.FallbackGrace, MessagesPerMinute: c.Chat.MessagesPerMinute, Logger: log.With("component", "chat")})
 	if err != nil {
@@ -99,4 +101,10 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 		routers = append(routers, s)
 	}
 	return routers, nil
+}
+
+// chatHours tells the chat widget whether the shop is open.
+func (m *Main) chatHours(ctx context.Context) (bool, time.Time, error) {
+	st, err := m.Hours.Status(ctx, "")
+	return st.Open, st.NextOpen, err
 }
