@@ -33,6 +33,8 @@ type benchConfig struct {
 
 	Emails int // email_latency_p50_s: mails appended, one at a time
 
+	SLATickets, SLASample int // sla: tickets carrying clocks, and short-target tickets timed (bench_sla.go)
+
 	Only       string // comma-separated phases to run (default: all)
 	CPUProfile string // write the node's CPU profile here
 	MemProfile string // write the node's heap profile here at shutdown
@@ -48,9 +50,10 @@ const (
 	phaseList   = "list"
 	phaseLive   = "live"
 	phaseEmail  = "email"
+	phaseSLA    = "sla"
 )
 
-var allPhases = []string{phaseIdle, phaseConns, phaseRaw, phaseIngest, phaseList, phaseLive, phaseEmail}
+var allPhases = []string{phaseIdle, phaseConns, phaseRaw, phaseIngest, phaseList, phaseLive, phaseEmail, phaseSLA}
 
 func defaultBenchConfig() benchConfig {
 	return benchConfig{
@@ -92,6 +95,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	fs.IntVar(&c.LiveVisitors, "live-visitors", c.LiveVisitors, "live_*: visitors sending them")
 	fs.DurationVar(&c.LiveDuration, "live-duration", c.LiveDuration, "live_*: how long to send")
 	fs.IntVar(&c.Emails, "emails", c.Emails, "email_latency_p50_s: mails appended over IMAP")
+	slaBenchFlags(fs, &c)
 	fs.StringVar(&c.Only, "only", "", "comma-separated phases to run: "+strings.Join(allPhases, ","))
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the node's CPU profile to this file (go tool pprof)")
 	fs.StringVar(&c.MemProfile, "memprofile", "", "write the node's heap profile to this file at shutdown")
@@ -179,6 +183,8 @@ var benchFigureSpecs = []benchFigureSpec{
 	{"rss_per_conn_kib", "KiB", 1, 24, false},
 	{"list_p99_ms", "ms", 2, 25, false},
 	{"idle_rss_mb", "MB", 1, 100, false},
+	{"sla_fire_lag_p99_ms", "ms", 1, 1000, false},
+	{"ingest_sla_msgs_per_s", "msgs/s", 0, 0, false},
 }
 
 // results collects the figures of a run; safe for concurrent use.

@@ -70,6 +70,17 @@ type Duration time.Duration
 
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
 
+// UnmarshalJSON reads what MarshalJSON writes, or seconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	raw := json.RawMessage(b)
+	v, err := parseTarget("duration", &raw)
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
 // Input is a policy as an admin sends it; nil fields are left alone by
 // PATCH. Durations are kept raw so that a bad one is a 422 naming its
 // field.
