@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/svar-dev/svar/ticketing"
@@ -69,10 +70,11 @@ type Options struct {
 
 // Service is the SLA capability. Run it on every node.
 type Service struct {
-	o   Options
-	log *slog.Logger
-	pol *policies
-	now func() time.Time
+	o     Options
+	log   *slog.Logger
+	pol   *policies
+	now   func() time.Time
+	cache *factCache
 }
 
 // New returns a Service.
@@ -85,6 +87,7 @@ func New(o Options) *Service {
 		s.now = time.Now
 	}
 	s.pol = &policies{store: o.Store, now: s.now}
+	s.cache = &factCache{m: map[string]facts{}}
 	return s
 }
 
@@ -121,10 +124,36 @@ func (s *Service) HandleEvent(ctx context.Context, ev *ticketing.Event) error {
 	if len(pols) == 0 && t.SLA == nil {
 		return nil // nothing to keep: the common case without policies
 	}
-	var f facts
+	// The node's cached facts are a subset of the stored ones (they only
+	// grow). When the event adds nothing to them and the ticket already
+	// shows what they give, there is nothing to do: whichever node added
+	// facts we lack wrote the ticket after adding them.
+	f, cached := s.cache.get(t.ID)
+	if cached {
+		if add := s.additions(ev, t, &f); len(add) == 0 {
+			if st, _, err := s.evaluate(ctx, t, &f, pols); err == nil && (sameSLA(t.SLA, st) || (st == nil && t.SLA == nil)) {
+				return nil
+			}
+		}
+	}
+	f = facts{}
 	if err := s.o.Store.GetState(ctx, factsKey(t.ID), &f); err != nil && !ticketing.IsNotFound(err) {
 		return err
 	}
+	add := s.additions(ev, t, &f)
+	if len(add) > 0 {
+		f = facts{}
+		if err := s.o.Store.AddToSets(ctx, factsKey(t.ID), add, &f); err != nil {
+			return err
+		}
+	}
+	s.cache.put(t.ID, f)
+	_, err = s.sync(ctx, t, &f, pols)
+	return err
+}
+
+// additions are the facts an event adds to f.
+func (s *Service) additions(ev *ticketing.Event, t *ticketing.Ticket, f *facts) map[string][]any {
 	add := map[string][]any{}
 	if len(f.Created) == 0 {
 		add["created"] = []any{ms(t.CreatedAt)}
@@ -144,22 +173,17 @@ func (s *Service) HandleEvent(ctx context.Context, ev *ticketing.Event) error {
 			}
 		case m.Direction == ticketing.DirectionOutbound && m.Author.Kind == ticketing.AuthorAgent && !m.Auto:
 			at := ms(m.CreatedAt)
-			add["replies"] = []any{at}
+			if !slices.Contains(f.Replies, at) {
+				add["replies"] = []any{at}
+			}
 			// A customer message that came after this reply but was
 			// handled first found no reply to follow.
-			if li := ms(t.LastInboundAt); li > at {
+			if li := ms(t.LastInboundAt); li > at && !slices.Contains(f.Inbound, li) {
 				add["inbound"] = []any{li}
 			}
 		}
 	}
-	if len(add) > 0 {
-		f = facts{}
-		if err := s.o.Store.AddToSets(ctx, factsKey(t.ID), add, &f); err != nil {
-			return err
-		}
-	}
-	_, err = s.sync(ctx, t, &f, pols)
-	return err
+	return add
 }
 
 func (s *Service) customerChanged(ctx context.Context, c *ticketing.Customer) error {
@@ -245,12 +269,21 @@ func (s *Service) sync(ctx context.Context, t *ticketing.Ticket, f *facts, pols 
 	if sameSLA(t.SLA, st) {
 		return st, nil
 	}
-	for _, j := range jobs {
+	// The jobs go out together: each publish waits for JetStream's ack.
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	for i, j := range jobs {
 		if f.marked(j.Kind + ":" + j.Metric + "@" + fmt.Sprint(j.Due)) {
 			continue
 		}
-		payload, _ := json.Marshal(j)
-		if err := s.o.Scheduler.Schedule(ctx, JobKind, j.key(), j.at, payload); err != nil {
+		wg.Go(func() {
+			payload, _ := json.Marshal(j)
+			errs[i] = s.o.Scheduler.Schedule(ctx, JobKind, j.key(), j.at, payload)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -313,6 +346,7 @@ func (s *Service) HandleJob(ctx context.Context, jb *ticketing.Job) error {
 	if err := s.o.Store.AddToSets(ctx, factsKey(t.ID), map[string][]any{"marks": add}, &f); err != nil {
 		return err
 	}
+	s.cache.put(t.ID, f)
 	if _, err := s.sync(ctx, t, &f, pols); err != nil {
 		return err
 	}
@@ -339,4 +373,29 @@ func (s *Service) notify(ctx context.Context, t *ticketing.Ticket, j job) {
 		Kind: ticketing.NotificationSLA, TicketID: t.ID, Text: text,
 		AgentID: t.AssigneeID, TeamID: t.TeamID,
 	})
+}
+
+// factCache keeps recently seen facts per ticket on this node, bounded:
+// when full it forgets everything (it is only a shortcut).
+type factCache struct {
+	mu sync.Mutex
+	m  map[string]facts
+}
+
+const factCacheMax = 50_000
+
+func (c *factCache) get(id string) (facts, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f, ok := c.m[id]
+	return f, ok
+}
+
+func (c *factCache) put(id string, f facts) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= factCacheMax {
+		c.m = map[string]facts{}
+	}
+	c.m[id] = f
 }
