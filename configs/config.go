@@ -25,11 +25,17 @@ type Config struct {
 	DataDir   string `yaml:"data_dir"`   // SVAR_DATA_DIR, default ./data
 	PublicURL string `yaml:"public_url"` // SVAR_PUBLIC_URL, default http://localhost:8080
 
-	NATSURL             string `yaml:"nats_url"`              // SVAR_NATS_URL; empty starts an embedded server
-	MongoDBURI          string `yaml:"mongodb_uri"`           // SVAR_MONGODB_URI; empty starts an embedded store
-	MongoDBDatabase     string `yaml:"mongodb_database"`      // SVAR_MONGODB_DATABASE, default svar
-	EmbeddedNATSAddr    string `yaml:"embedded_nats_addr"`    // SVAR_EMBEDDED_NATS_ADDR, default 127.0.0.1 and a free port
-	EmbeddedMongoDBAddr string `yaml:"embedded_mongodb_addr"` // SVAR_EMBEDDED_MONGODB_ADDR, default 127.0.0.1:0
+	NATSURL string `yaml:"nats_url"` // SVAR_NATS_URL; empty starts an embedded server
+	// NATSReplicas is how many servers of a NATS cluster keep each of
+	// Svar's streams and buckets. Default 1; 3 on a three-server cluster.
+	NATSReplicas int `yaml:"nats_replicas"` // SVAR_NATS_REPLICAS
+	// LeaseTTL is how long a one-at-a-time job's lease (the mailbox
+	// reader's) outlives a node that died holding it. Default 10s.
+	LeaseTTL            time.Duration `yaml:"lease_ttl"`             // SVAR_LEASE_TTL
+	MongoDBURI          string        `yaml:"mongodb_uri"`           // SVAR_MONGODB_URI; empty starts an embedded store
+	MongoDBDatabase     string        `yaml:"mongodb_database"`      // SVAR_MONGODB_DATABASE, default svar
+	EmbeddedNATSAddr    string        `yaml:"embedded_nats_addr"`    // SVAR_EMBEDDED_NATS_ADDR, default 127.0.0.1 and a free port
+	EmbeddedMongoDBAddr string        `yaml:"embedded_mongodb_addr"` // SVAR_EMBEDDED_MONGODB_ADDR, default 127.0.0.1:0
 
 	AdminEmail    string `yaml:"admin_email"`    // SVAR_ADMIN_EMAIL, default admin@localhost
 	AdminPassword string `yaml:"admin_password"` // SVAR_ADMIN_PASSWORD; empty generates one on first start
@@ -111,6 +117,8 @@ func Default() Config {
 		},
 		Chat:         ChatConfig{FallbackGrace: 10 * time.Minute, MessagesPerMinute: 20},
 		ReopenWindow: 7 * 24 * time.Hour,
+		NATSReplicas: 1,
+		LeaseTTL:     10 * time.Second,
 		LogLevel:     "info",
 	}
 }
@@ -146,6 +154,15 @@ func (c *Config) settings() []setting {
 		{"SVAR_DATA_DIR", "data-dir", "where embedded servers keep their files", str(&c.DataDir)},
 		{"SVAR_PUBLIC_URL", "public-url", "the URL customers and providers reach", str(&c.PublicURL)},
 		{"SVAR_NATS_URL", "nats-url", "external NATS (empty: embedded)", str(&c.NATSURL)},
+		{"SVAR_NATS_REPLICAS", "nats-replicas", "stream replicas on a NATS cluster (1, 3 or 5)", func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 5 {
+				return fmt.Errorf("must be a whole number from 1 to 5")
+			}
+			c.NATSReplicas = n
+			return nil
+		}},
+		{"SVAR_LEASE_TTL", "lease-ttl", "how long a dead node's job lease lasts", duration(&c.LeaseTTL)},
 		{"SVAR_MONGODB_URI", "mongodb-uri", "external MongoDB (empty: embedded)", str(&c.MongoDBURI)},
 		{"SVAR_MONGODB_DATABASE", "mongodb-database", "database name", str(&c.MongoDBDatabase)},
 		{"SVAR_EMBEDDED_NATS_ADDR", "embedded-nats-addr", "embedded NATS listen address (loopback)", str(&c.EmbeddedNATSAddr)},
@@ -294,6 +311,12 @@ func (c *Config) Validate() error {
 		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
 			bad(env, "must be a loopback host:port such as 127.0.0.1:4222 (got %q)", addr)
 		}
+	}
+	if c.LeaseTTL < time.Second {
+		bad("SVAR_LEASE_TTL", "must be at least 1s (got %s)", c.LeaseTTL)
+	}
+	if c.NATSReplicas > 1 && c.NATSURL == "" {
+		bad("SVAR_NATS_REPLICAS", "needs a NATS cluster in SVAR_NATS_URL; the embedded server is a single server")
 	}
 	if c.MongoDBDatabase == "" || strings.ContainsAny(c.MongoDBDatabase, "/\\. \"$") {
 		bad("SVAR_MONGODB_DATABASE", "must be a plain database name (got %q)", c.MongoDBDatabase)

@@ -42,6 +42,24 @@ type Options struct {
 	MaxMessageBytes int64         // largest console frame; default 64 KiB (larger closes with 1009)
 	MaxReplay       int           // most events replayed to one reconnecting console; default 10,000
 	PresenceTTL     time.Duration // presence without a refresh expires; default 30s
+
+	// Tickets finds the ticket of a message-only event (scope.go); nil:
+	// such events reach only sessions that see everything.
+	Tickets Tickets
+	// Viewers recomputes a session's Viewer on RefreshViewers.
+	Viewers ViewerFunc
+	// OnAvailability is called on the node where an agent's first console
+	// opened (online true) or, after ConsoleGrace, the last one closed
+	// (false), when no other node holds a console of theirs
+	// (availability.go).
+	OnAvailability func(agentID string, online bool)
+	// ConsoleGrace is how long an agent counts as online after their last
+	// console closed (a reload, a flaky network); default 15s.
+	ConsoleGrace time.Duration
+	// ConsoleBeat is how often a node tells the others which agents have
+	// consoles on it; default 5s. A node not heard from for 3 beats counts
+	// as holding none.
+	ConsoleBeat time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -69,6 +87,12 @@ func (o Options) withDefaults() Options {
 	if o.PresenceTTL <= 0 {
 		o.PresenceTTL = 30 * time.Second
 	}
+	if o.ConsoleGrace <= 0 {
+		o.ConsoleGrace = 15 * time.Second
+	}
+	if o.ConsoleBeat <= 0 {
+		o.ConsoleBeat = 5 * time.Second
+	}
 	return o
 }
 
@@ -89,6 +113,7 @@ type Hub struct {
 	upgrader websocket.Upgrader
 	pong     *websocket.PreparedMessage
 	presence *presenceBook
+	consoles *consoleBook
 	now      func() time.Time
 
 	// ctx ends when Close has finished with the sessions; it bounds relay
@@ -105,8 +130,9 @@ type Hub struct {
 	relayed     bool
 	unsubscribe []func()
 
-	wg        sync.WaitGroup // session readers (ServeAgent calls) and writers
-	closeOnce sync.Once
+	wg         sync.WaitGroup // session readers (ServeAgent calls) and writers
+	consolesWG sync.WaitGroup // runConsoles
+	closeOnce  sync.Once
 
 	lastSeq   atomic.Uint64
 	published atomic.Uint64
@@ -124,6 +150,7 @@ func New(o Options) *Hub {
 		log:      o.Logger,
 		opts:     o,
 		presence: newPresenceBook(o.PresenceTTL),
+		consoles: newConsoleBook(),
 		now:      time.Now,
 		upgrader: websocket.Upgrader{
 			ReadBufferSize:  4096,
@@ -144,6 +171,7 @@ func New(o Options) *Hub {
 	if o.Relay != nil {
 		h.subscribe(o.Relay)
 	}
+	h.consolesWG.Go(h.runConsoles)
 	return h
 }
 
@@ -166,6 +194,12 @@ func (h *Hub) subscribe(r ticketing.Relay) {
 		h.log.Error("realtime: subscribe to chat.typing", "err", err)
 	} else {
 		h.unsubscribe = append(h.unsubscribe, cancelTyping)
+	}
+	cancelConsoles, err := r.Subscribe(topicConsoles, h.consolesFromRelay)
+	if err != nil {
+		h.log.Error("realtime: subscribe to agents.consoles; availability counts this node's consoles only", "err", err)
+	} else {
+		h.unsubscribe = append(h.unsubscribe, cancelConsoles)
 	}
 	cancelDisconnect, err := r.Subscribe(topicAgentsDisconnect, func(payload []byte) bool {
 		h.disconnectLocal(string(payload))
@@ -210,11 +244,9 @@ func (h *Hub) Publish(ev *ticketing.Event) {
 		}
 	}
 	for _, s := range h.sessions {
-		// A notification for one agent goes to that agent's consoles only.
-		if n := ev.Notification; n != nil && n.AgentID != "" && s.agentID != n.AgentID {
-			continue
+		if s.sees(ev) {
+			s.offer(f)
 		}
-		s.offer(f)
 	}
 }
 
@@ -270,6 +302,7 @@ func (h *Hub) Close() {
 			cancel()
 		}
 		h.cancel()
+		h.consolesWG.Wait()
 	})
 }
 

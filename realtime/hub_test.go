@@ -42,7 +42,7 @@ func newTestNode(t testing.TB, o Options, wrap func(net.Listener) net.Listener) 
 	hub := New(o)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.URL.Query().Get("agent")
-		hub.ServeAgent(w, r, &ticketing.Agent{ID: id, Name: "Agent " + id, Active: true})
+		hub.ServeAgent(w, r, &ticketing.Agent{ID: id, Name: "Agent " + id, Active: true}, ticketing.System)
 	}))
 	if wrap != nil {
 		srv.Listener = wrap(srv.Listener)

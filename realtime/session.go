@@ -48,6 +48,8 @@ type session struct {
 	conn      *websocket.Conn
 	agentID   string
 	agentName string
+	// viewer is what the agent may see; RefreshViewers replaces it.
+	viewer atomic.Pointer[ticketing.Viewer]
 
 	send chan frame
 
@@ -78,7 +80,9 @@ type presenceState struct {
 // same-origin (the hub's upgrader accepts any Origin). ?since=<seq> replays
 // the events after seq before live ones. ServeAgent returns when the
 // session's goroutines have ended.
-func (h *Hub) ServeAgent(w http.ResponseWriter, r *http.Request, agent *ticketing.Agent) {
+//
+// v is what the agent may see: the session gets only those events.
+func (h *Hub) ServeAgent(w http.ResponseWriter, r *http.Request, agent *ticketing.Agent, v ticketing.Viewer) {
 	if agent == nil || agent.ID == "" {
 		writeHTTPError(w, http.StatusUnauthorized, ticketing.EUnauthorized, "not signed in")
 		return
@@ -117,6 +121,7 @@ func (h *Hub) ServeAgent(w http.ResponseWriter, r *http.Request, agent *ticketin
 		writeDone: make(chan struct{}),
 		onTickets: make(map[string]presenceState),
 	}
+	s.viewer.Store(&v)
 	s.ctx, s.cancel = context.WithCancel(h.ctx)
 	defer s.cancel()
 	hello, ok := h.register(s)
@@ -127,10 +132,12 @@ func (h *Hub) ServeAgent(w http.ResponseWriter, r *http.Request, agent *ticketin
 		_ = conn.Close()
 		return
 	}
+	h.consoleOpened(agent.ID)
 	defer func() {
 		s.stop(closeReason{}) // the console is gone, if nothing else stopped the session
 		<-s.writeDone
 		h.unregister(s)
+		h.consoleClosed(agent.ID)
 		s.leaveAll()
 		h.wg.Done()
 	}()
@@ -336,6 +343,10 @@ func (s *session) replay(hello, since uint64) (uint64, error) {
 				// Events the console missed are gone from the stream.
 				h.log.Info("realtime: missed events expired; console told to resync", "agent_id", s.agentID, "after", last, "next", ev.Seq)
 				return last, s.writeJSON(resyncFrame{Type: "resync", Seq: last})
+			}
+			if !s.sees(ev) {
+				last = ev.Seq
+				continue
 			}
 			if err := s.writeJSON(ev); err != nil {
 				return last, err

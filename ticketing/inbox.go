@@ -107,6 +107,9 @@ func (in *Inbox) List(f TicketFilter) (*TicketPage, error) {
 }
 
 func matches(t *Ticket, f TicketFilter, q string) bool {
+	if !f.Viewer.CanSee(t) {
+		return false
+	}
 	if f.Status != "" && t.Status != f.Status {
 		return false
 	}
@@ -187,10 +190,19 @@ func ViewFilter(view, agentID string) (TicketFilter, bool) {
 
 // Counts returns how many tickets each view holds for an agent.
 func (in *Inbox) Counts(agentID string) map[string]int {
+	return in.CountsFor(Viewer{AgentID: agentID})
+}
+
+// CountsFor returns how many tickets each view holds that v may see.
+func (in *Inbox) CountsFor(v Viewer) map[string]int {
+	agentID := v.AgentID
 	c := map[string]int{ViewOpen: 0, ViewMine: 0, ViewUnassigned: 0, ViewPending: 0, ViewSolved: 0, ViewAll: 0}
 	in.mu.RLock()
 	defer in.mu.RUnlock()
 	for _, t := range in.byID {
+		if !v.CanSee(t) {
+			continue
+		}
 		c[ViewAll]++
 		switch t.Status {
 		case StatusOpen:

@@ -196,7 +196,15 @@ func (s *Service) UpdateTicket(ctx context.Context, id string, by *Agent, u Tick
 		}
 	}
 	now := s.now().UTC()
-	change := TicketChange{Status: u.Status, AssigneeID: u.AssigneeID, Priority: u.Priority, Type: u.Type, UpdatedAt: now}
+	change := TicketChange{Status: u.Status, AssigneeID: u.AssigneeID, Priority: u.Priority, Type: u.Type,
+		TeamID: u.TeamID, AssignmentReason: u.AssignmentReason, UpdatedAt: now}
+	if u.AssigneeID != nil && u.AssignmentReason == nil && *u.AssigneeID != t.AssigneeID {
+		reason := "manual"
+		if by != nil {
+			reason = "manual: " + by.Name
+		}
+		change.AssignmentReason = &reason
+	}
 	if u.Tags != nil {
 		tags := normalizeTags(*u.Tags)
 		change.Tags = &tags

@@ -276,8 +276,11 @@ func (s *Service) ListTickets(_ context.Context, f TicketFilter) (*TicketPage, e
 	return s.inbox.List(f)
 }
 
-// Counts returns the inbox view counts for an agent.
-func (s *Service) Counts(agentID string) map[string]int { return s.inbox.Counts(agentID) }
+// Counts returns the inbox view counts of what v may see.
+func (s *Service) Counts(v Viewer) map[string]int { return s.inbox.CountsFor(v) }
+
+// Ticket returns a ticket by id, or by number ("#1042" or "1042").
+func (s *Service) Ticket(ctx context.Context, id string) (*Ticket, error) { return s.ticket(ctx, id) }
 
 // PatchCustomer changes a customer's shop-pushed fields.
 func (s *Service) PatchCustomer(ctx context.Context, id string, p CustomerPatch) (*Customer, error) {

@@ -91,6 +91,8 @@ type TicketChange struct {
 	Status             *string
 	SolvedAt           *time.Time // set with Status solved; zero time clears
 	AssigneeID         *string
+	TeamID             *string // "" clears
+	AssignmentReason   *string
 	Priority           *string
 	Tags               *[]string
 	Type               *string

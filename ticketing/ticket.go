@@ -33,6 +33,8 @@ type Ticket struct {
 	// TeamID is the team that owns the ticket; empty: no team (everyone
 	// may see it).
 	TeamID string `json:"team_id,omitempty" bson:"team_id,omitempty"`
+	// AssignmentReason says why the ticket has its assignee (or none).
+	AssignmentReason string `json:"assignment_reason,omitempty" bson:"assignment_reason,omitempty"`
 	// SLA holds the ticket's response clocks (ticketing/sla keeps them).
 	SLA       *SLAState `json:"sla,omitempty" bson:"sla,omitempty"`
 	CreatedAt time.Time `json:"created_at" bson:"created_at"`
@@ -98,6 +100,9 @@ type TicketFilter struct {
 	Query      string // case-insensitive substring of subject, preview, customer name or number
 	Limit      int
 	Cursor     string
+	// Viewer leaves out what the reader may not see; the zero Viewer sees
+	// everything.
+	Viewer Viewer
 }
 
 // AssigneeNone in TicketFilter.AssigneeID selects unassigned tickets.
@@ -116,4 +121,10 @@ type TicketUpdate struct {
 	Priority   *string   `json:"priority" validate:"omitempty,oneof=low normal high urgent"`
 	Tags       *[]string `json:"tags" validate:"omitempty,max=50,dive,min=1,max=50"`
 	Type       *string   `json:"type" validate:"omitempty,oneof=question order delivery return complaint"`
+	// TeamID moves the ticket to a team ("" : no team). The caller checks
+	// that the team exists (teams are ticketing/staff's).
+	TeamID *string `json:"team_id" validate:"omitempty,max=64"`
+	// AssignmentReason says why the assignee changed (auto-assignment
+	// records its decision; an agent's change is "manual").
+	AssignmentReason *string `json:"-"`
 }

@@ -14,13 +14,15 @@ import (
 	"github.com/svar-dev/svar/ticketing/autoreply"
 	"github.com/svar-dev/svar/ticketing/hours"
 	"github.com/svar-dev/svar/ticketing/sla"
+	"github.com/svar-dev/svar/ticketing/staff"
 )
 
 // Service is the ticketing core as the web layer uses it.
 type Service interface {
 	ListTickets(ctx context.Context, f ticketing.TicketFilter) (*ticketing.TicketPage, error)
-	Counts(agentID string) map[string]int
+	Counts(v ticketing.Viewer) map[string]int
 	TicketView(ctx context.Context, id string) (*ticketing.TicketView, error)
+	Ticket(ctx context.Context, id string) (*ticketing.Ticket, error)
 	Reply(ctx context.Context, ticketID string, by *ticketing.Agent, in ticketing.ReplyInput) (*ticketing.Message, error)
 	UpdateTicket(ctx context.Context, id string, by *ticketing.Agent, u ticketing.TicketUpdate) (*ticketing.Ticket, error)
 	CustomerView(ctx context.Context, id string) (*ticketing.Customer, []*ticketing.Ticket, error)
@@ -28,10 +30,18 @@ type Service interface {
 	PushCustomer(ctx context.Context, in ticketing.ShopCustomer) (*ticketing.Customer, []ticketing.Identity, error)
 }
 
-// Live serves agents' live websockets (package realtime).
+// Live serves agents' live websockets (package realtime). A session gets
+// only the events of tickets its Viewer may see.
 type Live interface {
-	ServeAgent(w http.ResponseWriter, r *http.Request, agent *ticketing.Agent)
+	ServeAgent(w http.ResponseWriter, r *http.Request, agent *ticketing.Agent, v ticketing.Viewer)
 	DisconnectAgent(agentID string)
+}
+
+// Presence says whether an agent has a console open on any node, and
+// hears when an agent chose another availability.
+type Presence interface {
+	Online(agentID string) bool
+	StatusChanged(ctx context.Context, a *ticketing.Agent)
 }
 
 // Pinger checks a dependency for /healthz.
@@ -48,9 +58,15 @@ type Router interface {
 type Options struct {
 	Service Service
 	Store   ticketing.Store
-	Live    Live
+	// Staff is agents, sessions and teams; nil: one on Store.
+	Staff *staff.Service
+	// Presence, when set, makes availability follow open consoles.
+	Presence Presence
+	Live     Live
 	// Health names the dependencies /healthz checks ("nats", "mongodb").
-	Health  map[string]Pinger
+	Health map[string]Pinger
+	// Ready answers /readyz; nil: ready as soon as it serves.
+	Ready   Readiness
 	Metrics *Metrics
 	Routers []Router
 	// Relay, when set, tells every node to close the live sockets of an
@@ -84,6 +100,9 @@ type Server struct {
 	now     func() time.Time
 	handler http.Handler
 	console *console // the console's templates and static files (console.go)
+	staff   *staff.Service
+	// ownStaff: New made staff, so Close closes it.
+	ownStaff bool
 }
 
 // New returns a Server with every route registered.
@@ -98,6 +117,11 @@ func New(o Options) *Server {
 	}
 	if s.metrics == nil {
 		s.metrics = NewMetrics()
+	}
+	s.staff = o.Staff
+	if s.staff == nil {
+		s.staff = staff.New(staff.Options{Store: o.Store, Logger: s.log, Relay: o.Relay, Now: o.Now})
+		s.ownStaff = true
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)
@@ -115,6 +139,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.Handle("GET /metrics", s.metrics.Handler())
+	s.opsRoutes(mux)
 
 	mux.HandleFunc("POST /api/v1/session", s.handleLogin)
 	mux.HandleFunc("DELETE /api/v1/session", s.handleLogout)
@@ -134,6 +159,12 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/attachments/{key...}", s.authed(s.handleAttachment))
 	mux.Handle("GET /api/v1/live", s.authed(s.handleLive))
 	s.slaRoutes(mux)
+
+	mux.Handle("GET /api/v1/teams", s.authed(s.handleListTeams))
+	mux.Handle("POST /api/v1/teams", s.authed(s.handleCreateTeam))
+	mux.Handle("GET /api/v1/teams/{id}", s.authed(s.handleGetTeam))
+	mux.Handle("PATCH /api/v1/teams/{id}", s.authed(s.handlePatchTeam))
+	mux.Handle("PUT /api/v1/me/availability", s.authed(s.handleAvailability))
 
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, ticketing.Errorf(ticketing.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))

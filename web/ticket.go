@@ -47,6 +47,7 @@ func (s *Server) handleListTickets(w http.ResponseWriter, r *http.Request, a *ti
 		writeError(w, r, &ticketing.Error{Code: codeBadRequest, Field: "q", Message: "q: must be at most 200 characters"})
 		return
 	}
+	f.Viewer = ViewerFrom(r.Context())
 	page, err := s.svc.ListTickets(r.Context(), f)
 	if err != nil {
 		writeError(w, r, err)
@@ -56,13 +57,35 @@ func (s *Server) handleListTickets(w http.ResponseWriter, r *http.Request, a *ti
 }
 
 func (s *Server) handleCounts(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
-	writeJSON(w, http.StatusOK, map[string]any{"counts": s.svc.Counts(a.ID)})
+	writeJSON(w, http.StatusOK, map[string]any{"counts": s.svc.Counts(ViewerFrom(r.Context()))})
+}
+
+// notFound is what a reader gets for a ticket they may not see: the same
+// answer as for one that does not exist.
+func notFound(id string) error {
+	return ticketing.Errorf(ticketing.ENotFound, "ticket %s not found", id)
+}
+
+// visibleTicket returns the ticket when the request's agent may see it.
+func (s *Server) visibleTicket(r *http.Request, id string) (*ticketing.Ticket, error) {
+	t, err := s.svc.Ticket(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if !ViewerFrom(r.Context()).CanSee(t) {
+		return nil, notFound(id)
+	}
+	return t, nil
 }
 
 func (s *Server) handleGetTicket(w http.ResponseWriter, r *http.Request, _ *ticketing.Agent) {
 	v, err := s.svc.TicketView(r.Context(), r.PathValue("id"))
 	if err != nil {
 		writeError(w, r, err)
+		return
+	}
+	if !ViewerFrom(r.Context()).CanSee(v.Ticket) {
+		writeError(w, r, notFound(r.PathValue("id")))
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
@@ -77,6 +100,16 @@ func (s *Server) handlePatchTicket(w http.ResponseWriter, r *http.Request, a *ti
 	if u.AssigneeID != nil && *u.AssigneeID == "me" {
 		u.AssigneeID = &a.ID
 	}
+	if u.TeamID != nil && *u.TeamID != "" {
+		if err := s.staff.CheckTeams(r.Context(), "team_id", []string{*u.TeamID}); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
+	if _, err := s.visibleTicket(r, r.PathValue("id")); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	t, err := s.svc.UpdateTicket(r.Context(), r.PathValue("id"), a, u)
 	if err != nil {
 		writeError(w, r, err)
@@ -88,6 +121,10 @@ func (s *Server) handlePatchTicket(w http.ResponseWriter, r *http.Request, a *ti
 func (s *Server) handlePostMessage(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
 	var in ticketing.ReplyInput
 	if err := decodeJSON(w, r, &in); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if _, err := s.visibleTicket(r, r.PathValue("id")); err != nil {
 		writeError(w, r, err)
 		return
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/svar-dev/svar/ticketing/mongostore"
 	"github.com/svar-dev/svar/ticketing/natsbus"
 	"github.com/svar-dev/svar/ticketing/sla"
+	"github.com/svar-dev/svar/ticketing/staff"
 	"github.com/svar-dev/svar/web"
 )
 
@@ -65,6 +66,9 @@ func serve(ctx context.Context, args []string) error {
 	}
 	if err := m.Run(ctx); err != nil {
 		m.Close()
+		if ctx.Err() != nil {
+			return fmt.Errorf("start interrupted: %w", err)
+		}
 		return err
 	}
 	<-ctx.Done()
@@ -83,8 +87,11 @@ type Main struct {
 	embStore *mongostore.Embedded
 	Store    *mongostore.Store
 	Bus      *natsbus.Bus
+	Leases   *natsbus.Leases // one-at-a-time jobs (the mailbox reader)
 	Service  *ticketing.Service
 	Hub      *realtime.Hub
+	Staff    *staff.Service
+	teams    teamsParts // assignment and notifications (teams.go)
 	Metrics  *web.Metrics
 	Web      *web.Server
 	channels channels
@@ -103,8 +110,14 @@ type Main struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	closed   sync.Once
+	ready    readiness
 	// AdminPassword is the generated first password, if one was generated.
 	AdminPassword string
+	// StoreServer, when set before Run with SVAR_MONGODB_URI empty, is an
+	// embedded store already running in this process that the node uses
+	// instead of starting its own, sharing its document locks (tests run
+	// several nodes on one store process). Close leaves it running.
+	StoreServer *mongostore.Embedded
 }
 
 // NewMain returns a Main with default configuration.
@@ -137,6 +150,10 @@ func (m *Main) logger() *slog.Logger {
 func (m *Main) Run(ctx context.Context) error {
 	c := &m.Config
 	log := m.logger()
+	// startCtx bounds the start: connecting, retrying, loading. Cancelling
+	// it (Ctrl-C) stops a start that waits for NATS or the store. ctx is
+	// the node's life, ended by Close.
+	startCtx := ctx
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 
 	natsURL := c.NATSURL
@@ -150,7 +167,10 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		m.embNATS, natsURL = e, e.ClientURL()
 	}
-	mongoURI := c.MongoDBURI
+	mongoURI, embStore := c.MongoDBURI, m.StoreServer
+	if mongoURI == "" && embStore != nil {
+		mongoURI = embStore.URI()
+	}
 	if mongoURI == "" {
 		if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
 			return fmt.Errorf("data dir: %w", err)
@@ -159,15 +179,16 @@ func (m *Main) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("embedded store: %w", err)
 		}
-		m.embStore, mongoURI = e, e.URI()
+		m.embStore, embStore, mongoURI = e, e, e.URI()
 	}
 	host, _ := os.Hostname()
-	bus, err := natsbus.Connect(ctx, natsbus.Options{URL: natsURL, Name: "svar-" + host, Logger: log.With("component", "bus")})
+	bus, err := natsbus.Connect(startCtx, natsbus.Options{URL: natsURL, Name: "svar-" + host, Replicas: c.NATSReplicas, Logger: log.With("component", "bus")})
 	if err != nil {
 		return fmt.Errorf("connect NATS %s: %w", redact(natsURL), err)
 	}
 	m.Bus = bus
-	store, err := mongostore.Open(ctx, mongostore.Options{URI: mongoURI, Database: c.MongoDBDatabase, Embedded: m.embStore, Logger: log.With("component", "store")})
+	m.Leases = natsbus.NewLeases(bus, natsbus.LeaseOptions{TTL: c.LeaseTTL, Logger: log.With("component", "leases")})
+	store, err := openStore(startCtx, log, mongostore.Options{URI: mongoURI, Database: c.MongoDBDatabase, Embedded: embStore, Logger: log.With("component", "store")})
 	if err != nil {
 		return fmt.Errorf("connect MongoDB %s: %w", redact(mongoURI), err)
 	}
@@ -177,9 +198,12 @@ func (m *Main) Run(ctx context.Context) error {
 	checks := map[ticketing.Channel]func(string) (map[string]string, error){}
 	m.Service = ticketing.New(ticketing.Options{Store: store, Bus: bus, Logger: log.With("component", "core"),
 		ReopenWindow: c.ReopenWindow, ReplyChecks: checks})
-	m.Hub = realtime.New(realtime.Options{Logger: log.With("component", "realtime"), Backlog: bus, Relay: bus})
+	m.Staff = staff.New(staff.Options{Store: store, Relay: bus, Logger: log.With("component", "staff")})
+	m.Hub = realtime.New(realtime.Options{Logger: log.With("component", "realtime"), Backlog: bus, Relay: bus,
+		Tickets: m.Service.Inbox(), Viewers: m.Staff.ViewerOf, OnAvailability: m.availabilityChanged})
+	m.Staff.OnViewChange(m.Hub.RefreshViewers)
 
-	created, generated, err := web.EnsureAdmin(ctx, store, c.AdminEmail, c.AdminPassword)
+	created, generated, err := staff.EnsureAdmin(startCtx, store, c.AdminEmail, c.AdminPassword)
 	if err != nil {
 		return fmt.Errorf("create the first admin: %w", err)
 	}
@@ -187,15 +211,17 @@ func (m *Main) Run(ctx context.Context) error {
 
 	// The inbox read model: note the events stream's position, load the
 	// store, then follow events from that position so nothing falls between.
-	seq, err := bus.LastEventSeq(ctx)
+	seq, err := bus.LastEventSeq(startCtx)
 	if err != nil {
 		return fmt.Errorf("events: %w", err)
 	}
-	if err := m.Service.LoadInbox(ctx); err != nil {
+	if err := m.Service.LoadInbox(startCtx); err != nil {
 		return fmt.Errorf("load inbox: %w", err)
 	}
+	m.ready.applied.Store(seq)
 	m.goRun("events", func() error {
 		return bus.SubscribeEvents(ctx, seq, func(ev *ticketing.Event) {
+			m.ready.applied.Store(ev.Seq)
 			m.Service.ApplyEvent(ev)
 			m.Hub.Publish(ev)
 		})
@@ -215,8 +241,8 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 
 	m.registerGauges()
-	m.Web = web.New(web.Options{Service: m.Service, Store: store, Live: m.Hub, Metrics: m.Metrics,
-		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
+	m.Web = web.New(web.Options{Service: m.Service, Store: store, Staff: m.Staff, Presence: m.Hub, Live: m.Hub, Metrics: m.Metrics,
+		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Ready: &m.ready, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
 		Hours: m.Hours, SLA: m.SLA, AutoReply: m.AutoReply,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://")})
 	ln, err := net.Listen("tcp", c.HTTPAddr)
@@ -236,6 +262,13 @@ func (m *Main) Run(ctx context.Context) error {
 	// above all the first admin's password hash (argon2id takes 32 MB).
 	// Give it back to the OS once; idle RSS drops from ~118 to ~52 MB.
 	debug.FreeOSMemory()
+	// Ready once the events published while starting are applied too.
+	target, err := bus.LastEventSeq(startCtx)
+	if err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	m.ready.target.Store(target)
+	m.ready.started.Store(true)
 	m.banner(created)
 	return nil
 }
@@ -344,6 +377,7 @@ func (m *Main) banner(createdAdmin bool) {
 func (m *Main) Close() error {
 	var errs []error
 	m.closed.Do(func() {
+		m.ready.stopping.Store(true)
 		if m.httpSrv != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			if err := m.httpSrv.Shutdown(ctx); err != nil {
@@ -356,6 +390,9 @@ func (m *Main) Close() error {
 		}
 		if m.Hub != nil {
 			m.Hub.Close()
+		}
+		if m.Staff != nil {
+			m.Staff.Close()
 		}
 		m.channels.close()
 		if m.cancel != nil {

@@ -425,6 +425,11 @@ func (b *Bus) DeleteStreams(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("natsbus: delete stream %s: %w", cfg.Name, err))
 		}
 	}
+	cctx, cancel := opContext(ctx)
+	defer cancel()
+	if err := b.js.DeleteKeyValue(cctx, b.StreamName(BucketLeases)); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
+		errs = append(errs, fmt.Errorf("natsbus: delete bucket %s: %w", BucketLeases, err))
+	}
 	return errors.Join(errs...)
 }
 

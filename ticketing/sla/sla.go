@@ -46,7 +46,7 @@ type Store interface {
 // Core is the part of the ticketing service the SLA calls.
 type Core interface {
 	SetSLA(ctx context.Context, ticketID string, st *ticketing.SLAState) (*ticketing.Ticket, error)
-	Notify(ctx context.Context, n *ticketing.Notification)
+	Notify(ctx context.Context, agentID, teamID string, n *ticketing.Notification)
 }
 
 // Events is the shared events consumer (natsbus.Bus.ConsumeEvents).
@@ -368,10 +368,8 @@ func (s *Service) notify(ctx context.Context, t *ticketing.Ticket, j job) {
 	if j.Kind == "breach" {
 		text = fmt.Sprintf("Ticket #%d: %s target breached", t.Number, metricNames[j.Metric])
 	}
-	s.o.Core.Notify(ctx, &ticketing.Notification{
-		ID:   "sla:" + j.key(),
-		Kind: ticketing.NotificationSLA, TicketID: t.ID, Text: text,
-		AgentID: t.AssigneeID, TeamID: t.TeamID,
+	s.o.Core.Notify(ctx, t.AssigneeID, t.TeamID, &ticketing.Notification{
+		ID: "sla:" + j.key(), Kind: ticketing.NotifySLA, TicketID: t.ID, Text: text,
 	})
 }
 

@@ -183,7 +183,7 @@ func TestFirstResponseBreachOnceOnTwoNodes(t *testing.T) {
 	eventually(t, 5*time.Second, "the warning and the breach notifications", func() bool { return len(notes()) >= 2 })
 	var kinds []string
 	for _, n := range notes() {
-		if n.TicketID != tk.ID || n.Kind != ticketing.NotificationSLA {
+		if n.TicketID != tk.ID || n.Kind != ticketing.NotifySLA {
 			t.Errorf("unexpected notification %+v", n)
 		}
 		kinds = append(kinds, n.ID)

@@ -94,7 +94,7 @@ export function renderMessage(m, customer) {
   if (m.attachments && m.attachments.length) {
     body.push(h('ul', { class: 'attachments', 'aria-label': t('attachments') },
       m.attachments.map((a) => h('li', null,
-        h('a', { href: '/api/v1/attachments/' + encodeURIComponent(a.key), download: a.filename || 'attachment' },
+        h('a', { href: '/api/v1/attachments/' + encodeURIComponent(a.key) + (m.ticket_id ? '?ticket=' + encodeURIComponent(m.ticket_id) : ''), download: a.filename || 'attachment' },
           a.filename || t('attachment')),
         a.size ? h('span', { class: 'muted' }, ' (' + sizeText(a.size) + ')') : null))));
   }
