@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -46,6 +47,11 @@ type Config struct {
 	Email EmailConfig `yaml:"email"`
 	SMS   SMSConfig   `yaml:"sms"`
 	Chat  ChatConfig  `yaml:"chat"`
+
+	// TrustedProxies are the reverse proxies (CIDRs or addresses) whose
+	// X-Forwarded-For is believed when telling a client's address for
+	// per-address limits. Empty: the TCP peer is the client.
+	TrustedProxies []string `yaml:"trusted_proxies"` // SVAR_TRUSTED_PROXIES, comma-separated
 
 	// ReopenWindow: a message within this time after a ticket was solved
 	// reopens it; later ones start a new ticket. Default 7 days.
@@ -95,6 +101,12 @@ type ChatConfig struct {
 	// MessagesPerMinute is each visitor's message rate limit (a token
 	// bucket with as much burst). Default 20.
 	MessagesPerMinute int `yaml:"messages_per_minute"` // SVAR_CHAT_MESSAGES_PER_MINUTE
+	// MaxPerAddress caps open chat sockets per client address on a node
+	// (customers behind one NAT or office share one). Default 200.
+	MaxPerAddress int `yaml:"max_per_address"` // SVAR_CHAT_MAX_PER_ADDRESS
+	// MaxPerVisitor caps open chat sockets per visitor token on a node
+	// (a few tabs). Default 5.
+	MaxPerVisitor int `yaml:"max_per_visitor"` // SVAR_CHAT_MAX_PER_VISITOR
 }
 
 // Default returns the documented defaults.
@@ -115,7 +127,7 @@ func Default() Config {
 			TwilioAPIBase: "https://api.twilio.com",
 			ElksAPIBase:   "https://api.46elks.com",
 		},
-		Chat:         ChatConfig{FallbackGrace: 10 * time.Minute, MessagesPerMinute: 20},
+		Chat:         ChatConfig{FallbackGrace: 10 * time.Minute, MessagesPerMinute: 20, MaxPerAddress: 200, MaxPerVisitor: 5},
 		ReopenWindow: 7 * 24 * time.Hour,
 		NATSReplicas: 1,
 		LeaseTTL:     10 * time.Second,
@@ -147,6 +159,31 @@ type setting struct {
 }
 
 func str(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
+
+// list sets a comma-separated list, without empty items.
+func list(p *[]string) func(string) error {
+	return func(v string) error {
+		*p = nil
+		for _, o := range strings.Split(v, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				*p = append(*p, o)
+			}
+		}
+		return nil
+	}
+}
+
+// positive sets a whole number of at least 1.
+func positive(p *int) func(string) error {
+	return func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("must be a whole number of at least 1")
+		}
+		*p = n
+		return nil
+	}
+}
 
 func (c *Config) settings() []setting {
 	return []setting{
@@ -216,6 +253,9 @@ func (c *Config) settings() []setting {
 			c.Chat.MessagesPerMinute = n
 			return nil
 		}},
+		{"SVAR_CHAT_MAX_PER_ADDRESS", "chat-max-per-address", "open chat sockets per client address", positive(&c.Chat.MaxPerAddress)},
+		{"SVAR_CHAT_MAX_PER_VISITOR", "chat-max-per-visitor", "open chat sockets per visitor token", positive(&c.Chat.MaxPerVisitor)},
+		{"SVAR_TRUSTED_PROXIES", "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed", list(&c.TrustedProxies)},
 		{"SVAR_REOPEN_WINDOW", "reopen-window", "how long a solved ticket reopens on a new message", duration(&c.ReopenWindow)},
 		{"SVAR_LOG_LEVEL", "log-level", "debug, info, warn or error", str(&c.LogLevel)},
 	}
@@ -278,6 +318,26 @@ func Load(fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool)
 		return c, ferr
 	}
 	return c, c.Validate()
+}
+
+// TrustedProxyPrefixes parses TrustedProxies: CIDRs such as 10.0.0.0/8,
+// or single addresses.
+func (c *Config) TrustedProxyPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		s = strings.TrimSpace(s)
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or an address", s)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // Validate checks the configuration and names the setting that is wrong.
@@ -371,6 +431,15 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" {
 			bad("SVAR_CHAT_ALLOWED_ORIGINS", "%q is not an origin such as https://shop.example", o)
 		}
+	}
+	if c.Chat.MaxPerAddress < 1 {
+		bad("SVAR_CHAT_MAX_PER_ADDRESS", "must be at least 1")
+	}
+	if c.Chat.MaxPerVisitor < 1 {
+		bad("SVAR_CHAT_MAX_PER_VISITOR", "must be at least 1")
+	}
+	if _, err := c.TrustedProxyPrefixes(); err != nil {
+		bad("SVAR_TRUSTED_PROXIES", "%v", err)
 	}
 	if c.ReopenWindow < 0 {
 		bad("SVAR_REOPEN_WINDOW", "must not be negative")

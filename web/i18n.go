@@ -59,16 +59,10 @@ func langFromRequest(r *http.Request) string {
 // catalogFor returns the catalog of a language. The catalogs are built on
 // each call: they are small, and nothing shared can be changed by accident.
 func catalogFor(lang string) catalog {
-	c := english()
 	if lang == langSwedish {
-		c = swedish()
+		return withSLA(withComposer(swedish(), lang), lang)
 	}
-	for k, v := range slaStrings(lang) {
-		if _, ok := c[k]; !ok {
-			c[k] = v
-		}
-	}
-	return c
+	return withSLA(withComposer(english(), lang), lang)
 }
 
 func english() catalog {

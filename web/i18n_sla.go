@@ -51,3 +51,13 @@ func slaStrings(lang string) catalog {
 		"sla_due_at": "Due {time}",
 	}
 }
+
+// withSLA adds the service-level strings to c (keys c has win).
+func withSLA(c catalog, lang string) catalog {
+	for k, v := range slaStrings(lang) {
+		if _, ok := c[k]; !ok {
+			c[k] = v
+		}
+	}
+	return c
+}

@@ -1,6 +1,6 @@
 // Command svar runs the Svar helpdesk: `svar` or `svar serve` starts a
 // node (embedded NATS and store unless told otherwise); `svar bench` runs
-// the benchmarks.
+// the benchmarks; `svar -h` lists every subcommand (commands.go).
 package main
 
 import (
@@ -26,7 +26,9 @@ import (
 	"github.com/svar-dev/svar/realtime"
 	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/ticketing/autoreply"
+	"github.com/svar-dev/svar/ticketing/files"
 	"github.com/svar-dev/svar/ticketing/hours"
+	"github.com/svar-dev/svar/ticketing/macro"
 	"github.com/svar-dev/svar/ticketing/mongostore"
 	"github.com/svar-dev/svar/ticketing/natsbus"
 	"github.com/svar-dev/svar/ticketing/sla"
@@ -37,22 +39,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	args := os.Args[1:]
-	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
-	}
-	var err error
-	switch cmd {
-	case "serve":
-		err = serve(ctx, args)
-	case "bench":
-		err = runBench(ctx, args, os.Stdout)
-	case "help":
-		fmt.Println("usage: svar [serve|bench] [flags]; svar serve -h lists the settings")
-	default:
-		err = fmt.Errorf("unknown command %q (want serve or bench)", cmd)
-	}
+	err := dispatch(ctx, os.Args[1:], os.Stdout)
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "svar:", err)
 		os.Exit(1)
@@ -89,6 +76,8 @@ type Main struct {
 	Bus      *natsbus.Bus
 	Leases   *natsbus.Leases // one-at-a-time jobs (the mailbox reader)
 	Service  *ticketing.Service
+	Macros   *macro.Service
+	files    *files.Signer
 	Hub      *realtime.Hub
 	Staff    *staff.Service
 	teams    teamsParts // assignment and notifications (teams.go)
@@ -182,7 +171,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.embStore, embStore, mongoURI = e, e, e.URI()
 	}
 	host, _ := os.Hostname()
-	bus, err := natsbus.Connect(startCtx, natsbus.Options{URL: natsURL, Name: "svar-" + host, Replicas: c.NATSReplicas, Logger: log.With("component", "bus")})
+	bus, err := natsbus.Connect(startCtx, natsbus.Options{URL: natsURL, Name: "svar-" + host, Replicas: c.NATSReplicas, Embedded: m.embNATS, Logger: log.With("component", "bus")})
 	if err != nil {
 		return fmt.Errorf("connect NATS %s: %w", redact(natsURL), err)
 	}
@@ -197,7 +186,8 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Metrics = web.NewMetrics()
 	checks := map[ticketing.Channel]func(string) (map[string]string, error){}
 	m.Service = ticketing.New(ticketing.Options{Store: store, Bus: bus, Logger: log.With("component", "core"),
-		ReopenWindow: c.ReopenWindow, ReplyChecks: checks})
+		ReopenWindow: c.ReopenWindow, ReplyChecks: checks, ReplyChannels: replyChannels(c)})
+	m.Macros = macro.New(macro.Options{Store: store, State: store, Tickets: store, Customers: store, Core: m.Service, Events: bus})
 	m.Staff = staff.New(staff.Options{Store: store, Relay: bus, Logger: log.With("component", "staff")})
 	m.Hub = realtime.New(realtime.Options{Logger: log.With("component", "realtime"), Backlog: bus, Relay: bus,
 		Tickets: m.Service.Inbox(), Viewers: m.Staff.ViewerOf, OnAvailability: m.availabilityChanged})
@@ -223,6 +213,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return bus.SubscribeEvents(ctx, seq, func(ev *ticketing.Event) {
 			m.ready.applied.Store(ev.Seq)
 			m.Service.ApplyEvent(ev)
+			m.Macros.ApplyEvent(ev)
 			m.Hub.Publish(ev)
 		})
 	})
@@ -235,16 +226,23 @@ func (m *Main) Run(ctx context.Context) error {
 		Logger: log.With("component", "autoreply")})
 	m.goRun("autoreply", func() error { return m.AutoReply.Run(ctx) })
 
+	// Signed download links for agents' attachments (chat, SMS, /files/).
+	if m.files, err = files.LoadSigner(startCtx, store, c.PublicURL); err != nil {
+		return err
+	}
 	routers, err := m.startChannels(ctx, checks)
 	if err != nil {
 		return err
 	}
 
 	m.registerGauges()
+	clientIP, _ := m.clientIP() // startChannels has checked it
 	m.Web = web.New(web.Options{Service: m.Service, Store: store, Staff: m.Staff, Presence: m.Hub, Live: m.Hub, Metrics: m.Metrics,
+		Macros: m.Macros, Files: m.files,
 		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Ready: &m.ready, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
 		Hours: m.Hours, SLA: m.SLA, AutoReply: m.AutoReply,
-		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://")})
+		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://"),
+		ClientIP: clientIP})
 	ln, err := net.Listen("tcp", c.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (SVAR_HTTP_ADDR): %w", c.HTTPAddr, err)

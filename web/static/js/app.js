@@ -11,6 +11,8 @@ import { installKeys } from './keys.js';
 import { renderSettings } from './settings.js';
 import { renderAgents } from './agents.js';
 import { renderServiceLevels, startCountdowns } from './sla.js';
+import { renderMacros } from './macros.js';
+import { installBulk } from './bulk.js';
 
 const boot = JSON.parse(document.getElementById('boot').textContent);
 setStrings(boot.strings, boot.lang);
@@ -96,6 +98,9 @@ async function route(opts = {}) {
   } else if (p === '/service-levels') {
     setTitle(t('service_levels'));
     await renderServiceLevels(app, app.main);
+  } else if (p === '/macros') {
+    setTitle(t('macros'));
+    renderMacros(app, app.main);
   }
   const heading = $('h2', app.main);
   if (heading) heading.focus();
@@ -138,7 +143,7 @@ function interceptLinks() {
     if (!a || a.target || a.hasAttribute('download')) return;
     const url = new URL(a.href, location.href);
     if (url.origin !== location.origin) return;
-    if (!/^\/($|views\/|tickets\/|settings$|agents$|service-levels$)/.test(url.pathname)) return;
+    if (!/^\/($|views\/|tickets\/|settings$|agents$|macros$|service-levels$)/.test(url.pathname)) return;
     e.preventDefault();
     navigate(url.pathname + url.search);
   });
@@ -185,6 +190,7 @@ async function start() {
   setupChrome();
   interceptLinks();
   installKeys(app);
+  installBulk(app);
   app.live = new Live({
     onEvent(ev) {
       if (ev.ticket) app.inbox.apply(ev.ticket);
