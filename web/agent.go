@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/assign"
 	"github.com/svar-dev/svar/ticketing/staff"
 )
 
@@ -240,4 +241,44 @@ func (s *Server) handlePatchTeam(w http.ResponseWriter, r *http.Request, a *tick
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"team": t})
+}
+
+func (s *Server) routing(w http.ResponseWriter, r *http.Request) bool {
+	if s.opts.Routing == nil {
+		writeError(w, r, ticketing.Errorf(ticketing.EUnavailable, "routing is not available"))
+		return false
+	}
+	return true
+}
+
+func (s *Server) handleGetRouting(w http.ResponseWriter, r *http.Request, _ *ticketing.Agent) {
+	if !s.routing(w, r) {
+		return
+	}
+	rt, err := s.opts.Routing.Routing(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rt)
+}
+
+func (s *Server) handlePutRouting(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
+	if err := staff.RequireAdmin(a); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if !s.routing(w, r) {
+		return
+	}
+	var in assign.Routing
+	if !s.readInput(w, r, &in) {
+		return
+	}
+	rt, err := s.opts.Routing.SetRouting(r.Context(), a, in)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rt)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/assign"
 	"github.com/svar-dev/svar/ticketing/staff"
 )
 
@@ -32,6 +33,12 @@ type Service interface {
 type Live interface {
 	ServeAgent(w http.ResponseWriter, r *http.Request, agent *ticketing.Agent, v ticketing.Viewer)
 	DisconnectAgent(agentID string)
+}
+
+// Routing reads and sets the rules that give new tickets a team.
+type Routing interface {
+	Routing(ctx context.Context) (*assign.Routing, error)
+	SetRouting(ctx context.Context, by *ticketing.Agent, r assign.Routing) (*assign.Routing, error)
 }
 
 // Presence says whether an agent has a console open on any node, and
@@ -59,6 +66,8 @@ type Options struct {
 	Staff *staff.Service
 	// Presence, when set, makes availability follow open consoles.
 	Presence Presence
+	// Routing, when set, serves the routing rules (ticketing/assign).
+	Routing Routing
 	Live     Live
 	// Health names the dependencies /healthz checks ("nats", "mongodb").
 	Health  map[string]Pinger
@@ -153,6 +162,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/teams/{id}", s.authed(s.handleGetTeam))
 	mux.Handle("PATCH /api/v1/teams/{id}", s.authed(s.handlePatchTeam))
 	mux.Handle("PUT /api/v1/me/availability", s.authed(s.handleAvailability))
+	mux.Handle("GET /api/v1/routing", s.authed(s.handleGetRouting))
+	mux.Handle("PUT /api/v1/routing", s.authed(s.handlePutRouting))
 
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, ticketing.Errorf(ticketing.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))

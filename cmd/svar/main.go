@@ -187,9 +187,11 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.Service.LoadInbox(ctx); err != nil {
 		return fmt.Errorf("load inbox: %w", err)
 	}
+	m.startTeams(ctx, seq)
 	m.goRun("events", func() error {
 		return bus.SubscribeEvents(ctx, seq, func(ev *ticketing.Event) {
 			m.Service.ApplyEvent(ev)
+			m.applyTeams(ev)
 			m.Hub.Publish(ev)
 		})
 	})
@@ -201,7 +203,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 
 	m.registerGauges()
-	m.Web = web.New(web.Options{Service: m.Service, Store: store, Staff: m.Staff, Presence: m.Hub, Live: m.Hub, Metrics: m.Metrics,
+	m.Web = web.New(web.Options{Service: m.Service, Store: store, Staff: m.Staff, Presence: m.Hub, Routing: m.teams.assigner, Live: m.Hub, Metrics: m.Metrics,
 		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://")})
 	ln, err := net.Listen("tcp", c.HTTPAddr)
