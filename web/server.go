@@ -68,7 +68,7 @@ type Options struct {
 	Presence Presence
 	// Routing, when set, serves the routing rules (ticketing/assign).
 	Routing Routing
-	Live     Live
+	Live    Live
 	// Health names the dependencies /healthz checks ("nats", "mongodb").
 	Health  map[string]Pinger
 	Metrics *Metrics

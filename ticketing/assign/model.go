@@ -217,4 +217,3 @@ func (m *Model) picked(agentID string) time.Time {
 	defer m.mu.Unlock()
 	return m.lastPick[agentID]
 }
-
