@@ -95,6 +95,9 @@ type Main struct {
 	closed   sync.Once
 	// AdminPassword is the generated first password, if one was generated.
 	AdminPassword string
+	// ConsoleGrace is how long an agent stays online after their last
+	// console closed (0: realtime's default); tests shorten it.
+	ConsoleGrace time.Duration
 }
 
 // NewMain returns a Main with default configuration.
@@ -169,7 +172,7 @@ func (m *Main) Run(ctx context.Context) error {
 		ReopenWindow: c.ReopenWindow, ReplyChecks: checks})
 	m.Staff = staff.New(staff.Options{Store: store, Relay: bus, Logger: log.With("component", "staff")})
 	m.Hub = realtime.New(realtime.Options{Logger: log.With("component", "realtime"), Backlog: bus, Relay: bus,
-		Tickets: m.Service.Inbox(), Viewers: m.Staff.ViewerOf, OnAvailability: m.availabilityChanged})
+		Tickets: m.Service.Inbox(), Viewers: m.Staff.ViewerOf, OnAvailability: m.availabilityChanged, ConsoleGrace: m.ConsoleGrace})
 	m.Staff.OnViewChange(m.Hub.RefreshViewers)
 
 	created, generated, err := staff.EnsureAdmin(ctx, store, c.AdminEmail, c.AdminPassword)
