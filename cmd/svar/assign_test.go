@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -262,7 +262,7 @@ func TestAgentGoingOfflineHandsBackAndGetsNoNewTickets(t *testing.T) {
 	}
 	l.waitCounts("all with agent 0", func(c map[string]int) bool { return c[agents[0]] == 5 && c[agents[1]] == 0 })
 	l.mu.Lock()
-	if l.reasons["least loaded online agent in Support"] < 5 {
+	if l.reasons["least loaded online agent in Support"] != 2 { // the two handed back
 		t.Errorf("reasons = %v", l.reasons)
 	}
 	l.mu.Unlock()
@@ -286,23 +286,14 @@ func TestTwoNodesNeverDoubleAssign(t *testing.T) {
 	l := follow(t, login(t, b).live(""), 5)
 	_, agents, _ := supportTeam(t, admin, []*Main{a, b}, 3, 5)
 
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range runtime.NumCPU() {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				for i := 0; i < 1e5; i++ {
-					_ = i * i
-				}
-			}
-		})
+	// Two busy loops in other processes keep both cores busy.
+	for range 2 {
+		busy := exec.Command("sh", "-c", "while :; do :; done")
+		if err := busy.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { busy.Process.Kill(); busy.Wait() })
 	}
-	defer func() { close(stop); wg.Wait() }()
 
 	ctx := context.Background()
 	for i := range 40 {
@@ -331,9 +322,7 @@ func TestTwoNodesNeverDoubleAssign(t *testing.T) {
 		l.waitCounts("refilled", func(c map[string]int) bool { return c[ag] == 5 || c[""] == 0 })
 		l.check()
 	}
-	l.waitCounts("room refilled", func(c map[string]int) bool {
-		return c[agents[0]] == 5 && c[agents[1]] == 5 && c[agents[2]] == 5 && c[""] == 0
-	})
+	l.waitCounts("nothing waits", func(c map[string]int) bool { return c[""] == 0 && c["-"] == 0 })
 	l.check()
 	var page ticketing.TicketPage
 	admin.do("GET", "/api/v1/tickets?limit=200", nil).decode(t, &page)
