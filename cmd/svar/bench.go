@@ -46,11 +46,12 @@ const (
 	phaseRaw    = "raw"
 	phaseIngest = "ingest"
 	phaseList   = "list"
+	phaseAssign = "assign"
 	phaseLive   = "live"
 	phaseEmail  = "email"
 )
 
-var allPhases = []string{phaseIdle, phaseConns, phaseRaw, phaseIngest, phaseList, phaseLive, phaseEmail}
+var allPhases = []string{phaseIdle, phaseConns, phaseRaw, phaseIngest, phaseList, phaseAssign, phaseLive, phaseEmail}
 
 func defaultBenchConfig() benchConfig {
 	return benchConfig{
@@ -172,6 +173,8 @@ var benchFigureSpecs = []benchFigureSpec{
 	{"raw_insert_per_s", "docs/s", 0, 0, false},
 	{"ingest_msgs_per_s", "msgs/s", 0, 1000, true},
 	{"ingest_ratio", "x", 2, 0.5, true},
+	{"assign_p50_ms", "ms", 2, 0, false},
+	{"assign_p99_ms", "ms", 2, 20, false},
 	{"live_p50_ms", "ms", 2, 0, false},
 	{"live_p99_ms", "ms", 2, 10, false},
 	{"email_latency_p50_s", "s", 3, 1, false},

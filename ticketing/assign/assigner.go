@@ -14,7 +14,7 @@ import (
 // Core is the ticketing core as assignment uses it.
 type Core interface {
 	Ticket(ctx context.Context, id string) (*ticketing.Ticket, error)
-	UpdateTicket(ctx context.Context, id string, by *ticketing.Agent, u ticketing.TicketUpdate) (*ticketing.Ticket, error)
+	Assign(ctx context.Context, id string, a ticketing.Assignment) (*ticketing.Ticket, error)
 }
 
 // Directory is who works in which team (staff.Service).
@@ -167,7 +167,7 @@ func (a *Assigner) Handle(ctx context.Context, ev *ticketing.Event) error {
 	if on, err := a.enabled(ctx); err != nil || !on {
 		return err
 	}
-	var ticketID string
+	var snap *ticketing.Ticket
 	switch ev.Type {
 	case ticketing.EventTicketCreated, ticketing.EventTicketUpdated:
 		t := ev.Ticket
@@ -175,7 +175,7 @@ func (a *Assigner) Handle(ctx context.Context, ev *ticketing.Event) error {
 			return nil
 		}
 		if t.Status == ticketing.StatusOpen && t.AssigneeID == "" {
-			ticketID = t.ID
+			snap = t
 		} else if !m.anyWaiting() {
 			return nil
 		}
@@ -197,8 +197,15 @@ func (a *Assigner) Handle(ctx context.Context, ev *ticketing.Event) error {
 	if err := m.WaitApplied(cctx, max(last, ev.Seq)); err != nil {
 		return fmt.Errorf("assign: catch up to event %d: %w", last, err)
 	}
-	if ticketID != "" {
-		if _, err := a.place(ctx, ticketID, ev.Type == ticketing.EventTicketCreated); err != nil {
+	if snap != nil {
+		// The event's ticket is current unless the model, caught up to
+		// the stream's end, knows a newer version.
+		if m.version(snap.ID) > snap.Version {
+			snap = nil
+			if _, err := a.place(ctx, ev.Ticket.ID, nil, ev.Type == ticketing.EventTicketCreated); err != nil {
+				return err
+			}
+		} else if _, err := a.place(ctx, snap.ID, snap, ev.Type == ticketing.EventTicketCreated); err != nil {
 			return err
 		}
 	}
@@ -227,7 +234,7 @@ func (a *Assigner) drain(ctx context.Context) error {
 	m := a.o.Model
 	for _, team := range m.waitingTeams() {
 		for _, id := range m.waitingOf(team) {
-			placed, err := a.place(ctx, id, false)
+			placed, err := a.place(ctx, id, nil, false)
 			if err != nil {
 				return err
 			}
@@ -239,15 +246,19 @@ func (a *Assigner) drain(ctx context.Context) error {
 	return nil
 }
 
-// place routes and assigns one ticket. It reports whether the ticket has
-// an assignee afterwards (false: it waits).
-func (a *Assigner) place(ctx context.Context, id string, isNew bool) (bool, error) {
-	t, err := a.o.Core.Ticket(ctx, id)
-	if ticketing.IsNotFound(err) {
-		return true, nil
-	}
-	if err != nil {
-		return false, err
+// place routes and assigns one ticket, t when the caller has it current
+// (else it is read). It reports whether the ticket has an assignee
+// afterwards (false: it waits).
+func (a *Assigner) place(ctx context.Context, id string, t *ticketing.Ticket, isNew bool) (bool, error) {
+	if t == nil {
+		var err error
+		t, err = a.o.Core.Ticket(ctx, id)
+		if ticketing.IsNotFound(err) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
 	}
 	if t.Status != ticketing.StatusOpen || t.AssigneeID != "" {
 		return true, nil
@@ -256,7 +267,7 @@ func (a *Assigner) place(ctx context.Context, id string, isNew bool) (bool, erro
 	if err != nil {
 		return false, err
 	}
-	var u ticketing.TicketUpdate
+	var u ticketing.Assignment
 	teamID, why := t.TeamID, ""
 	if teamID == "" && isNew && !rules.empty() {
 		tier := ""
@@ -282,9 +293,8 @@ func (a *Assigner) place(ctx context.Context, id string, isNew bool) (bool, erro
 		if u.TeamID == nil {
 			return true, nil // nothing to decide: no auto-assign team
 		}
-		reason := prefix + "no auto-assignment in this team"
-		u.AssignmentReason = &reason
-		_, err := a.o.Core.UpdateTicket(ctx, id, nil, u)
+		u.Reason = prefix + "no auto-assignment in this team"
+		_, err := a.o.Core.Assign(ctx, id, u)
 		return true, err
 	}
 	agent, reason := a.pick(agents, team, t)
@@ -293,17 +303,16 @@ func (a *Assigner) place(ctx context.Context, id string, isNew bool) (bool, erro
 		if u.TeamID == nil && t.AssignmentReason == reason {
 			return false, nil
 		}
-		u.AssignmentReason = &reason
-		_, err := a.o.Core.UpdateTicket(ctx, id, nil, u)
+		u.Reason = reason
+		_, err := a.o.Core.Assign(ctx, id, u)
 		return false, err
 	}
-	reason = prefix + reason
-	u.AssigneeID, u.AssignmentReason = &agent.ID, &reason
-	if _, err := a.o.Core.UpdateTicket(ctx, id, nil, u); err != nil {
+	u.AssigneeID, u.Reason = &agent.ID, prefix+reason
+	if _, err := a.o.Core.Assign(ctx, id, u); err != nil {
 		return false, err
 	}
 	a.o.Model.assume(id, team.ID, agent.ID, a.now())
-	a.log.Debug("assign: ticket assigned", "ticket_id", id, "agent_id", agent.ID, "reason", reason)
+	a.log.Debug("assign: ticket assigned", "ticket_id", id, "agent_id", agent.ID, "reason", u.Reason)
 	return true, nil
 }
 
@@ -400,7 +409,7 @@ func (a *Assigner) HandBack(ctx context.Context, ev *ticketing.Event) error {
 		if t.AssigneeID != ag.ID || t.Status != ticketing.StatusOpen || !t.Unanswered() {
 			continue
 		}
-		if _, err := a.o.Core.UpdateTicket(ctx, id, nil, ticketing.TicketUpdate{AssigneeID: &none, AssignmentReason: &reason}); err != nil {
+		if _, err := a.o.Core.Assign(ctx, id, ticketing.Assignment{AssigneeID: &none, Reason: reason}); err != nil {
 			return err
 		}
 	}

@@ -187,6 +187,16 @@ func (m *Model) waitingTeams() []string {
 	return teams
 }
 
+// version is the newest version of ticket id the model knows (0: none).
+func (m *Model) version(id string) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if t := m.tickets[id]; t != nil {
+		return t.version
+	}
+	return 0
+}
+
 // lastAssignee is who holds (or last held) ticket id.
 func (m *Model) lastAssignee(id string) string {
 	m.mu.Lock()
