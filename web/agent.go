@@ -282,3 +282,37 @@ func (s *Server) handlePutRouting(w http.ResponseWriter, r *http.Request, a *tic
 	}
 	writeJSON(w, http.StatusOK, rt)
 }
+
+func (s *Server) handleNotifications(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
+	if s.opts.Notifications == nil {
+		writeError(w, r, ticketing.Errorf(ticketing.EUnavailable, "notifications are not available"))
+		return
+	}
+	list, unread, err := s.opts.Notifications.List(r.Context(), a.ID)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"notifications": list, "unread": unread})
+}
+
+type readRequest struct {
+	IDs []string `json:"ids" validate:"max=100,dive,max=64"`
+}
+
+// handleNotificationsRead marks notifications read (all without ids).
+func (s *Server) handleNotificationsRead(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
+	if s.opts.Notifications == nil {
+		writeError(w, r, ticketing.Errorf(ticketing.EUnavailable, "notifications are not available"))
+		return
+	}
+	var in readRequest
+	if !s.readInput(w, r, &in) {
+		return
+	}
+	if err := s.opts.Notifications.MarkRead(r.Context(), a.ID, in.IDs); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.handleNotifications(w, r, a)
+}

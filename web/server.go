@@ -41,6 +41,12 @@ type Routing interface {
 	SetRouting(ctx context.Context, by *ticketing.Agent, r assign.Routing) (*assign.Routing, error)
 }
 
+// Notifications lists an agent's notifications (ticketing/notify).
+type Notifications interface {
+	List(ctx context.Context, agentID string) ([]ticketing.Notification, int, error)
+	MarkRead(ctx context.Context, agentID string, ids []string) error
+}
+
 // Presence says whether an agent has a console open on any node, and
 // hears when an agent chose another availability.
 type Presence interface {
@@ -68,7 +74,9 @@ type Options struct {
 	Presence Presence
 	// Routing, when set, serves the routing rules (ticketing/assign).
 	Routing Routing
-	Live    Live
+	// Notifications, when set, serves the agent's notifications.
+	Notifications Notifications
+	Live          Live
 	// Health names the dependencies /healthz checks ("nats", "mongodb").
 	Health  map[string]Pinger
 	Metrics *Metrics
@@ -162,6 +170,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/teams/{id}", s.authed(s.handleGetTeam))
 	mux.Handle("PATCH /api/v1/teams/{id}", s.authed(s.handlePatchTeam))
 	mux.Handle("PUT /api/v1/me/availability", s.authed(s.handleAvailability))
+	mux.Handle("GET /api/v1/me/notifications", s.authed(s.handleNotifications))
+	mux.Handle("POST /api/v1/me/notifications/read", s.authed(s.handleNotificationsRead))
 	mux.Handle("GET /api/v1/routing", s.authed(s.handleGetRouting))
 	mux.Handle("PUT /api/v1/routing", s.authed(s.handlePutRouting))
 

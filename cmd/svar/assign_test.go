@@ -335,3 +335,53 @@ func TestTwoNodesNeverDoubleAssign(t *testing.T) {
 		}
 	}
 }
+
+func TestAssignedAndMentionedAgentIsNotifiedLive(t *testing.T) {
+	m := startNode(t, "", nil)
+	admin := login(t, m)
+	team := createTeam(t, admin, "Support", true)
+	if res := admin.do("PUT", "/api/v1/routing", map[string]any{"default_team_id": team.ID}); res.status != 200 {
+		t.Fatalf("routing: %d", res.status)
+	}
+	anna := invite(t, admin, map[string]any{"email": "anna@shop.se", "name": "Anna Berg", "team_ids": []string{team.ID}})
+	bo := invite(t, admin, map[string]any{"email": "bo@shop.se", "name": "Bo", "team_ids": []string{team.ID}, "capacity": 0})
+	ac := signIn(t, m, "anna@shop.se", anna.Password)
+	bc := signIn(t, m, "bo@shop.se", bo.Password)
+	annaLive, boLive := ac.live(""), bc.live("")
+	eventually(t, "anna online", func() error {
+		if !m.Hub.Online(anna.Agent.ID) {
+			return fmt.Errorf("offline")
+		}
+		return nil
+	})
+	if err := m.Bus.PublishInbound(context.Background(), envelope("n@example.se", "<note1@x>", "Hjälp")); err != nil {
+		t.Fatal(err)
+	}
+	ev := waitEvent(t, annaLive, func(ev *ticketing.Event) bool { return ev.Type == ticketing.EventNotification })
+	if ev.Notification.Kind != ticketing.NotifyAssigned || ev.Notification.TicketID == "" {
+		t.Fatalf("notification = %+v", ev.Notification)
+	}
+	// Bo is mentioned in a note and hears only that.
+	if res := ac.do("POST", "/api/v1/tickets/"+ev.Notification.TicketID+"/messages", map[string]any{"text": "@bo can you check?", "note": true}); res.status != 201 {
+		t.Fatalf("note: %d %s", res.status, res.body)
+	}
+	mev := waitEvent(t, boLive, func(ev *ticketing.Event) bool { return ev.Type == ticketing.EventNotification })
+	if mev.Notification.Kind != ticketing.NotifyMention || mev.AgentID != bo.Agent.ID {
+		t.Fatalf("bo's notification = %+v", mev)
+	}
+	var list struct {
+		Notifications []ticketing.Notification
+		Unread        int
+	}
+	eventually(t, "anna's list", func() error {
+		ac.do("GET", "/api/v1/me/notifications", nil).decode(t, &list)
+		if list.Unread != 1 || len(list.Notifications) != 1 {
+			return fmt.Errorf("list %+v", list)
+		}
+		return nil
+	})
+	ac.do("POST", "/api/v1/me/notifications/read", map[string]any{}).decode(t, &list)
+	if list.Unread != 0 || !list.Notifications[0].Read {
+		t.Fatalf("after read: %+v", list)
+	}
+}

@@ -206,7 +206,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 
 	m.registerGauges()
-	m.Web = web.New(web.Options{Service: m.Service, Store: store, Staff: m.Staff, Presence: m.Hub, Routing: m.teams.assigner, Live: m.Hub, Metrics: m.Metrics,
+	m.Web = web.New(web.Options{Service: m.Service, Store: store, Staff: m.Staff, Presence: m.Hub, Routing: m.teams.assigner, Notifications: m.teams.notify, Live: m.Hub, Metrics: m.Metrics,
 		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://")})
 	ln, err := net.Listen("tcp", c.HTTPAddr)

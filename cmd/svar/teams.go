@@ -7,25 +7,29 @@ import (
 	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/ticketing/assign"
 	"github.com/svar-dev/svar/ticketing/natsbus"
+	"github.com/svar-dev/svar/ticketing/notify"
 )
 
 // teamsParts are the team workflow's parts of a node.
 type teamsParts struct {
 	assigner *assign.Assigner
+	notify   *notify.Service
 }
 
 // Durable consumers of the team workflow.
 const (
 	consumerAssign   = "svar-assign"
 	consumerHandBack = "svar-assign-handback"
+	consumerNotify   = "svar-notify"
 )
 
 // startTeams wires assignment: its model from the inbox at seq, and the
 // decision and hand-back consumers. Call it after LoadInbox and before
 // the events subscription starts.
 func (m *Main) startTeams(ctx context.Context, seq uint64) {
+	m.teams.notify = notify.New(m.Store, m.Bus)
 	a := assign.New(assign.Options{Core: m.Service, Directory: m.Staff, Presence: m.Hub, Bus: m.Bus, Store: m.Store,
-		HandBackAfter: m.Config.HandBackAfter, Logger: m.logger().With("component", "assign")})
+		HandBackAfter: m.Config.HandBackAfter, Notify: m.teams.notify.Publish, Logger: m.logger().With("component", "assign")})
 	m.teams.assigner = a
 	m.Staff.OnViewChange(a.Invalidate)
 	m.Service.Inbox().Range(func(t *ticketing.Ticket) { a.Model().Apply(t, t.UpdatedAt) })
@@ -33,6 +37,10 @@ func (m *Main) startTeams(ctx context.Context, seq uint64) {
 	m.goRun("assign", func() error {
 		return m.Bus.ConsumeEventWork(ctx, natsbus.EventWork{Name: consumerAssign,
 			Types: []string{"ticket.>", "agent.>"}, MaxAckPending: 1}, a.Handle)
+	})
+	m.goRun("notify", func() error {
+		return m.Bus.ConsumeEventWork(ctx, natsbus.EventWork{Name: consumerNotify,
+			Types: []string{ticketing.EventNotification, ticketing.EventMessageCreated}, MaxAckPending: 1}, m.teams.notify.Handle)
 	})
 	m.goRun("hand-back", func() error {
 		return m.Bus.ConsumeEventWork(ctx, natsbus.EventWork{Name: consumerHandBack,

@@ -56,7 +56,9 @@ type Options struct {
 	// CatchUpTimeout bounds the wait for this node's model to apply every
 	// stored event before a decision; default 5s.
 	CatchUpTimeout time.Duration
-	Now            func() time.Time
+	// Notify, when set, tells an agent a ticket was assigned to them.
+	Notify func(ctx context.Context, agentID string, n ticketing.Notification) error
+	Now    func() time.Time
 }
 
 // Assigner makes routing and assignment decisions.
@@ -312,6 +314,13 @@ func (a *Assigner) place(ctx context.Context, id string, t *ticketing.Ticket, is
 		return false, err
 	}
 	a.o.Model.assume(id, team.ID, agent.ID, a.now())
+	if a.o.Notify != nil {
+		n := ticketing.Notification{ID: fmt.Sprintf("assigned-%s-%d", id, t.Version), Kind: ticketing.NotifyAssigned,
+			TicketID: id, Text: fmt.Sprintf("#%d %s", t.Number, t.Subject), At: a.now().UTC()}
+		if err := a.o.Notify(ctx, agent.ID, n); err != nil {
+			a.log.Warn("assign: notify the assignee", "ticket_id", id, "err", err)
+		}
+	}
 	a.log.Debug("assign: ticket assigned", "ticket_id", id, "agent_id", agent.ID, "reason", u.Reason)
 	return true, nil
 }
