@@ -101,6 +101,10 @@ const (
 	topicPresence         = "presence"
 	topicAgentsOnline     = "agents.online"
 	topicAgentsDisconnect = "agents.disconnect"
+	// topicAgentsChanged is published (empty) when this node gets its first
+	// agent session or loses its last: the chat asks agents.online again
+	// and tells open widgets at once.
+	topicAgentsChanged = "agents.changed"
 )
 
 // relayTimeout bounds one relay publish.
@@ -130,6 +134,13 @@ type Hub struct {
 	relayed     bool
 	unsubscribe []func()
 
+	// onlineMu guards onlineCancel: this node answers agents.online only
+	// while it holds a session, so that with no agent anywhere the
+	// question has no responders and is answered at once. Lock order:
+	// onlineMu before mu.
+	onlineMu     sync.Mutex
+	onlineCancel func()
+
 	wg         sync.WaitGroup // session readers (ServeAgent calls) and writers
 	consolesWG sync.WaitGroup // runConsoles
 	closeOnce  sync.Once
@@ -139,6 +150,8 @@ type Hub struct {
 	pushed    atomic.Uint64
 	replayed  atomic.Uint64
 	slow      atomic.Uint64
+	dropped   atomic.Uint64 // ephemeral frames not queued for a busy console
+	typing    *typingGate
 }
 
 // New returns a hub. When o.Relay is set it subscribes to the relay topics
@@ -163,6 +176,7 @@ func New(o Options) *Hub {
 		},
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.typing = newTypingGate(customerTypingEvery, h.sendCustomerTyping)
 	pong, err := websocket.NewPreparedMessage(websocket.TextMessage, []byte(`{"type":"pong"}`))
 	if err != nil {
 		panic("realtime: prepare pong: " + err.Error()) // a constant frame cannot fail
@@ -182,12 +196,6 @@ func (h *Hub) subscribe(r ticketing.Relay) {
 	} else {
 		h.unsubscribe = append(h.unsubscribe, cancelPresence)
 		h.relayed = true
-	}
-	cancelOnline, err := r.Subscribe(topicAgentsOnline, func([]byte) bool { return h.online() })
-	if err != nil {
-		h.log.Error("realtime: subscribe to agents.online", "err", err)
-	} else {
-		h.unsubscribe = append(h.unsubscribe, cancelOnline)
 	}
 	cancelTyping, err := r.Subscribe(topicCustomerTyping, h.customerTyping)
 	if err != nil {
@@ -250,7 +258,8 @@ func (h *Hub) Publish(ev *ticketing.Event) {
 	}
 }
 
-// broadcast offers a non-event frame to every session.
+// broadcast offers a non-event frame to every session; typing and
+// presence are marked ephemeral by their callers.
 func (h *Hub) broadcast(f frame) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
@@ -298,9 +307,11 @@ func (h *Hub) Close() {
 			s.stop(closeReason{code: websocket.CloseGoingAway, text: "server shutting down"})
 		}
 		h.wg.Wait()
+		h.syncOnline() // closed: no longer answers agents.online
 		for _, cancel := range h.unsubscribe {
 			cancel()
 		}
+		h.typing.close()
 		h.cancel()
 		h.consolesWG.Wait()
 	})
@@ -308,13 +319,16 @@ func (h *Hub) Close() {
 
 // Stats are counters for metrics.
 type Stats struct {
-	Sessions        int    // open agent sessions on this node
-	Agents          int    // distinct agents among them
-	SlowConsumers   uint64 // sessions disconnected because their buffer was full
-	EventsPublished uint64 // events handed to Publish
-	EventsPushed    uint64 // event frames written to sockets, live and replayed
-	EventsReplayed  uint64 // of which replayed after a reconnect
-	LastSeq         uint64 // the newest event sequence this node has seen
+	Sessions      int    // open agent sessions on this node
+	Agents        int    // distinct agents among them
+	SlowConsumers uint64 // sessions disconnected because their buffer was full
+	// EphemeralDropped counts typing and presence frames not queued for a
+	// console whose buffer was filling (they are repeated; nothing is lost).
+	EphemeralDropped uint64
+	EventsPublished  uint64 // events handed to Publish
+	EventsPushed     uint64 // event frames written to sockets, live and replayed
+	EventsReplayed   uint64 // of which replayed after a reconnect
+	LastSeq          uint64 // the newest event sequence this node has seen
 }
 
 // Stats returns the hub's counters.
@@ -327,13 +341,49 @@ func (h *Hub) Stats() Stats {
 	}
 	h.mu.RUnlock()
 	return Stats{
-		Sessions:        n,
-		Agents:          len(agents),
-		SlowConsumers:   h.slow.Load(),
-		EventsPublished: h.published.Load(),
-		EventsPushed:    h.pushed.Load(),
-		EventsReplayed:  h.replayed.Load(),
-		LastSeq:         h.lastSeq.Load(),
+		Sessions:         n,
+		Agents:           len(agents),
+		SlowConsumers:    h.slow.Load(),
+		EphemeralDropped: h.dropped.Load(),
+		EventsPublished:  h.published.Load(),
+		EventsPushed:     h.pushed.Load(),
+		EventsReplayed:   h.replayed.Load(),
+		LastSeq:          h.lastSeq.Load(),
+	}
+}
+
+// syncOnline answers agents.online while this node holds a session and
+// tells every node when that changes. Callers call it after each register
+// and unregister; it looks at the current count, so concurrent calls end
+// in the right state.
+func (h *Hub) syncOnline() {
+	r := h.opts.Relay
+	if r == nil {
+		return
+	}
+	h.onlineMu.Lock()
+	defer h.onlineMu.Unlock()
+	h.mu.RLock()
+	online := len(h.sessions) > 0 && !h.closed
+	h.mu.RUnlock()
+	switch {
+	case online && h.onlineCancel == nil:
+		cancel, err := r.Subscribe(topicAgentsOnline, func([]byte) bool { return h.online() })
+		if err != nil {
+			h.log.Error("realtime: subscribe to agents.online; widgets say nobody is online", "err", err)
+			return
+		}
+		h.onlineCancel = cancel
+	case !online && h.onlineCancel != nil:
+		h.onlineCancel()
+		h.onlineCancel = nil
+	default:
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(h.ctx), relayTimeout)
+	defer cancel()
+	if err := r.Publish(ctx, topicAgentsChanged, nil); err != nil {
+		h.log.Warn("realtime: relay agents.changed; widgets learn it within a poll", "err", err)
 	}
 }
 

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"strings"
 
@@ -35,14 +34,9 @@ func ViewerFrom(ctx context.Context) ticketing.Viewer {
 	return v
 }
 
-// clientAddr is the address sign-in throttles count against.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// clientAddr is the address sign-in throttles count against: the real
+// client behind SVAR_TRUSTED_PROXIES (Options.ClientIP).
+func (s *Server) clientAddr(r *http.Request) string { return s.opts.ClientIP(r) }
 
 // unsafeMethod reports whether a request may change something.
 func unsafeMethod(m string) bool {
@@ -93,7 +87,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if !s.readInput(w, r, &in) {
 		return
 	}
-	in.Address = clientAddr(r)
+	in.Address = s.clientAddr(r)
 	st, err := s.staff.Login(r.Context(), in)
 	if err != nil {
 		if ticketing.ErrorCode(err) == ticketing.ETooMany {

@@ -60,9 +60,9 @@ func langFromRequest(r *http.Request) string {
 // each call: they are small, and nothing shared can be changed by accident.
 func catalogFor(lang string) catalog {
 	if lang == langSwedish {
-		return swedish()
+		return withComposer(swedish(), lang)
 	}
-	return english()
+	return withComposer(english(), lang)
 }
 
 func english() catalog {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/ticketing/assign"
+	"github.com/svar-dev/svar/ticketing/files"
 	"github.com/svar-dev/svar/ticketing/staff"
 )
 
@@ -78,7 +79,11 @@ type Options struct {
 	Notifications Notifications
 	Live          Live
 	// Health names the dependencies /healthz checks ("nats", "mongodb").
-	Health  map[string]Pinger
+	Health map[string]Pinger
+	// HealthTimeout is how long /healthz waits for each part; default 3s.
+	HealthTimeout time.Duration
+	// Ready answers /readyz; nil: ready as soon as it serves.
+	Ready   Readiness
 	Metrics *Metrics
 	Routers []Router
 	// Relay, when set, tells every node to close the live sockets of an
@@ -92,6 +97,15 @@ type Options struct {
 	SecureCookies bool
 	// Now returns the time; default time.Now.
 	Now func() time.Time
+	// Macros serves /api/v1/macros and replies with a macro_id (nil: 503).
+	Macros Macros
+	// Files checks the signed download links of agents' attachments
+	// (/files/...); nil refuses every link.
+	Files *files.Signer
+	// ClientIP tells a request's client address for per-address limits;
+	// default ClientIP(nil), the TCP peer. cmd/svar passes the one built
+	// from SVAR_TRUSTED_PROXIES.
+	ClientIP func(r *http.Request) string
 }
 
 // Server is the HTTP handler of one node.
@@ -122,6 +136,9 @@ func New(o Options) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if s.opts.ClientIP == nil {
+		s.opts.ClientIP = ClientIP(nil)
+	}
 	if s.metrics == nil {
 		s.metrics = NewMetrics()
 	}
@@ -136,6 +153,9 @@ func New(o Options) *Server {
 		r.Routes(mux)
 	}
 	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, ticketing.Errorf(ticketing.EForbidden, "cross-origin request refused: %s %s may only come from Svar's own pages or a non-browser client", r.Method, r.URL.Path))
+	}))
 	s.handler = s.recoverer(securityHeaders(cop.Handler(mux)))
 	return s
 }
@@ -146,6 +166,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.Handle("GET /metrics", s.metrics.Handler())
+	s.opsRoutes(mux)
 
 	mux.HandleFunc("POST /api/v1/session", s.handleLogin)
 	mux.HandleFunc("DELETE /api/v1/session", s.handleLogout)
@@ -178,6 +199,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, ticketing.Errorf(ticketing.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
+	s.composerRoutes(mux)
 	s.consoleRoutes(mux)
 }
 
@@ -205,21 +227,4 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
-}
-
-func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-	defer cancel()
-	out := map[string]string{"status": "ok"}
-	code := http.StatusOK
-	for name, p := range s.health {
-		if err := p.Ping(ctx); err != nil {
-			out[name] = "error: " + err.Error()
-			out["status"] = "degraded"
-			code = http.StatusServiceUnavailable
-			continue
-		}
-		out[name] = "ok"
-	}
-	writeJSON(w, code, out)
 }
