@@ -197,6 +197,10 @@ async function start() {
   app.notices = new Notices(() => setTitle(titleText));
   app.live = new Live({
     onEvent(ev) {
+      if (ev.type === 'ticket.removed') {
+        app.inbox.remove(ev.ticket_id);
+        return;
+      }
       if (ev.type === 'notification') {
         app.notices.arrived(ev.notification);
         return;
