@@ -49,12 +49,13 @@ const (
 	phaseRaw    = "raw"
 	phaseIngest = "ingest"
 	phaseList   = "list"
+	phaseAssign = "assign"
 	phaseLive   = "live"
 	phaseEmail  = "email"
 	phaseSLA    = "sla"
 )
 
-var allPhases = []string{phaseIdle, phaseConns, phaseRaw, phaseIngest, phaseList, phaseLive, phaseEmail, phaseSLA}
+var allPhases = []string{phaseIdle, phaseConns, phaseRaw, phaseIngest, phaseList, phaseAssign, phaseLive, phaseEmail, phaseSLA}
 
 func defaultBenchConfig() benchConfig {
 	return benchConfig{
@@ -179,6 +180,8 @@ var benchFigureSpecs = []benchFigureSpec{
 	{"raw_insert_per_s", "docs/s", 0, 0, false, false},
 	{"ingest_msgs_per_s", "msgs/s", 0, 1000, true, false},
 	{"ingest_ratio", "x", 2, 0.5, true, false},
+	{"assign_p50_ms", "ms", 2, 0, false, false},
+	{"assign_p99_ms", "ms", 2, 20, false, false},
 	{"live_p50_ms", "ms", 2, 0, false, false},
 	{"live_p99_ms", "ms", 2, 10, false, false},
 	{"email_latency_p50_s", "s", 3, 1, false, false},

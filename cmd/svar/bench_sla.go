@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -36,29 +33,6 @@ func (c *benchConfig) slaSizes() (tickets, sample int) {
 		sample = c.SLASample
 	}
 	return tickets, sample
-}
-
-// send makes an API request with a JSON body and decodes the answer.
-func (c *benchAgent) send(ctx context.Context, method, path string, body, v any) error {
-	j, _ := json.Marshal(body)
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(j))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	if res.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, b)
-	}
-	if v != nil {
-		return json.Unmarshal(b, v)
-	}
-	return nil
 }
 
 // slaPhase measures SLA clocks through the node's real entry points:

@@ -104,6 +104,9 @@ type Main struct {
 	sharedWarned string
 	// AdminPassword is the generated first password, if one was generated.
 	AdminPassword string
+	// ConsoleGrace is how long an agent stays online after their last
+	// console closed (0: realtime's default); tests shorten it.
+	ConsoleGrace time.Duration
 	// StoreServer, when set before Run with SVAR_MONGODB_URI empty, is an
 	// embedded store already running in this process that the node uses
 	// instead of starting its own, sharing its document locks (tests run
@@ -198,7 +201,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Macros = macro.New(macro.Options{Store: store, State: store, Tickets: store, Customers: store, Core: m.Service, Events: bus})
 	m.Staff = staff.New(staff.Options{Store: store, Relay: bus, Logger: log.With("component", "staff")})
 	m.Hub = realtime.New(realtime.Options{Logger: log.With("component", "realtime"), Backlog: bus, Relay: bus,
-		Tickets: m.Service.Inbox(), Viewers: m.Staff.ViewerOf, OnAvailability: m.availabilityChanged})
+		Tickets: m.Service.Inbox(), Viewers: m.Staff.ViewerOf, OnAvailability: m.availabilityChanged, ConsoleGrace: m.ConsoleGrace})
 	m.Staff.OnViewChange(m.Hub.RefreshViewers)
 
 	created, generated, err := staff.EnsureAdmin(startCtx, store, c.AdminEmail, c.AdminPassword)
@@ -217,10 +220,12 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("load inbox: %w", err)
 	}
 	m.ready.applied.Store(seq)
+	m.startTeams(ctx, seq)
 	m.goRun("events", func() error {
 		return bus.SubscribeEvents(ctx, seq, func(ev *ticketing.Event) {
 			m.ready.applied.Store(ev.Seq)
 			m.Service.ApplyEvent(ev)
+			m.applyTeams(ev)
 			m.Macros.ApplyEvent(ev)
 			m.Hub.Publish(ev)
 		})
@@ -245,7 +250,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 	m.registerGauges()
 	clientIP, _ := m.clientIP() // startChannels has checked it
-	m.Web = web.New(web.Options{Service: m.Service, Store: store, Staff: m.Staff, Presence: m.Hub, Live: m.Hub, Metrics: m.Metrics,
+	m.Web = web.New(web.Options{Service: m.Service, Store: store, Staff: m.Staff, Presence: m.Hub, Routing: m.teams.assigner, Notifications: m.teams.notify, Live: m.Hub, Metrics: m.Metrics,
 		Macros: m.Macros, Files: m.files,
 		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Ready: &m.ready, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
 		Hours: m.Hours, SLA: m.SLA, AutoReply: m.AutoReply,

@@ -13,6 +13,7 @@ import { renderAgents } from './agents.js';
 import { renderServiceLevels, startCountdowns } from './sla.js';
 import { renderMacros } from './macros.js';
 import { installBulk } from './bulk.js';
+import { Notices } from './notices.js';
 
 const boot = JSON.parse(document.getElementById('boot').textContent);
 setStrings(boot.strings, boot.lang);
@@ -44,10 +45,15 @@ async function loadAgents() {
   }
 }
 
+let titleText = '';
+
 function setTitle(text) {
-  document.title = text ? text + ' · Svar' : 'Svar';
+  titleText = text;
+  const base = text ? text + ' · Svar' : 'Svar';
   const h1 = $('#page-h');
-  if (h1) h1.textContent = document.title;
+  if (h1) h1.textContent = base;
+  const n = app.notices ? app.notices.unread : 0;
+  document.title = n > 0 ? '(' + n + ') ' + base : base;
 }
 
 function closePane() {
@@ -79,6 +85,7 @@ async function route(opts = {}) {
     closePane();
     app.pane = new TicketPane(app, id, app.main);
     app.inbox.markCurrent(id);
+    if (app.notices) app.notices.opened(id);
     await app.pane.load();
     if (app.pane && app.pane.ticket) {
       setTitle('#' + app.pane.ticket.number + ' ' + (app.pane.ticket.subject || app.pane.ticket.preview || ''));
@@ -191,8 +198,17 @@ async function start() {
   interceptLinks();
   installKeys(app);
   installBulk(app);
+  app.notices = new Notices(() => setTitle(titleText));
   app.live = new Live({
     onEvent(ev) {
+      if (ev.type === 'ticket.removed') {
+        app.inbox.remove(ev.ticket_id);
+        return;
+      }
+      if (ev.type === 'notification') {
+        app.notices.arrived(ev.notification);
+        return;
+      }
       if (ev.ticket) app.inbox.apply(ev.ticket);
       if (app.pane) app.pane.onEvent(ev);
       if (ev.type === 'ticket.created' && ev.ticket && app.mode === 'inbox') {
@@ -213,6 +229,7 @@ async function start() {
   });
   await loadAgents();
   startCountdowns();
+  app.notices.load();
   app.live.start();
   await route({ focus: false });
 }

@@ -167,6 +167,15 @@ export class Inbox {
     return this.all.get(id);
   }
 
+  // remove drops a ticket the agent may no longer see.
+  remove(id) {
+    if (!this.all.has(id)) return;
+    this.all.delete(id);
+    this.rows.delete(id);
+    this.renderSoon();
+    this.refreshCounts();
+  }
+
   // apply places a changed ticket in or out of the list.
   apply(tk) {
     const known = this.all.get(tk.id);
