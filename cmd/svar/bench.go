@@ -33,6 +33,8 @@ type benchConfig struct {
 
 	Emails int // email_latency_p50_s: mails appended, one at a time
 
+	SLATickets, SLASample int // sla: tickets carrying clocks, and short-target tickets timed (bench_sla.go)
+
 	Only       string // comma-separated phases to run (default: all)
 	CPUProfile string // write the node's CPU profile here
 	MemProfile string // write the node's heap profile here at shutdown
@@ -47,11 +49,13 @@ const (
 	phaseRaw    = "raw"
 	phaseIngest = "ingest"
 	phaseList   = "list"
+	phaseAssign = "assign"
 	phaseLive   = "live"
 	phaseEmail  = "email"
+	phaseSLA    = "sla"
 )
 
-var allPhases = []string{phaseIdle, phaseConns, phaseRaw, phaseIngest, phaseList, phaseLive, phaseEmail}
+var allPhases = []string{phaseIdle, phaseConns, phaseRaw, phaseIngest, phaseList, phaseAssign, phaseLive, phaseEmail, phaseSLA}
 
 func defaultBenchConfig() benchConfig {
 	return benchConfig{
@@ -93,6 +97,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	fs.IntVar(&c.LiveVisitors, "live-visitors", c.LiveVisitors, "live_*: visitors sending them")
 	fs.DurationVar(&c.LiveDuration, "live-duration", c.LiveDuration, "live_*: how long to send")
 	fs.IntVar(&c.Emails, "emails", c.Emails, "email_latency_p50_s: mails appended over IMAP")
+	slaBenchFlags(fs, &c)
 	fs.StringVar(&c.Only, "only", "", "comma-separated phases to run: "+strings.Join(allPhases, ","))
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the node's CPU profile to this file (go tool pprof)")
 	fs.StringVar(&c.MemProfile, "memprofile", "", "write the node's heap profile to this file at shutdown")
@@ -175,6 +180,8 @@ var benchFigureSpecs = []benchFigureSpec{
 	{"raw_insert_per_s", "docs/s", 0, 0, false, false},
 	{"ingest_msgs_per_s", "msgs/s", 0, 1000, true, false},
 	{"ingest_ratio", "x", 2, 0.5, true, false},
+	{"assign_p50_ms", "ms", 2, 0, false, false},
+	{"assign_p99_ms", "ms", 2, 20, false, false},
 	{"live_p50_ms", "ms", 2, 0, false, false},
 	{"live_p99_ms", "ms", 2, 10, false, false},
 	{"email_latency_p50_s", "s", 3, 1, false, false},
@@ -186,6 +193,8 @@ var benchFigureSpecs = []benchFigureSpec{
 	{"cold_cpu_s", "s", 1, 0, false, true},
 	{"warm_start_s", "s", 1, 0, false, true},
 	{"binary_mib", "MiB", 1, 0, false, true},
+	{"sla_fire_lag_p99_ms", "ms", 1, 1000, false, false},
+	{"ingest_sla_msgs_per_s", "msgs/s", 0, 0, false, false},
 }
 
 // results collects the figures of a run; safe for concurrent use.
