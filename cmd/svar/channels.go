@@ -126,9 +126,13 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 	return routers, nil
 }
 
-// chatHours tells the chat widget whether the shop is open.
+// chatHours tells the chat widget whether the shop is open. A shop that
+// never set its hours is not announced as closed.
 func (m *Main) chatHours(ctx context.Context) (bool, time.Time, error) {
 	st, err := m.Hours.Status(ctx, "")
+	if err == nil && !st.Configured {
+		return true, time.Time{}, nil
+	}
 	return st.Open, st.NextOpen, err
 }
 
