@@ -98,6 +98,7 @@ type TicketChange struct {
 	Tags               *[]string
 	Type               *string
 	CustomerName       *string
+	CSAT               *CSAT // replaces the ticket's survey answer
 	UpdatedAt          time.Time
 }
 

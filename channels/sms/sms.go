@@ -56,12 +56,24 @@ type Options struct {
 	// MaxMediaBytes caps each MMS attachment (0: 5 MiB).
 	MaxMediaBytes int64
 
-	Publisher  ticketing.InboundPublisher
-	Outbound   OutboundConsumer
-	Store      Store
-	Service    Service
+	Publisher ticketing.InboundPublisher
+	Outbound  OutboundConsumer
+	Store     Store
+	Service   Service
+	// Intercept, when set, sees each inbound text before it is published
+	// and may take it (a survey's digit answer); taken texts are not
+	// messages. nil: every text is a message.
+	Intercept  Interceptor
 	HTTPClient *http.Client // nil: a client with a 30 s timeout
 	Logger     *slog.Logger // nil: slog.Default()
+}
+
+// Interceptor takes inbound texts that are answers to something Svar
+// asked rather than messages. It returns true when it took the text (it
+// is recorded; the webhook is answered and nothing is published); an
+// error means it could not tell, and the provider retries.
+type Interceptor interface {
+	InterceptSMS(ctx context.Context, from ticketing.Identity, text string) (bool, error)
 }
 
 // TwilioOptions are Twilio's credentials.
@@ -97,6 +109,7 @@ type Channel struct {
 	svc         Service
 	log         *slog.Logger
 	validator   *ticketing.Validator
+	intercept   Interceptor
 	maxSegments int
 	maxMedia    int64
 	now         func() time.Time
@@ -140,7 +153,7 @@ func New(o Options) (*Channel, error) {
 	c := &Channel{
 		from: from.Value, region: region,
 		pub: o.Publisher, out: o.Outbound, store: o.Store, svc: o.Service,
-		log: o.Logger, validator: ticketing.NewValidator(),
+		log: o.Logger, validator: ticketing.NewValidator(), intercept: o.Intercept,
 		maxSegments: o.MaxSegments, maxMedia: o.MaxMediaBytes, now: time.Now,
 	}
 	if c.log == nil {
