@@ -67,6 +67,26 @@ func catalogFor(lang string) catalog {
 
 func english() catalog {
 	return catalog{
+		// Survey page (customers)
+		"csat_title":            "How did we do? · Svar",
+		"csat_heading":          "How did we do?",
+		"csat_pick":             "How satisfied are you with the help you got?",
+		"csat_scale":            "Your rating",
+		"csat_score_1":          "1 – Very dissatisfied",
+		"csat_score_2":          "2 – Dissatisfied",
+		"csat_score_3":          "3 – Neutral",
+		"csat_score_4":          "4 – Satisfied",
+		"csat_score_5":          "5 – Very satisfied",
+		"csat_thanks":           "Thank you!",
+		"csat_thanks_text":      "Your rating is saved. You can change it below, or tell us more.",
+		"csat_comment":          "Anything you want to add? (optional)",
+		"csat_send":             "Send",
+		"csat_saved":            "Your comment is saved. Thank you!",
+		"csat_not_found":        "This survey link does not work",
+		"csat_not_found_text":   "The link is not valid or has expired.",
+		"csat_bad_score":        "Pick a rating from 1 to 5.",
+		"csat_comment_too_long": "The comment is too long: at most 2000 characters.",
+		"csat_unavailable":      "The survey is unavailable right now. Please try again soon.",
 		// Sign-in page
 		"sign_in_title":        "Sign in · Svar",
 		"sign_in_heading":      "Sign in to Svar",
@@ -286,6 +306,26 @@ func english() catalog {
 
 func swedish() catalog {
 	return catalog{
+		// Survey page (customers)
+		"csat_title":            "Hur gick det? · Svar",
+		"csat_heading":          "Hur gick det?",
+		"csat_pick":             "Hur nöjd är du med hjälpen du fick?",
+		"csat_scale":            "Ditt betyg",
+		"csat_score_1":          "1 – Mycket missnöjd",
+		"csat_score_2":          "2 – Missnöjd",
+		"csat_score_3":          "3 – Varken eller",
+		"csat_score_4":          "4 – Nöjd",
+		"csat_score_5":          "5 – Mycket nöjd",
+		"csat_thanks":           "Tack!",
+		"csat_thanks_text":      "Ditt betyg är sparat. Du kan ändra det nedan eller berätta mer.",
+		"csat_comment":          "Något du vill lägga till? (frivilligt)",
+		"csat_send":             "Skicka",
+		"csat_saved":            "Din kommentar är sparad. Tack!",
+		"csat_not_found":        "Länken till enkäten fungerar inte",
+		"csat_not_found_text":   "Länken är ogiltig eller har gått ut.",
+		"csat_bad_score":        "Välj ett betyg från 1 till 5.",
+		"csat_comment_too_long": "Kommentaren är för lång: högst 2000 tecken.",
+		"csat_unavailable":      "Enkäten är inte tillgänglig just nu. Försök igen snart.",
 		// Sign-in page
 		"sign_in_title":        "Logga in · Svar",
 		"sign_in_heading":      "Logga in på Svar",

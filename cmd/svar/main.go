@@ -25,6 +25,7 @@ import (
 	"github.com/svar-dev/svar/realtime"
 	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/ticketing/mongostore"
+	"github.com/svar-dev/svar/ticketing/csat"
 	"github.com/svar-dev/svar/ticketing/natsbus"
 	"github.com/svar-dev/svar/ticketing/staff"
 	"github.com/svar-dev/svar/web"
@@ -72,6 +73,7 @@ type Main struct {
 	Service  *ticketing.Service
 	Hub      *realtime.Hub
 	Staff    *staff.Service
+	CSAT     *csat.Service
 	teams    teamsParts // assignment and notifications (teams.go)
 	Metrics  *web.Metrics
 	Web      *web.Server
@@ -199,6 +201,9 @@ func (m *Main) Run(ctx context.Context) error {
 		})
 	})
 	m.goRun("core", func() error { return bus.ConsumeInbound(ctx, m.ingest) })
+	m.CSAT = csat.New(csat.Options{Core: m.Service, Store: store, Events: bus, Scheduler: bus, PublicURL: c.PublicURL,
+		Logger: log.With("component", "csat")})
+	m.goRun("csat", func() error { return m.CSAT.Run(ctx) })
 
 	routers, err := m.startChannels(ctx, checks)
 	if err != nil {
@@ -210,7 +215,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Web = web.New(web.Options{Service: m.Service, Store: store, Staff: m.Staff, Presence: m.Hub, Live: m.Hub, Metrics: m.Metrics,
 		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Ready: &m.ready, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://"),
-		ClientIP: clientIP})
+		ClientIP: clientIP, CSAT: m.CSAT})
 	ln, err := net.Listen("tcp", c.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (SVAR_HTTP_ADDR): %w", c.HTTPAddr, err)
