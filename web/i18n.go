@@ -67,6 +67,7 @@ func catalogFor(lang string) catalog {
 
 func english() catalog {
 	return catalog{
+		"csat_badge": "Satisfaction {score}/5",
 		// Survey page (customers)
 		"csat_title":            "How did we do? · Svar",
 		"csat_heading":          "How did we do?",
@@ -306,6 +307,7 @@ func english() catalog {
 
 func swedish() catalog {
 	return catalog{
+		"csat_badge": "Nöjdhet {score}/5",
 		// Survey page (customers)
 		"csat_title":            "Hur gick det? · Svar",
 		"csat_heading":          "Hur gick det?",

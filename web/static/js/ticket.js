@@ -225,7 +225,10 @@ export class TicketPane {
     this.sub.replaceChildren(
       h('span', null, tk.customer_name || (this.customer && this.customer.name) || t('unknown_customer')),
       ' · ', h('span', null, t('opened_on', { date: formatDate(opened) })),
-      ' · ', h('span', { class: 'badge status-' + tk.status }, t('status_' + tk.status)));
+      ' · ', h('span', { class: 'badge status-' + tk.status }, t('status_' + tk.status)),
+      tk.csat ? ' · ' : '',
+      tk.csat ? h('span', { class: 'badge csat', title: tk.csat.comment || '' },
+        t('csat_badge', { score: tk.csat.score }) + (tk.csat.comment ? ' — “' + tk.csat.comment + '”' : '')) : '');
     if (document.activeElement !== this.status.sel) this.status.sel.value = tk.status;
     if (document.activeElement !== this.priority.sel) this.priority.sel.value = tk.priority || 'normal';
     if (document.activeElement !== this.assignee.sel) {
