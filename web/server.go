@@ -70,6 +70,8 @@ type Options struct {
 	Routers []Router
 	// CSAT, when set, serves the survey settings and page (csat.go).
 	CSAT CSAT
+	// Reports, when set, serves the report API and page (report.go).
+	Reports Reports
 	// Relay, when set, tells every node to close the live sockets of an
 	// agent who was deactivated or changed their password (agent.go); without
 	// it only this node's sockets close at once. Call Server.Close to stop
@@ -171,6 +173,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("PATCH /api/v1/teams/{id}", s.authed(s.handlePatchTeam))
 	mux.Handle("PUT /api/v1/me/availability", s.authed(s.handleAvailability))
 	s.csatRoutes(mux)
+	s.reportRoutes(mux)
 
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, ticketing.Errorf(ticketing.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))

@@ -25,6 +25,8 @@ import (
 	"github.com/svar-dev/svar/realtime"
 	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/ticketing/csat"
+	"github.com/svar-dev/svar/ticketing/hours"
+	"github.com/svar-dev/svar/ticketing/report"
 	"github.com/svar-dev/svar/ticketing/mongostore"
 	"github.com/svar-dev/svar/ticketing/natsbus"
 	"github.com/svar-dev/svar/ticketing/staff"
@@ -74,6 +76,7 @@ type Main struct {
 	Hub      *realtime.Hub
 	Staff    *staff.Service
 	CSAT     *csat.Service
+	Reports  *report.Index
 	teams    teamsParts // assignment and notifications (teams.go)
 	Metrics  *web.Metrics
 	Web      *web.Server
@@ -204,6 +207,12 @@ func (m *Main) Run(ctx context.Context) error {
 	m.CSAT = csat.New(csat.Options{Core: m.Service, Store: store, Events: bus, Scheduler: bus, PublicURL: c.PublicURL,
 		Logger: log.With("component", "csat")})
 	m.goRun("csat", func() error { return m.CSAT.Run(ctx) })
+	m.Reports, err = report.Open(report.Options{Path: filepath.Join(c.DataDir, "report.db"), Store: store, Events: bus,
+		Calendars: report.Hours{S: hours.NewService(store, nil)}, Logger: log.With("component", "report")})
+	if err != nil {
+		return fmt.Errorf("report index: %w", err)
+	}
+	m.goRun("report", func() error { return m.Reports.Run(ctx) })
 
 	routers, err := m.startChannels(ctx, checks)
 	if err != nil {
@@ -215,7 +224,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Web = web.New(web.Options{Service: m.Service, Store: store, Staff: m.Staff, Presence: m.Hub, Live: m.Hub, Metrics: m.Metrics,
 		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Ready: &m.ready, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://"),
-		ClientIP: clientIP, CSAT: m.CSAT})
+		ClientIP: clientIP, CSAT: m.CSAT, Reports: m.Reports})
 	ln, err := net.Listen("tcp", c.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (SVAR_HTTP_ADDR): %w", c.HTTPAddr, err)
@@ -364,6 +373,9 @@ func (m *Main) Close() error {
 			m.cancel()
 		}
 		m.wg.Wait()
+		if m.Reports != nil {
+			_ = m.Reports.Close()
+		}
 		if m.Bus != nil {
 			m.Bus.Close()
 		}

@@ -364,3 +364,12 @@ func (h Hours) Location(ctx context.Context) (*time.Location, error) {
 	}
 	return c.Location(), nil
 }
+
+// DefaultLocation is the shop's time zone (its business hours'), where
+// report days begin unless a query says otherwise.
+func (x *Index) DefaultLocation(ctx context.Context) *time.Location {
+	if loc, err := x.o.Calendars.Location(ctx); err == nil && loc != nil {
+		return loc
+	}
+	return time.UTC
+}
