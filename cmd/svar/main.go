@@ -26,9 +26,9 @@ import (
 	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/ticketing/csat"
 	"github.com/svar-dev/svar/ticketing/hours"
-	"github.com/svar-dev/svar/ticketing/report"
 	"github.com/svar-dev/svar/ticketing/mongostore"
 	"github.com/svar-dev/svar/ticketing/natsbus"
+	"github.com/svar-dev/svar/ticketing/report"
 	"github.com/svar-dev/svar/ticketing/staff"
 	"github.com/svar-dev/svar/web"
 )
