@@ -10,6 +10,7 @@ import { TicketPane } from './ticket.js';
 import { installKeys } from './keys.js';
 import { renderSettings } from './settings.js';
 import { renderAgents } from './agents.js';
+import { renderReports } from './reports.js';
 
 const boot = JSON.parse(document.getElementById('boot').textContent);
 setStrings(boot.strings, boot.lang);
@@ -92,6 +93,9 @@ async function route(opts = {}) {
   } else if (p === '/agents') {
     setTitle(t('agents'));
     renderAgents(app, app.main);
+  } else if (p === '/reports') {
+    setTitle(t('reports'));
+    await renderReports(app, app.main);
   }
   const heading = $('h2', app.main);
   if (heading) heading.focus();
@@ -134,7 +138,7 @@ function interceptLinks() {
     if (!a || a.target || a.hasAttribute('download')) return;
     const url = new URL(a.href, location.href);
     if (url.origin !== location.origin) return;
-    if (!/^\/($|views\/|tickets\/|settings$|agents$)/.test(url.pathname)) return;
+    if (!/^\/($|views\/|tickets\/|settings$|agents$|reports$)/.test(url.pathname)) return;
     e.preventDefault();
     navigate(url.pathname + url.search);
   });
