@@ -33,6 +33,9 @@ type benchConfig struct {
 
 	Emails int // email_latency_p50_s: mails appended, one at a time
 
+	ReportTickets  int // report_p99_ms: tickets in the report index (90 days)
+	ReportRequests int // ... summaries measured
+
 	Only       string // comma-separated phases to run (default: all)
 	CPUProfile string // write the node's CPU profile here
 	MemProfile string // write the node's heap profile here at shutdown
@@ -50,12 +53,13 @@ const (
 	phaseEmail  = "email"
 )
 
-var allPhases = []string{phaseIdle, phaseConns, phaseRaw, phaseIngest, phaseList, phaseLive, phaseEmail}
+var allPhases = []string{phaseIdle, phaseConns, phaseRaw, phaseIngest, phaseList, phaseLive, phaseEmail, phaseReport}
 
 func defaultBenchConfig() benchConfig {
 	return benchConfig{
 		RawDocs: 5000, IngestMsgs: 20_000, Customers: 2_000, ListTickets: 10_000, ListRequests: 2_000,
 		Conns: 10_000, LiveRate: 200, LiveVisitors: 100, LiveDuration: 30 * time.Second, Emails: 20,
+		ReportTickets: 100_000, ReportRequests: 200,
 	}
 }
 
@@ -63,6 +67,7 @@ func smokeBenchConfig() benchConfig {
 	return benchConfig{
 		Smoke: true, RawDocs: 300, IngestMsgs: 400, Customers: 40, ListTickets: 200, ListRequests: 50,
 		Conns: 100, LiveRate: 40, LiveVisitors: 10, LiveDuration: 2 * time.Second, Emails: 3,
+		ReportTickets: 2_000, ReportRequests: 20,
 	}
 }
 
@@ -92,6 +97,8 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	fs.IntVar(&c.LiveVisitors, "live-visitors", c.LiveVisitors, "live_*: visitors sending them")
 	fs.DurationVar(&c.LiveDuration, "live-duration", c.LiveDuration, "live_*: how long to send")
 	fs.IntVar(&c.Emails, "emails", c.Emails, "email_latency_p50_s: mails appended over IMAP")
+	fs.IntVar(&c.ReportTickets, "report-tickets", c.ReportTickets, "report_p99_ms: tickets in the report index")
+	fs.IntVar(&c.ReportRequests, "report-requests", c.ReportRequests, "report_p99_ms: summaries measured")
 	fs.StringVar(&c.Only, "only", "", "comma-separated phases to run: "+strings.Join(allPhases, ","))
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the node's CPU profile to this file (go tool pprof)")
 	fs.StringVar(&c.MemProfile, "memprofile", "", "write the node's heap profile to this file at shutdown")
@@ -179,6 +186,7 @@ var benchFigureSpecs = []benchFigureSpec{
 	{"rss_per_conn_kib", "KiB", 1, 24, false},
 	{"list_p99_ms", "ms", 2, 25, false},
 	{"idle_rss_mb", "MB", 1, 100, false},
+	{"report_p99_ms", "ms", 2, 100, false},
 }
 
 // results collects the figures of a run; safe for concurrent use.

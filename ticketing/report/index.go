@@ -160,12 +160,7 @@ func (x *Index) Rebuild(ctx context.Context) (uint64, error) {
 		if err != nil {
 			return err
 		}
-		for _, m := range msgs {
-			if err := insertMessage(tx, m); err != nil {
-				return err
-			}
-		}
-		return x.putTicket(ctx, tx, t, true)
+		return x.load(ctx, tx, t, msgs)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("report: rebuild: %w", err)
@@ -174,6 +169,36 @@ func (x *Index) Rebuild(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	return seq, tx.Commit()
+}
+
+func (x *Index) load(ctx context.Context, tx *sql.Tx, t *ticketing.Ticket, msgs []*ticketing.Message) error {
+	for _, m := range msgs {
+		if err := insertMessage(tx, m); err != nil {
+			return err
+		}
+	}
+	return x.putTicket(ctx, tx, t, true)
+}
+
+// Load adds tickets with their messages (msgs[i] are tickets[i]'s) in one
+// transaction, as a rebuild does: for seeding benchmarks and imports.
+func (x *Index) Load(ctx context.Context, tickets []*ticketing.Ticket, msgs [][]*ticketing.Message) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	tx, err := x.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for i, t := range tickets {
+		if err := x.load(ctx, tx, t, msgs[i]); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(`INSERT OR REPLACE INTO meta(k,v) VALUES('built',?)`, time.Now().UTC().Format(time.RFC3339)); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // Apply takes one event into the index; applying it twice changes nothing.
