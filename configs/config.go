@@ -56,7 +56,10 @@ type Config struct {
 	// ReopenWindow: a message within this time after a ticket was solved
 	// reopens it; later ones start a new ticket. Default 7 days.
 	ReopenWindow time.Duration `yaml:"reopen_window"` // SVAR_REOPEN_WINDOW
-	LogLevel     string        `yaml:"log_level"`     // SVAR_LOG_LEVEL: debug, info, warn, error
+	// HandBackAfter: an agent offline this long gives their open,
+	// unanswered tickets back to their team's queue; 0 never.
+	HandBackAfter time.Duration `yaml:"hand_back_after"` // SVAR_HAND_BACK_AFTER
+	LogLevel      string        `yaml:"log_level"`       // SVAR_LOG_LEVEL: debug, info, warn, error
 }
 
 // EmailConfig configures the email channel; it is off without Address.
@@ -127,11 +130,12 @@ func Default() Config {
 			TwilioAPIBase: "https://api.twilio.com",
 			ElksAPIBase:   "https://api.46elks.com",
 		},
-		Chat:         ChatConfig{FallbackGrace: 10 * time.Minute, MessagesPerMinute: 20, MaxPerAddress: 200, MaxPerVisitor: 5},
-		ReopenWindow: 7 * 24 * time.Hour,
-		NATSReplicas: 1,
-		LeaseTTL:     10 * time.Second,
-		LogLevel:     "info",
+		Chat:          ChatConfig{FallbackGrace: 10 * time.Minute, MessagesPerMinute: 20, MaxPerAddress: 200, MaxPerVisitor: 5},
+		ReopenWindow:  7 * 24 * time.Hour,
+		NATSReplicas:  1,
+		LeaseTTL:      10 * time.Second,
+		HandBackAfter: 10 * time.Minute,
+		LogLevel:      "info",
 	}
 }
 
@@ -257,6 +261,7 @@ func (c *Config) settings() []setting {
 		{"SVAR_CHAT_MAX_PER_VISITOR", "chat-max-per-visitor", "open chat sockets per visitor token", positive(&c.Chat.MaxPerVisitor)},
 		{"SVAR_TRUSTED_PROXIES", "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed", list(&c.TrustedProxies)},
 		{"SVAR_REOPEN_WINDOW", "reopen-window", "how long a solved ticket reopens on a new message", duration(&c.ReopenWindow)},
+		{"SVAR_HAND_BACK_AFTER", "hand-back-after", "how long an agent may be offline before their unanswered tickets go back to the queue (0: never)", duration(&c.HandBackAfter)},
 		{"SVAR_LOG_LEVEL", "log-level", "debug, info, warn or error", str(&c.LogLevel)},
 	}
 }
@@ -431,6 +436,9 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" {
 			bad("SVAR_CHAT_ALLOWED_ORIGINS", "%q is not an origin such as https://shop.example", o)
 		}
+	}
+	if c.HandBackAfter < 0 {
+		bad("SVAR_HAND_BACK_AFTER", "must not be negative")
 	}
 	if c.Chat.MaxPerAddress < 1 {
 		bad("SVAR_CHAT_MAX_PER_ADDRESS", "must be at least 1")

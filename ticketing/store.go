@@ -99,7 +99,9 @@ type TicketChange struct {
 	Type               *string
 	CustomerName       *string
 	CSAT               *CSAT // replaces the ticket's survey answer
-	UpdatedAt          time.Time
+	// SLA replaces the ticket's response clocks (ticketing/sla).
+	SLA       *SLAState
+	UpdatedAt time.Time
 }
 
 // MessageStore keeps messages. A message's _id is derived from its channel

@@ -57,7 +57,7 @@ func (c *Channel) handleOutbound(ctx context.Context, o *ticketing.Outbound, att
 		return ticketing.Retry(fmt.Errorf("chat: get customer %s: %w", custID, err), 0)
 	}
 
-	view := viewOf(m)
+	view := c.view(m)
 	view.csatToken = m.Meta["csat_token"]
 	delivered, err := c.deliverReply(ctx, cust, view)
 	if delivered {
@@ -178,6 +178,10 @@ func (c *Channel) mailFallback(ctx context.Context, o *ticketing.Outbound, m *ti
 		AgentName:    o.AgentName,
 		CreatedAt:    time.Now().UTC(),
 		Fallback:     ticketing.ChannelChat,
+		Language:     ticketing.CustomerLanguage(cust),
+	}
+	for _, b := range batch {
+		out.Attachments = append(out.Attachments, b.Attachments...)
 	}
 	if err := c.o.Outbound.PublishOutbound(ctx, out); err != nil {
 		return ticketing.Retry(fmt.Errorf("chat: publish fallback mail for %s: %w", m.ID, err), 0)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/files"
 )
 
 // OutboundConsumer is the part of the bus the channel consumes replies
@@ -63,7 +64,11 @@ type Options struct {
 	// Intercept, when set, sees each inbound text before it is published
 	// and may take it (a survey's digit answer); taken texts are not
 	// messages. nil: every text is a message.
-	Intercept  Interceptor
+	Intercept Interceptor
+	// Files signs download links for agents' attachments: sent as MMS
+	// media where the provider takes it (Twilio), else as links in the
+	// text. nil: attachments are left out.
+	Files      *files.Signer
 	HTTPClient *http.Client // nil: a client with a 30 s timeout
 	Logger     *slog.Logger // nil: slog.Default()
 }
@@ -112,6 +117,7 @@ type Channel struct {
 	intercept   Interceptor
 	maxSegments int
 	maxMedia    int64
+	files       *files.Signer
 	now         func() time.Time
 }
 
@@ -154,7 +160,7 @@ func New(o Options) (*Channel, error) {
 		from: from.Value, region: region,
 		pub: o.Publisher, out: o.Outbound, store: o.Store, svc: o.Service,
 		log: o.Logger, validator: ticketing.NewValidator(), intercept: o.Intercept,
-		maxSegments: o.MaxSegments, maxMedia: o.MaxMediaBytes, now: time.Now,
+		maxSegments: o.MaxSegments, maxMedia: o.MaxMediaBytes, files: o.Files, now: time.Now,
 	}
 	if c.log == nil {
 		c.log = slog.Default()

@@ -533,6 +533,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			"ticket":   base + "/tickets/" + ticketID,
 			"settings": base + "/settings",
 			"agents":   base + "/agents",
+			"macros":   base + "/macros",
 		}
 		for name, u := range pages {
 			alva.do("open "+name, chromedp.Navigate(u))

@@ -81,6 +81,7 @@ h2{margin:0;font-size:16px;font-weight:700;flex:1}
 .them{align-self:flex-start}.them .b{background:#fff;border:1px solid #e3e5e8;border-bottom-left-radius:4px}
 .sys{align-self:center;max-width:100%;text-align:center;color:#52606d;font-size:13px}
 .meta{font-size:11px;color:#616e7c;margin-top:2px}
+.files{display:flex;flex-direction:column;gap:2px;margin-top:4px}.files a{color:#0f766e;font-size:13px;overflow-wrap:anywhere}
 .fail .meta{color:#b91c1c}
 .typing{margin:0;padding:4px 14px;font-size:12px;color:#52606d;background:#f7f7f8}
 .mail{padding:10px 12px;border-top:1px solid #e3e5e8;background:#fffbeb;display:flex;flex-wrap:wrap;gap:6px;align-items:center}
@@ -135,8 +136,13 @@ button:focus-visible,textarea:focus-visible,input:focus-visible,.log:focus-visib
     badge.textContent = unread > 9 ? "9+" : String(unread);
   };
 
+  // Business hours from the welcome frame: closed, we open at … (messages are still taken).
+  let closedUntil = null;
+  const closedText = d => (lang === "sv" ? "Stängt just nu. Vi öppnar " : "Closed right now. We open ") +
+    d.toLocaleString(lang === "sv" ? "sv-SE" : "en-GB", { weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit" });
+
   const setStatus = () => {
-    status.textContent = !navigator.onLine ? T.offline : !connected || agentsOnline === null ? T.connecting : agentsOnline ? T.online : T.away;
+    status.textContent = !navigator.onLine ? T.offline : !connected || agentsOnline === null ? T.connecting : closedUntil ? closedText(closedUntil) : agentsOnline ? T.online : T.away;
     mailForm.hidden = !connected || agentsOnline !== false || !!st.e;
   };
 
@@ -155,6 +161,19 @@ button:focus-visible,textarea:focus-visible,input:focus-visible,.log:focus-visib
     }
     li.className = (mine ? "me" : "them") + (m.failed ? " fail" : "");
     li.firstChild.textContent = m.text;
+    li.firstChild.hidden = !m.text;
+    if (m.attachments && m.attachments.length) {
+      // An agent's files: signed, expiring download links.
+      let fl = li.querySelector(".files");
+      if (!fl) { fl = document.createElement("span"); fl.className = "files"; li.insertBefore(fl, li.lastChild); }
+      fl.textContent = "";
+      for (const a of m.attachments) {
+        const l = document.createElement("a");
+        l.href = new URL(a.url, base).href; l.textContent = "\u{1F4CE} " + a.filename; l.setAttribute("download", a.filename);
+        l.rel = "noopener"; l.target = "_blank";
+        fl.appendChild(l);
+      }
+    }
     let meta = mine ? T.you : (m.author && m.author.name) || T.support;
     if (m.pending) meta = T.sending;
     if (m.failed) meta = T.failed + (m.error ? ": " + m.error : "");
@@ -219,6 +238,7 @@ button:focus-visible,textarea:focus-visible,input:focus-visible,.log:focus-visib
         }
         for (const q of st.q) render({ client_id: q.c, text: q.t, pending: true });
         agentsOnline = typeof f.agents_online === "boolean" ? f.agents_online : null;
+        closedUntil = f.open === false && f.next_open ? new Date(f.next_open) : null;
         save();
         setLaunchLabel();
         setStatus();
