@@ -3,6 +3,7 @@ package ticketing
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -28,7 +29,8 @@ func (s *Service) SetCSAT(ctx context.Context, id string, c CSAT) (*Ticket, erro
 	return t, nil
 }
 
-// SystemMessage is a message Svar itself sends a customer on a ticket: a
+// SystemMessage is a message Svar itself sends (SystemReply is the
+// plain-text form) a customer on a ticket: a
 // survey, an automatic reply.
 type SystemMessage struct {
 	// ID makes sending idempotent: the same id stores and queues once.
@@ -46,6 +48,10 @@ type SystemMessage struct {
 // reopens the ticket. A redelivered m.ID queues the stored message again
 // only while it is still queued.
 func (s *Service) SendSystem(ctx context.Context, id string, m SystemMessage) (*Message, error) {
+	m.Text = strings.TrimSpace(m.Text)
+	if m.Text == "" {
+		return nil, FieldError("text", "is empty")
+	}
 	t, err := s.ticket(ctx, id)
 	if err != nil {
 		return nil, err
@@ -99,6 +105,10 @@ func (s *Service) SendSystem(ctx context.Context, id string, m SystemMessage) (*
 			if err := s.bus.PublishOutbound(ctx, out); err != nil {
 				return nil, Errorf(EUnavailable, "system message saved but not queued; try again")
 			}
+		}
+		// A crash between the insert and the ticket change: finish it.
+		if _, err := s.store.ApplyToTicket(ctx, t.ID, TicketChange{AddMessageID: stored.ID}); err != nil {
+			return nil, err
 		}
 		return stored, nil
 	}
