@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -68,6 +69,10 @@ type EmailConfig struct {
 	IMAP    MailServer `yaml:"imap"`    // SVAR_IMAP_*
 	SMTP    MailServer `yaml:"smtp"`    // SVAR_SMTP_*
 	Mailbox string     `yaml:"mailbox"` // SVAR_IMAP_MAILBOX, default INBOX
+	// AuthServIDs are the authserv-ids of the shop's own receiving mail
+	// servers (SVAR_EMAIL_AUTHSERV_ID, comma-separated): only the
+	// Authentication-Results they add decide whether a sender is verified.
+	AuthServIDs []string `yaml:"authserv_ids"`
 }
 
 // MailServer is an IMAP or SMTP server.
@@ -228,6 +233,15 @@ func (c *Config) settings() []setting {
 		{"SVAR_SMTP_USERNAME", "smtp-username", "SMTP user", str(&c.Email.SMTP.Username)},
 		{"SVAR_SMTP_PASSWORD", "smtp-password", "SMTP password", str(&c.Email.SMTP.Password)},
 		{"SVAR_SMTP_TLS", "smtp-tls", "tls, starttls or none", str(&c.Email.SMTP.TLS)},
+		{"SVAR_EMAIL_AUTHSERV_ID", "email-authserv-id", "comma-separated authserv-ids of the shop's receiving mail servers (e.g. mx.google.com)", func(v string) error {
+			c.Email.AuthServIDs = nil
+			for _, id := range strings.Split(v, ",") {
+				if id = strings.TrimSpace(id); id != "" {
+					c.Email.AuthServIDs = append(c.Email.AuthServIDs, id)
+				}
+			}
+			return nil
+		}},
 		{"SVAR_SMS_PROVIDER", "sms-provider", "twilio or 46elks (empty: SMS off)", str(&c.SMS.Provider)},
 		{"SVAR_SMS_FROM", "sms-from", "the shop's number, E.164", str(&c.SMS.From)},
 		{"SVAR_SMS_DEFAULT_REGION", "sms-default-region", "region for national phone numbers", str(&c.SMS.DefaultRegion)},
@@ -409,6 +423,11 @@ func (c *Config) Validate() error {
 		if c.Email.Mailbox == "" {
 			bad("SVAR_IMAP_MAILBOX", "must not be empty")
 		}
+		for _, id := range c.Email.AuthServIDs {
+			if !authServID.MatchString(id) {
+				bad("SVAR_EMAIL_AUTHSERV_ID", "must be host names such as mx.google.com, comma-separated (got %q)", id)
+			}
+		}
 	}
 	switch c.SMS.Provider {
 	case "":
@@ -459,3 +478,7 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// authServID is what SVAR_EMAIL_AUTHSERV_ID takes: a host name (the
+// authserv-id receiving servers write, such as mx.google.com).
+var authServID = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.?)*[A-Za-z0-9]$|^[A-Za-z0-9]$`)

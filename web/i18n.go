@@ -59,10 +59,19 @@ func langFromRequest(r *http.Request) string {
 // catalogFor returns the catalog of a language. The catalogs are built on
 // each call: they are small, and nothing shared can be changed by accident.
 func catalogFor(lang string) catalog {
+	c := english()
 	if lang == langSwedish {
-		return withSLA(withComposer(swedish(), lang), lang)
+		c = swedish()
 	}
-	return withSLA(withComposer(english(), lang), lang)
+	c.merge(emailStrings(lang))
+	return withSLA(withComposer(c, lang), lang)
+}
+
+// merge adds the entries of more to c.
+func (c catalog) merge(more catalog) {
+	for k, v := range more {
+		c[k] = v
+	}
 }
 
 func english() catalog {

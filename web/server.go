@@ -196,6 +196,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("PATCH /api/v1/customers/{id}", s.authed(s.handlePatchCustomer))
 
 	mux.Handle("GET /api/v1/attachments/{key...}", s.authed(s.handleAttachment))
+	mux.Handle("GET /api/v1/messages/{id}/original", s.authed(s.handleOriginal))
 	mux.Handle("GET /api/v1/live", s.authed(s.handleLive))
 	s.slaRoutes(mux)
 

@@ -98,7 +98,9 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 				Mailbox: c.Email.Mailbox, TLS: c.Email.IMAP.TLS},
 			SMTP: email.SMTPOptions{Addr: c.Email.SMTP.Addr, Username: c.Email.SMTP.Username, Password: c.Email.SMTP.Password,
 				TLS: c.Email.SMTP.TLS},
-			Publisher: m.Bus, Outbound: m.Bus, Store: m.Store, Deliveries: svc, Leases: m.Leases, Logger: log.With("component", "email")})
+			AuthServIDs: c.Email.AuthServIDs,
+			Publisher:   m.Bus, Outbound: m.Bus, Store: m.Store, Deliveries: svc, Leases: m.Leases, Logger: log.With("component", "email"),
+			Dropped: func(reason string) { m.Metrics.EmailDropped.WithLabelValues(reason).Inc() }})
 		if err != nil {
 			return nil, fmt.Errorf("email: %w", err)
 		}

@@ -117,7 +117,7 @@ export class TicketPane {
     } catch (e) {
       this.tickets = [];
     }
-    renderCustomer(this.aside, this.customer, this.tickets, this.id);
+    renderCustomer(this.aside, this.customer, this.tickets, this.id, { ordersHidden: this.ordersHidden() });
     this.renderChannels();
   }
 
@@ -201,7 +201,7 @@ export class TicketPane {
     this.setTicket(tk);
     this.renderAssignees();
     this.renderChannels();
-    renderCustomer(this.aside, this.customer, this.tickets, this.id);
+    renderCustomer(this.aside, this.customer, this.tickets, this.id, { ordersHidden: this.ordersHidden() });
     this.scrollToEnd();
   }
 
@@ -341,6 +341,7 @@ export class TicketPane {
             announce(t('announce_new_message', { name: (m.author && m.author.name) || t('customer') }));
             this.app.inbox.markSeen(ev.ticket || this.ticket);
           }
+          if (m.direction === 'inbound') renderCustomer(this.aside, this.customer, this.tickets, this.id, { ordersHidden: this.ordersHidden() });
         }
       } else if (ev.type === 'message.updated') {
         this.addMessage(m, false);
@@ -348,9 +349,22 @@ export class TicketPane {
     }
     if (ev.type === 'customer.updated' && ev.customer && this.customer && ev.customer.id === this.customer.id) {
       this.customer = ev.customer;
-      renderCustomer(this.aside, this.customer, this.tickets, this.id);
+      renderCustomer(this.aside, this.customer, this.tickets, this.id, { ordersHidden: this.ordersHidden() });
       this.renderChannels();
     }
+  }
+
+  // ordersHidden mirrors ticketing.LatestInboundUnverified: the customer's
+  // orders are not shown while the latest inbound message is from a sender
+  // who failed verification.
+  ordersHidden() {
+    let latest = null;
+    for (const li of this.items.values()) {
+      const m = li.message;
+      if (!m || m.direction !== 'inbound' || m.auto || !m.author || m.author.kind !== 'customer') continue;
+      if (!latest || (Date.parse(m.created_at) || 0) >= (Date.parse(latest.created_at) || 0)) latest = m;
+    }
+    return !!latest && latest.sender_verified === false;
   }
 
   addMessage(m, scroll) {
