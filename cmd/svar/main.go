@@ -26,11 +26,13 @@ import (
 	"github.com/svar-dev/svar/realtime"
 	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/ticketing/autoreply"
+	"github.com/svar-dev/svar/ticketing/csat"
 	"github.com/svar-dev/svar/ticketing/files"
 	"github.com/svar-dev/svar/ticketing/hours"
 	"github.com/svar-dev/svar/ticketing/macro"
 	"github.com/svar-dev/svar/ticketing/mongostore"
 	"github.com/svar-dev/svar/ticketing/natsbus"
+	"github.com/svar-dev/svar/ticketing/report"
 	"github.com/svar-dev/svar/ticketing/sla"
 	"github.com/svar-dev/svar/ticketing/staff"
 	"github.com/svar-dev/svar/web"
@@ -80,6 +82,8 @@ type Main struct {
 	files    *files.Signer
 	Hub      *realtime.Hub
 	Staff    *staff.Service
+	CSAT     *csat.Service
+	Reports  *report.Index
 	teams    teamsParts // assignment and notifications (teams.go)
 	Metrics  *web.Metrics
 	Web      *web.Server
@@ -238,6 +242,15 @@ func (m *Main) Run(ctx context.Context) error {
 	m.AutoReply = autoreply.New(autoreply.Options{Store: store, Core: m.Service, Events: bus, Hours: m.Hours,
 		Logger: log.With("component", "autoreply")})
 	m.goRun("autoreply", func() error { return m.AutoReply.Run(ctx) })
+	m.CSAT = csat.New(csat.Options{Core: m.Service, Store: store, Events: bus, Scheduler: bus, PublicURL: c.PublicURL,
+		Logger: log.With("component", "csat")})
+	m.goRun("csat", func() error { return m.CSAT.Run(ctx) })
+	m.Reports, err = report.Open(report.Options{Path: filepath.Join(c.DataDir, "report.db"), Store: store, Events: bus,
+		Calendars: report.Hours{S: m.Hours}, Logger: log.With("component", "report")})
+	if err != nil {
+		return fmt.Errorf("report index: %w", err)
+	}
+	m.goRun("report", func() error { return m.Reports.Run(ctx) })
 
 	// Signed download links for agents' attachments (chat, SMS, /files/).
 	if m.files, err = files.LoadSigner(startCtx, store, c.PublicURL); err != nil {
@@ -255,7 +268,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Ready: &m.ready, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
 		Hours: m.Hours, SLA: m.SLA, AutoReply: m.AutoReply,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://"),
-		ClientIP: clientIP})
+		ClientIP: clientIP, CSAT: m.CSAT, Reports: m.Reports})
 	ln, err := net.Listen("tcp", c.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (SVAR_HTTP_ADDR): %w", c.HTTPAddr, err)
@@ -410,6 +423,9 @@ func (m *Main) Close() error {
 			m.cancel()
 		}
 		m.wg.Wait()
+		if m.Reports != nil {
+			_ = m.Reports.Close()
+		}
 		if m.Bus != nil {
 			m.Bus.Close()
 		}
