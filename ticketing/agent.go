@@ -63,11 +63,15 @@ type Team struct {
 
 // Session is a signed-in console session or an API token.
 type Session struct {
-	ID        string    `bson:"_id"` // a hash of the secret, never the secret itself
-	AgentID   string    `bson:"agent_id"`
-	Epoch     int64     `bson:"epoch"`
-	Kind      string    `bson:"kind"` // "session" or "token"
-	Name      string    `bson:"name,omitempty"`
+	ID      string `bson:"_id"` // a hash of the secret, never the secret itself
+	AgentID string `bson:"agent_id"`
+	Epoch   int64  `bson:"epoch"`
+	Kind    string `bson:"kind"` // "session" or "token"
+	Name    string `bson:"name,omitempty"`
+	// Scopes are what a token may do (ticketing/staff scopes); empty on a
+	// session, and on tokens from before scopes, which may do all their
+	// agent may.
+	Scopes    []string  `bson:"scopes,omitempty"`
 	CreatedAt time.Time `bson:"created_at"`
 	ExpiresAt time.Time `bson:"expires_at"`
 	// Pending2FA is set between the password and the TOTP code.

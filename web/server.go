@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/audit"
 	"github.com/svar-dev/svar/ticketing/files"
 	"github.com/svar-dev/svar/ticketing/staff"
 )
@@ -89,6 +90,9 @@ type Options struct {
 	// default ClientIP(nil), the TCP peer. cmd/svar passes the one built
 	// from SVAR_TRUSTED_PROXIES.
 	ClientIP func(r *http.Request) string
+	// Audit is the audit log (GET /api/v1/audit; settings changes are
+	// recorded to it); nil: not kept.
+	Audit *audit.Log
 }
 
 // Server is the HTTP handler of one node.
@@ -154,7 +158,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/session", s.handleLogin)
 	mux.HandleFunc("DELETE /api/v1/session", s.handleLogout)
 	mux.Handle("GET /api/v1/session", s.authed(s.handleWhoAmI))
-	mux.Handle("POST /api/v1/tokens", s.authed(s.handleCreateToken))
+	s.trustRoutes(mux)
 
 	mux.Handle("GET /api/v1/tickets", s.authed(s.handleListTickets))
 	mux.Handle("GET /api/v1/tickets/{id}", s.authed(s.handleGetTicket))

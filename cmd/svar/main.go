@@ -24,6 +24,7 @@ import (
 	"github.com/svar-dev/svar/configs"
 	"github.com/svar-dev/svar/realtime"
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/audit"
 	"github.com/svar-dev/svar/ticketing/files"
 	"github.com/svar-dev/svar/ticketing/macro"
 	"github.com/svar-dev/svar/ticketing/mongostore"
@@ -76,6 +77,7 @@ type Main struct {
 	files    *files.Signer
 	Hub      *realtime.Hub
 	Staff    *staff.Service
+	Audit    *audit.Log
 	teams    teamsParts // assignment and notifications (teams.go)
 	Metrics  *web.Metrics
 	Web      *web.Server
@@ -175,7 +177,8 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Service = ticketing.New(ticketing.Options{Store: store, Bus: bus, Logger: log.With("component", "core"),
 		ReopenWindow: c.ReopenWindow, ReplyChecks: checks, ReplyChannels: replyChannels(c)})
 	m.Macros = macro.New(macro.Options{Store: store, State: store, Tickets: store, Customers: store, Core: m.Service, Events: bus})
-	m.Staff = staff.New(staff.Options{Store: store, Relay: bus, Logger: log.With("component", "staff")})
+	m.Audit = audit.New(store, log.With("component", "audit"), nil)
+	m.Staff = staff.New(staff.Options{Store: store, Relay: bus, Logger: log.With("component", "staff"), Audit: m.Audit})
 	m.Hub = realtime.New(realtime.Options{Logger: log.With("component", "realtime"), Backlog: bus, Relay: bus,
 		Tickets: m.Service.Inbox(), Viewers: m.Staff.ViewerOf, OnAvailability: m.availabilityChanged})
 	m.Staff.OnViewChange(m.Hub.RefreshViewers)
@@ -221,7 +224,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Macros: m.Macros, Files: m.files,
 		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Ready: &m.ready, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://"),
-		ClientIP: clientIP})
+		ClientIP: clientIP, Audit: m.Audit})
 	ln, err := net.Listen("tcp", c.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (SVAR_HTTP_ADDR): %w", c.HTTPAddr, err)
