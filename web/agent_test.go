@@ -93,7 +93,7 @@ func TestInviteListDeactivate(t *testing.T) {
 	// Bo has a session and an API token; deactivating him voids both and
 	// closes his live sockets.
 	var tok struct{ Token string }
-	boc.do("POST", "/api/v1/tokens", map[string]string{"name": "script"}).decode(t, &tok)
+	boc.do("POST", "/api/v1/tokens", map[string]any{"name": "script", "scopes": []string{"tickets:read"}}).decode(t, &tok)
 	bearer := func() int {
 		req, _ := http.NewRequest("GET", e.srv.URL+"/api/v1/session", nil)
 		req.Header.Set("Authorization", "Bearer "+tok.Token)
