@@ -4,15 +4,18 @@ import "time"
 
 // Agent is a person who works tickets in the console.
 type Agent struct {
-	ID           string    `json:"id" bson:"_id"`
-	Email        string    `json:"email" bson:"email"`
-	Name         string    `json:"name" bson:"name"`
-	Role         string    `json:"role" bson:"role"`
-	Language     string    `json:"language" bson:"language"` // en or sv
-	Active       bool      `json:"active" bson:"active"`
-	PasswordHash string    `json:"-" bson:"password_hash"`
-	TOTPSecret   string    `json:"-" bson:"totp_secret,omitempty"`
-	TOTPEnabled  bool      `json:"totp_enabled" bson:"totp_enabled"`
+	ID           string `json:"id" bson:"_id"`
+	Email        string `json:"email" bson:"email"`
+	Name         string `json:"name" bson:"name"`
+	Role         string `json:"role" bson:"role"`
+	Language     string `json:"language" bson:"language"` // en or sv
+	Active       bool   `json:"active" bson:"active"`
+	PasswordHash string `json:"-" bson:"password_hash"`
+	TOTPSecret   string `json:"-" bson:"totp_secret,omitempty"`
+	TOTPEnabled  bool   `json:"totp_enabled" bson:"totp_enabled"`
+	// TOTPRecovery are hashes of the unused recovery codes for two-factor
+	// sign-in (ticketing/staff).
+	TOTPRecovery []string  `json:"-" bson:"totp_recovery,omitempty"`
 	CreatedAt    time.Time `json:"created_at" bson:"created_at"`
 	// SessionEpoch grows when the agent is deactivated or their password
 	// changes; sessions and tokens minted under an older epoch are void.

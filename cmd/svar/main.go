@@ -158,6 +158,7 @@ func (m *Main) Run(ctx context.Context) error {
 			return fmt.Errorf("embedded store: %w", err)
 		}
 		m.embStore, embStore, mongoURI = e, e, e.URI()
+		writeStoreURI(c.DataDir, e.URI(), log) // for `svar admin` while the node runs (admin.go)
 	}
 	host, _ := os.Hostname()
 	bus, err := natsbus.Connect(startCtx, natsbus.Options{URL: natsURL, Name: "svar-" + host, Replicas: c.NATSReplicas, Embedded: m.embNATS, Logger: log.With("component", "bus")})
@@ -384,6 +385,7 @@ func (m *Main) Close() error {
 			cancel()
 		}
 		if m.embStore != nil {
+			removeStoreURI(m.Config.DataDir, m.embStore.URI())
 			if err := m.embStore.Close(); err != nil {
 				errs = append(errs, err)
 			}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -164,4 +166,42 @@ func TestScopedTokensAndRevocationOnEveryNode(t *testing.T) {
 	if r := ca.do("GET", "/api/v1/audit?limit=x", nil); r.status != http.StatusUnprocessableEntity {
 		t.Errorf("bad limit: %d", r.status)
 	}
+}
+
+// TestAdminResetPasswordWhileNodeRuns: `svar admin reset-password` reaches
+// the running node's embedded store, prints a new password that signs in,
+// and ends the agent's sessions.
+func TestAdminResetPasswordWhileNodeRuns(t *testing.T) {
+	m := startNode(t, "", nil)
+	old := login(t, m)
+	if b, err := os.ReadFile(filepath.Join(m.Config.DataDir, storeURIFile)); err != nil || strings.TrimSpace(string(b)) != m.embStore.URI() {
+		t.Fatalf("the node did not write its store's address: %q %v", b, err)
+	}
+	var out bytes.Buffer
+	if err := dispatchAdmin(t, m, &out); err != nil {
+		t.Fatal(err)
+	}
+	_, password, ok := strings.Cut(strings.Split(out.String(), "\n")[0], ": ")
+	if !ok || len(password) < 12 {
+		t.Fatalf("output %q", out.String())
+	}
+	if r := old.do("GET", "/api/v1/session", nil); r.status != http.StatusUnauthorized {
+		t.Fatalf("old session after the reset: %d", r.status)
+	}
+	c := &agentClient{t: t, base: m.URL(), http: &http.Client{}}
+	if r := c.do("POST", "/api/v1/session", map[string]string{"email": m.Config.AdminEmail, "password": testPassword}); r.status != http.StatusUnauthorized {
+		t.Fatalf("old password: %d", r.status)
+	}
+	if r := c.do("POST", "/api/v1/session", map[string]string{"email": m.Config.AdminEmail, "password": password}); r.status != http.StatusOK {
+		t.Fatalf("new password: %d %s", r.status, r.body)
+	}
+	if err := resetPassword(t.Context(), m.Config, "nobody@example.se", &out); err == nil || !strings.Contains(err.Error(), "no agent") {
+		t.Fatalf("unknown email: %v", err)
+	}
+}
+
+func dispatchAdmin(t *testing.T, m *Main, out *bytes.Buffer) error {
+	t.Helper()
+	t.Setenv("SVAR_DATA_DIR", m.Config.DataDir)
+	return dispatch(t.Context(), []string{"admin", "reset-password", "--email", m.Config.AdminEmail}, out)
 }

@@ -1,9 +1,9 @@
 package staff
 
 import (
-	"fmt"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -214,7 +214,7 @@ func (s *Service) PatchAgent(ctx context.Context, by *ticketing.Agent, id string
 		t.Capacity = &c
 	}
 	if in.ResetTOTP {
-		t.TOTPEnabled, t.TOTPSecret = false, ""
+		t.TOTPEnabled, t.TOTPSecret, t.TOTPRecovery = false, "", nil
 	}
 	if err := s.store.UpdateAgent(ctx, t); err != nil {
 		return nil, err

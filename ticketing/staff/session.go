@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"time"
 
-	"github.com/pquerna/otp/totp"
-
 	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/ticketing/audit"
 )
@@ -27,7 +25,7 @@ type LoginInput struct {
 	Email    string `json:"email" validate:"required,max=320"`
 	Password string `json:"password" validate:"required,max=1024"`
 	// Code is the TOTP code of an agent with two-factor sign-in.
-	Code string `json:"code" validate:"max=10"`
+	Code string `json:"code" validate:"max=20"`
 	// Address is the client's address (behind trusted proxies, the real
 	// client), for throttling; not part of the JSON body.
 	Address string `json:"-"`
@@ -119,8 +117,11 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Started, error) {
 		if in.Code == "" {
 			return nil, &ticketing.Error{Code: ticketing.EUnauthorized, Field: "code", Message: "code: the two-factor code is required"}
 		}
-		if !totp.Validate(in.Code, a.TOTPSecret) {
-			return nil, fail("code: the two-factor code is wrong")
+		if err := s.spendSecondFactor(ctx, a, in.Code); err != nil {
+			if ticketing.ErrorCode(err) == ticketing.EInvalid {
+				return nil, fail(ticketing.ErrorMessage(err))
+			}
+			return nil, err
 		}
 	}
 	if counters[1].th.Failures > 0 {
