@@ -177,7 +177,7 @@ func (s *Service) ticket(ctx context.Context, id string) (*Ticket, error) {
 			t, err = s.store.GetTicketByNumber(ctx, n)
 		}
 	}
-	if IsNotFound(err) {
+	if IsNotFound(err) || (err == nil && t.Erased) {
 		return nil, Errorf(ENotFound, "ticket %s not found", id)
 	}
 	return t, err
@@ -205,7 +205,7 @@ func (s *Service) CustomerView(ctx context.Context, id string) (*Customer, []*Ti
 	tickets := make([]*Ticket, 0, len(c.TicketIDs))
 	for i := len(c.TicketIDs) - 1; i >= 0; i-- {
 		t, err := s.store.GetTicket(ctx, c.TicketIDs[i])
-		if IsNotFound(err) {
+		if IsNotFound(err) || (err == nil && t.Erased) {
 			continue
 		}
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/ticketing/audit"
 	"github.com/svar-dev/svar/ticketing/files"
+	"github.com/svar-dev/svar/ticketing/gdpr"
 	"github.com/svar-dev/svar/ticketing/staff"
 )
 
@@ -93,6 +94,9 @@ type Options struct {
 	// Audit is the audit log (GET /api/v1/audit; settings changes are
 	// recorded to it); nil: not kept.
 	Audit *audit.Log
+	// GDPR exports and erases customers and keeps the retention setting
+	// (trust_gdpr.go); nil: those routes answer 503.
+	GDPR *gdpr.Service
 }
 
 // Server is the HTTP handler of one node.

@@ -17,6 +17,7 @@ func (s *Server) trustRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/tokens", s.authed(s.handleListTokens))
 	mux.Handle("DELETE /api/v1/tokens/{id}", s.authed(s.handleRevokeToken))
 	mux.Handle("GET /api/v1/audit", s.authed(s.handleAudit))
+	s.gdprRoutes(mux)
 }
 
 // audit records an action of the request's agent (settings changes and

@@ -26,6 +26,7 @@ import (
 	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/ticketing/audit"
 	"github.com/svar-dev/svar/ticketing/files"
+	"github.com/svar-dev/svar/ticketing/gdpr"
 	"github.com/svar-dev/svar/ticketing/macro"
 	"github.com/svar-dev/svar/ticketing/mongostore"
 	"github.com/svar-dev/svar/ticketing/natsbus"
@@ -78,6 +79,7 @@ type Main struct {
 	Hub      *realtime.Hub
 	Staff    *staff.Service
 	Audit    *audit.Log
+	GDPR     *gdpr.Service
 	teams    teamsParts // assignment and notifications (teams.go)
 	Metrics  *web.Metrics
 	Web      *web.Server
@@ -209,6 +211,9 @@ func (m *Main) Run(ctx context.Context) error {
 		})
 	})
 	m.goRun("core", func() error { return bus.ConsumeInbound(ctx, m.ingest) })
+	if err := m.startGDPR(ctx, startCtx); err != nil {
+		return err
+	}
 
 	// Signed download links for agents' attachments (chat, SMS, /files/).
 	if m.files, err = files.LoadSigner(startCtx, store, c.PublicURL); err != nil {
@@ -225,7 +230,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Macros: m.Macros, Files: m.files,
 		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Ready: &m.ready, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://"),
-		ClientIP: clientIP, Audit: m.Audit})
+		ClientIP: clientIP, Audit: m.Audit, GDPR: m.GDPR})
 	ln, err := net.Listen("tcp", c.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (SVAR_HTTP_ADDR): %w", c.HTTPAddr, err)
