@@ -109,6 +109,16 @@ func (s *Service) ApplyEvent(ev *Event) {
 	if ev.Ticket != nil {
 		s.inbox.Apply(ev.Ticket)
 	}
+	if ev.Type == EventCustomerErased && ev.Customer != nil {
+		s.forgetCustomer(ev.Customer.ID)
+	}
+}
+
+// forgetCustomer drops an erased customer from this node's caches, so the
+// next message from one of their addresses starts a new customer.
+func (s *Service) forgetCustomer(id string) {
+	s.customers.drop(func(k string, _ Customer) bool { return k == id })
+	s.identities.drop(func(_ string, v string) bool { return v == id })
 }
 
 // NewID returns a random, URL-safe id.
@@ -337,6 +347,19 @@ func (c *lru[V]) put(k string, v V) {
 		c.prev, c.cur = c.cur, map[string]V{}
 	}
 	c.cur[k] = v
+}
+
+// drop forgets the entries f picks.
+func (c *lru[V]) drop(f func(k string, v V) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range []map[string]V{c.cur, c.prev} {
+		for k, v := range m {
+			if f(k, v) {
+				delete(m, k)
+			}
+		}
+	}
 }
 
 // cachedCustomer returns a copy of a cached customer.

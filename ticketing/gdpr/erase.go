@@ -122,6 +122,12 @@ func (s *Service) run(ctx context.Context, id string, rec record) (*Result, erro
 		return nil, err
 	}
 	s.announce(ctx, tombs)
+	if s.o.Events != nil {
+		ev := &ticketing.Event{Type: ticketing.EventCustomerErased, Customer: &ticketing.Customer{ID: id}, At: s.now().UTC()}
+		if err := s.o.Events.PublishEvent(ctx, ev); err != nil {
+			s.log.Warn("gdpr: announce an erased customer", "customer_id", id, "err", err)
+		}
+	}
 	now := s.now().UTC()
 	s.o.Audit.Record(ctx, audit.Entry{Action: "customer.erased",
 		Target: fmt.Sprintf("customer:%s tickets:%d reason:%s", id, len(rec.TicketIDs), rec.Reason)})
