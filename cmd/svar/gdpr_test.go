@@ -275,3 +275,102 @@ func keys(m map[string]string) []string {
 	}
 	return out
 }
+
+// TestRetentionErasesOldSolvedTicketsAndNothingElse: with retention's
+// clock 40 days ahead, a 30-day setting erases the solved tickets: a
+// customer with only solved tickets goes whole; one with an open ticket
+// keeps it and loses the solved one; open tickets stay.
+func TestRetentionErasesOldSolvedTicketsAndNothingElse(t *testing.T) {
+	m := startNode(t, "", func(m *Main) {
+		m.gdprNow = func() time.Time { return time.Now().Add(40 * 24 * time.Hour) }
+	})
+	c := login(t, m)
+	ctx := context.Background()
+	ticketOf := func(from, ext, text string) *ticketing.Ticket {
+		t.Helper()
+		if err := m.Bus.PublishInbound(ctx, envelope(from, ext, text)); err != nil {
+			t.Fatal(err)
+		}
+		var found *ticketing.Ticket
+		eventually(t, "ticket of "+text, func() error {
+			var page ticketing.TicketPage
+			c.do("GET", "/api/v1/tickets?q="+url.QueryEscape(text), nil).decode(t, &page)
+			if len(page.Tickets) != 1 {
+				return fmt.Errorf("%d tickets", len(page.Tickets))
+			}
+			found = page.Tickets[0]
+			return nil
+		})
+		return found
+	}
+	setStatus := func(tk *ticketing.Ticket, status string) {
+		t.Helper()
+		if r := c.do("PATCH", "/api/v1/tickets/"+tk.ID, map[string]string{"status": status}); r.status != 200 {
+			t.Fatalf("%s: %d %s", status, r.status, r.body)
+		}
+	}
+	a := ticketOf("anna@example.se", "<a1@x>", "Anna solvedonly")
+	setStatus(a, "solved")
+	b1 := ticketOf("bo@example.se", "<b1@x>", "Bo closedone")
+	setStatus(b1, "closed")
+	b2 := ticketOf("bo@example.se", "<b2@x>", "Bo stillopen")
+	cc := ticketOf("cilla@example.se", "<c1@x>", "Cilla openone")
+
+	if r := c.do("PUT", "/api/v1/settings/retention", map[string]int{"solved_ticket_days": -1}); r.status != 422 || !strings.Contains(string(r.body), "solved_ticket_days") {
+		t.Fatalf("retention -1: %d %s", r.status, r.body)
+	}
+	if r := c.do("GET", "/api/v1/settings/retention/preview?solved_ticket_days=-1", nil); r.status != 422 {
+		t.Fatalf("preview -1: %d", r.status)
+	}
+	var pv struct{ Tickets, Customers int }
+	eventually(t, "preview", func() error {
+		c.do("GET", "/api/v1/settings/retention/preview?solved_ticket_days=30", nil).decode(t, &pv)
+		if pv.Tickets != 2 || pv.Customers != 1 {
+			return fmt.Errorf("preview %+v", pv)
+		}
+		return nil
+	})
+	c.do("GET", "/api/v1/settings/retention/preview?solved_ticket_days=50", nil).decode(t, &pv)
+	if pv.Tickets != 0 || pv.Customers != 0 {
+		t.Fatalf("preview of 50 days %+v", pv)
+	}
+	// The preview erased nothing.
+	if r := c.do("GET", "/api/v1/tickets/"+a.ID, nil); r.status != 200 {
+		t.Fatalf("after a preview: %d", r.status)
+	}
+	if r := c.do("PUT", "/api/v1/settings/retention", map[string]int{"solved_ticket_days": 30}); r.status != 200 {
+		t.Fatalf("retention: %d %s", r.status, r.body)
+	}
+	// The daily job's handler (the Scheduler hands it to one node a day).
+	if err := m.GDPR.HandleSweep(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{a.ID, b1.ID, "/api/v1/customers/" + a.CustomerID} {
+		p := id
+		if !strings.HasPrefix(p, "/") {
+			p = "/api/v1/tickets/" + id
+		}
+		if r := c.do("GET", p, nil); r.status != 404 {
+			t.Errorf("GET %s after retention: %d", p, r.status)
+		}
+	}
+	for _, tk := range []*ticketing.Ticket{b2, cc} {
+		if r := c.do("GET", "/api/v1/tickets/"+tk.ID, nil); r.status != 200 {
+			t.Errorf("open ticket %s after retention: %d", tk.ID, r.status)
+		}
+	}
+	var bo customerView
+	c.do("GET", "/api/v1/customers/"+b2.CustomerID, nil).decode(t, &bo)
+	if len(bo.Tickets) != 1 || bo.Tickets[0].ID != b2.ID {
+		t.Errorf("Bo after retention: %+v", bo.Tickets)
+	}
+	var page ticketing.TicketPage
+	c.do("GET", "/api/v1/tickets", nil).decode(t, &page)
+	if len(page.Tickets) != 2 {
+		t.Errorf("tickets after retention: %d", len(page.Tickets))
+	}
+	c.do("GET", "/api/v1/settings/retention/preview?solved_ticket_days=30", nil).decode(t, &pv)
+	if pv.Tickets != 0 {
+		t.Errorf("preview after the sweep %+v", pv)
+	}
+}

@@ -80,6 +80,7 @@ type Main struct {
 	Staff    *staff.Service
 	Audit    *audit.Log
 	GDPR     *gdpr.Service
+	gdprNow  func() time.Time // tests move retention's clock; nil: time.Now
 	teams    teamsParts // assignment and notifications (teams.go)
 	Metrics  *web.Metrics
 	Web      *web.Server

@@ -12,7 +12,7 @@ import (
 // nodes run.
 func (m *Main) startGDPR(ctx, startCtx context.Context) error {
 	m.GDPR = gdpr.New(gdpr.Options{Store: m.Store, Streams: m.Bus, Events: m.Bus, Scheduler: m.Bus, Audit: m.Audit,
-		Tickets: m.Service.Inbox(), Logger: m.logger().With("component", "gdpr")})
+		Tickets: m.Service.Inbox(), Logger: m.logger().With("component", "gdpr"), Now: m.gdprNow})
 	m.goRun("erasure", func() error { return m.Bus.ConsumeJobs(ctx, gdpr.JobKind, m.GDPR.HandleJob) })
 	m.goRun("retention", func() error { return m.Bus.ConsumeJobs(ctx, gdpr.RetentionKind, m.GDPR.HandleSweep) })
 	if err := m.GDPR.ScheduleSweep(startCtx); err != nil {
