@@ -57,6 +57,11 @@ type Config struct {
 	// reopens it; later ones start a new ticket. Default 7 days.
 	ReopenWindow time.Duration `yaml:"reopen_window"` // SVAR_REOPEN_WINDOW
 	LogLevel     string        `yaml:"log_level"`     // SVAR_LOG_LEVEL: debug, info, warn, error
+	// MetricsAddr serves /metrics on another address (say an internal
+	// 127.0.0.1:9090) instead of SVAR_HTTP_ADDR; MetricsToken, when set,
+	// makes /metrics ask for "Authorization: Bearer <token>".
+	MetricsAddr  string `yaml:"metrics_addr"`  // SVAR_METRICS_ADDR
+	MetricsToken string `yaml:"metrics_token"` // SVAR_METRICS_TOKEN
 }
 
 // EmailConfig configures the email channel; it is off without Address.
@@ -189,6 +194,8 @@ func (c *Config) settings() []setting {
 	return []setting{
 		{"SVAR_HTTP_ADDR", "http-addr", "HTTP listen address", str(&c.HTTPAddr)},
 		{"SVAR_DATA_DIR", "data-dir", "where embedded servers keep their files", str(&c.DataDir)},
+		{"SVAR_METRICS_ADDR", "metrics-addr", "serve /metrics on this address instead of the HTTP address", str(&c.MetricsAddr)},
+		{"SVAR_METRICS_TOKEN", "metrics-token", "require this bearer token for /metrics", str(&c.MetricsToken)},
 		{"SVAR_PUBLIC_URL", "public-url", "the URL customers and providers reach", str(&c.PublicURL)},
 		{"SVAR_NATS_URL", "nats-url", "external NATS (empty: embedded)", str(&c.NATSURL)},
 		{"SVAR_NATS_REPLICAS", "nats-replicas", "stream replicas on a NATS cluster (1, 3 or 5)", func(v string) error {

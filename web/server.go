@@ -97,6 +97,10 @@ type Options struct {
 	// GDPR exports and erases customers and keeps the retention setting
 	// (trust_gdpr.go); nil: those routes answer 503.
 	GDPR *gdpr.Service
+	// MetricsToken, when set, makes /metrics ask for this bearer token;
+	// MetricsElsewhere leaves /metrics to another listener (MetricsHandler).
+	MetricsToken     string
+	MetricsElsewhere bool
 }
 
 // Server is the HTTP handler of one node.
@@ -156,7 +160,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 
 func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", s.handleHealth)
-	mux.Handle("GET /metrics", s.metrics.Handler())
+	s.metricsRoute(mux)
 	s.opsRoutes(mux)
 
 	mux.HandleFunc("POST /api/v1/session", s.handleLogin)

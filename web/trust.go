@@ -1,6 +1,8 @@
 package web
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"net/http"
 	"strconv"
 
@@ -53,4 +55,34 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, a *ticketin
 		return
 	}
 	writeJSON(w, http.StatusOK, page)
+}
+
+func (s *Server) metricsRoute(mux *http.ServeMux) {
+	if s.opts.MetricsElsewhere {
+		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, r, ticketing.Errorf(ticketing.ENotFound, "metrics are served on SVAR_METRICS_ADDR"))
+		})
+		return
+	}
+	mux.Handle("GET /metrics", s.MetricsHandler())
+}
+
+// MetricsHandler serves the Prometheus metrics, behind the bearer token
+// when one is configured.
+func (s *Server) MetricsHandler() http.Handler {
+	h := s.metrics.Handler()
+	token := s.opts.MetricsToken
+	if token == "" {
+		return h
+	}
+	want := sha256.Sum256([]byte("Bearer " + token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := sha256.Sum256([]byte(r.Header.Get("Authorization")))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="svar-metrics"`)
+			writeError(w, r, ticketing.Errorf(ticketing.EUnauthorized, "metrics need Authorization: Bearer <SVAR_METRICS_TOKEN>"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

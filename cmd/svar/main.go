@@ -81,17 +81,19 @@ type Main struct {
 	Audit    *audit.Log
 	GDPR     *gdpr.Service
 	gdprNow  func() time.Time // tests move retention's clock; nil: time.Now
-	teams    teamsParts // assignment and notifications (teams.go)
+	teams    teamsParts       // assignment and notifications (teams.go)
 	Metrics  *web.Metrics
 	Web      *web.Server
 	channels channels
 
-	httpSrv  *http.Server
-	listener net.Listener
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	closed   sync.Once
-	ready    readiness
+	httpSrv     *http.Server
+	metricsSrv  *http.Server // on SVAR_METRICS_ADDR (trust.go)
+	metricsAddr string
+	listener    net.Listener
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	closed      sync.Once
+	ready       readiness
 	// AdminPassword is the generated first password, if one was generated.
 	AdminPassword string
 	// StoreServer, when set before Run with SVAR_MONGODB_URI empty, is an
@@ -231,7 +233,10 @@ func (m *Main) Run(ctx context.Context) error {
 		Macros: m.Macros, Files: m.files,
 		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Ready: &m.ready, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://"),
-		ClientIP: clientIP, Audit: m.Audit, GDPR: m.GDPR})
+		ClientIP: clientIP, Audit: m.Audit, GDPR: m.GDPR, MetricsToken: c.MetricsToken, MetricsElsewhere: c.MetricsAddr != ""})
+	if err := m.startMetrics(log); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", c.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (SVAR_HTTP_ADDR): %w", c.HTTPAddr, err)
@@ -365,6 +370,9 @@ func (m *Main) Close() error {
 				errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 			}
 			cancel()
+		}
+		if m.metricsSrv != nil {
+			_ = m.metricsSrv.Close()
 		}
 		if m.Web != nil {
 			m.Web.Close()

@@ -2,7 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
 
 	"github.com/svar-dev/svar/ticketing/gdpr"
 )
@@ -18,5 +23,29 @@ func (m *Main) startGDPR(ctx, startCtx context.Context) error {
 	if err := m.GDPR.ScheduleSweep(startCtx); err != nil {
 		return fmt.Errorf("schedule the retention sweep: %w", err)
 	}
+	return nil
+}
+
+// startMetrics serves /metrics on SVAR_METRICS_ADDR when set.
+func (m *Main) startMetrics(log *slog.Logger) error {
+	addr := m.Config.MetricsAddr
+	if addr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (SVAR_METRICS_ADDR): %w", addr, err)
+	}
+	m.metricsAddr = ln.Addr().String()
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Web.MetricsHandler())
+	m.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	m.goRun("metrics", func() error {
+		if err := m.metricsSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
 	return nil
 }

@@ -205,3 +205,37 @@ func dispatchAdmin(t *testing.T, m *Main, out *bytes.Buffer) error {
 	t.Setenv("SVAR_DATA_DIR", m.Config.DataDir)
 	return dispatch(t.Context(), []string{"admin", "reset-password", "--email", m.Config.AdminEmail}, out)
 }
+
+// TestMetricsOnAnotherAddressBehindAToken: SVAR_METRICS_ADDR moves
+// /metrics off the public address, SVAR_METRICS_TOKEN guards it.
+func TestMetricsOnAnotherAddressBehindAToken(t *testing.T) {
+	m := startNode(t, "", func(m *Main) {
+		m.Config.MetricsAddr = "127.0.0.1:0"
+		m.Config.MetricsToken = "s3cret-metrics"
+	})
+	get := func(u, auth string) int {
+		req, _ := http.NewRequest("GET", u, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if s := get(m.URL()+"/metrics", "Bearer s3cret-metrics"); s != http.StatusNotFound {
+		t.Errorf("/metrics on the public address: %d", s)
+	}
+	u := "http://" + m.metricsAddr + "/metrics"
+	if s := get(u, ""); s != http.StatusUnauthorized {
+		t.Errorf("no token: %d", s)
+	}
+	if s := get(u, "Bearer wrong"); s != http.StatusUnauthorized {
+		t.Errorf("wrong token: %d", s)
+	}
+	if s := get(u, "Bearer s3cret-metrics"); s != http.StatusOK {
+		t.Errorf("the token: %d", s)
+	}
+}
