@@ -321,6 +321,28 @@ func (s *Service) GetMessage(ctx context.Context, id string) (*Message, error) {
 	return m, err
 }
 
+// Assignment is a decision of auto-assignment or routing; nil fields are
+// left alone.
+type Assignment struct {
+	TeamID     *string
+	AssigneeID *string
+	Reason     string
+}
+
+// Assign records an assignment decision in one write, without the checks
+// UpdateTicket makes for agents' input: the caller (ticketing/assign)
+// knows the team and the agent exist. ticket.updated carries the result.
+func (s *Service) Assign(ctx context.Context, id string, a Assignment) (*Ticket, error) {
+	reason := a.Reason
+	t, err := s.store.ApplyToTicket(ctx, id, TicketChange{TeamID: a.TeamID, AssigneeID: a.AssigneeID,
+		AssignmentReason: &reason, UpdatedAt: s.now().UTC()})
+	if err != nil {
+		return nil, err
+	}
+	s.publish(ctx, &Event{Type: EventTicketUpdated, Ticket: t})
+	return t, nil
+}
+
 // allChannels are the channels in the order pickers offer them.
 var allChannels = []Channel{ChannelEmail, ChannelChat, ChannelSMS}
 

@@ -153,6 +153,28 @@ type TicketView struct {
 	Messages []*Message `json:"messages"`
 	// ReplyChannels are the channels a reply can go out on here.
 	ReplyChannels []Channel `json:"reply_channels"`
+	// OrdersHidden says why Customer.Orders is left out of this view:
+	// OrdersHiddenUnverified when the ticket's latest inbound message is
+	// from a sender who failed verification (it may be forged, and the
+	// customer's orders are not shown on the strength of it).
+	OrdersHidden string `json:"orders_hidden,omitempty"`
+}
+
+// OrdersHiddenUnverified is TicketView.OrdersHidden for an unverified sender.
+const OrdersHiddenUnverified = "unverified_sender"
+
+// LatestInboundUnverified reports whether the latest inbound message of
+// msgs (oldest first) is from a sender who failed verification. Automatic
+// mail does not count: it is not the customer's word.
+func LatestInboundUnverified(msgs []*Message) bool {
+	for i := len(msgs) - 1; i >= 0; i-- {
+		m := msgs[i]
+		if m.Direction != DirectionInbound || m.Auto || m.Author.Kind != AuthorCustomer {
+			continue
+		}
+		return m.SenderVerified != nil && !*m.SenderVerified
+	}
+	return false
 }
 
 // TicketView returns a ticket, its customer and its messages, oldest first.
@@ -172,7 +194,13 @@ func (s *Service) TicketView(ctx context.Context, id string) (*TicketView, error
 	if msgs == nil {
 		msgs = []*Message{}
 	}
-	return &TicketView{Ticket: t, Customer: c, Messages: msgs, ReplyChannels: s.ReplyChannels()}, nil
+	v := &TicketView{Ticket: t, Customer: c, Messages: msgs, ReplyChannels: s.ReplyChannels()}
+	if LatestInboundUnverified(msgs) {
+		cp := *c
+		cp.Orders = nil
+		v.Customer, v.OrdersHidden = &cp, OrdersHiddenUnverified
+	}
+	return v, nil
 }
 
 // ticket reads a ticket by id, or by number when id is "#1042" or "1042"
@@ -310,6 +338,9 @@ func (s *Service) PatchCustomer(ctx context.Context, id string, p CustomerPatch)
 	}
 	s.remember(c)
 	s.publish(ctx, &Event{Type: EventCustomerUpdated, Customer: c})
+	if p.Name != nil {
+		s.nameTickets(ctx, c)
+	}
 	return c, nil
 }
 

@@ -179,7 +179,7 @@ func (s *Service) decide(ctx context.Context, e *Envelope) (*plan, error) {
 					ID: msgID, TicketID: orig.TicketID, CustomerID: orig.CustomerID, Direction: DirectionInbound,
 					Channel: e.Channel, Subject: e.Subject, Text: e.Text, HTML: e.HTML,
 					Author:    Author{Kind: AuthorSystem, Name: e.From.Value},
-					CreatedAt: e.ReceivedAt.UTC(), Attachments: e.Attachments, ExternalID: e.ExternalID, Auto: true,
+					CreatedAt: e.ReceivedAt.UTC(), Attachments: e.Attachments, Truncated: e.Truncated, ExternalID: e.ExternalID, Auto: true,
 					ThreadReason: ReasonBounce, Meta: e.Meta,
 				}
 				return p, nil
@@ -205,8 +205,8 @@ func (s *Service) decide(ctx context.Context, e *Envelope) (*plan, error) {
 		ID: msgID, CustomerID: c.ID, Direction: DirectionInbound, Channel: e.Channel,
 		Subject: e.Subject, Text: e.Text, HTML: e.HTML,
 		Author:    Author{Kind: AuthorCustomer, ID: c.ID, Name: name},
-		CreatedAt: created.UTC(), Attachments: e.Attachments, ExternalID: e.ExternalID,
-		ClientID: e.ClientID, Auto: e.Auto, Meta: e.Meta,
+		CreatedAt: created.UTC(), Attachments: e.Attachments, Truncated: e.Truncated, SenderVerified: e.SenderVerified,
+		ExternalID: e.ExternalID, ClientID: e.ClientID, Auto: e.Auto, Meta: e.Meta,
 	}
 	if e.AutoReason != "" {
 		if m.Meta == nil {
@@ -472,6 +472,7 @@ func (s *Service) resolveCustomer(ctx context.Context, e *Envelope) (*Customer, 
 		name := e.Name
 		if pc, err := s.store.PatchCustomer(ctx, c.ID, CustomerPatch{Name: &name}); err == nil {
 			c = pc
+			s.nameTickets(ctx, c) // the name learned now reaches the lists
 		}
 	}
 	return c, nil

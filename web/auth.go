@@ -74,6 +74,14 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *ticketing.Ag
 		}
 		ctx := context.WithValue(context.WithValue(r.Context(), agentKey, a), viewerKey, v)
 		ctx = audit.WithActor(ctx, actor, s.clientAddr(r))
+		if settingsRoute(r) {
+			sw := &statusWriter{ResponseWriter: w}
+			h(sw, r.WithContext(ctx), a)
+			if sw.status >= 200 && sw.status < 300 {
+				s.audit(r.WithContext(ctx), "settings.changed", r.Method+" "+r.URL.Path)
+			}
+			return
+		}
 		h(w, r.WithContext(ctx), a)
 	})
 }

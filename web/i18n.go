@@ -59,10 +59,19 @@ func langFromRequest(r *http.Request) string {
 // catalogFor returns the catalog of a language. The catalogs are built on
 // each call: they are small, and nothing shared can be changed by accident.
 func catalogFor(lang string) catalog {
+	c := english()
 	if lang == langSwedish {
-		return withComposer(swedish(), lang)
+		c = swedish()
 	}
-	return withComposer(english(), lang)
+	c.merge(emailStrings(lang))
+	return withSLA(withComposer(c, lang), lang)
+}
+
+// merge adds the entries of more to c.
+func (c catalog) merge(more catalog) {
+	for k, v := range more {
+		c[k] = v
+	}
 }
 
 func english() catalog {
@@ -112,28 +121,29 @@ func english() catalog {
 		"shortcuts_hint":     "Press ? to see the keyboard shortcuts.",
 
 		// Views and list
-		"view_open":           "Open",
-		"view_mine":           "Mine",
-		"view_unassigned":     "Unassigned",
-		"view_pending":        "Pending",
-		"view_solved":         "Solved",
-		"view_all":            "All",
-		"view_empty":          "No tickets here. Nice and calm.",
-		"no_matches":          "No tickets match your search.",
-		"loaded_more":         "{n} more tickets loaded.",
-		"unread":              "Unread",
-		"unassigned":          "Unassigned",
-		"unknown_customer":    "Unknown customer",
-		"unknown_agent":       "Former agent",
-		"no_text":             "(no text)",
-		"no_ticket_open":      "No ticket open",
-		"no_ticket_hint":      "Pick a ticket from the list to read and answer it here.",
-		"announce_new_ticket": "New ticket from {name}.",
-		"age_now":             "now",
-		"age_min":             "{n} min",
-		"age_hour":            "{n} h",
-		"age_day":             "{n} d",
-		"loading":             "Loading…",
+		"view_open":             "Open",
+		"view_mine":             "Mine",
+		"view_unassigned":       "Unassigned",
+		"view_pending":          "Pending",
+		"view_solved":           "Solved",
+		"view_all":              "All",
+		"view_empty":            "No tickets here. Nice and calm.",
+		"no_matches":            "No tickets match your search.",
+		"loaded_more":           "{n} more tickets loaded.",
+		"unread":                "Unread",
+		"unassigned":            "Unassigned",
+		"unknown_customer":      "Unknown customer",
+		"unknown_agent":         "Former agent",
+		"no_text":               "(no text)",
+		"no_ticket_open":        "No ticket open",
+		"no_ticket_hint":        "Pick a ticket from the list to read and answer it here.",
+		"announce_new_ticket":   "New ticket from {name}.",
+		"announce_notification": "Notification: {text}",
+		"age_now":               "now",
+		"age_min":               "{n} min",
+		"age_hour":              "{n} h",
+		"age_day":               "{n} d",
+		"loading":               "Loading…",
 
 		// Ticket
 		"back_to_list":       "Back to the list",
@@ -331,28 +341,29 @@ func swedish() catalog {
 		"shortcuts_hint":     "Tryck ? för att se kortkommandona.",
 
 		// Views and list
-		"view_open":           "Öppna",
-		"view_mine":           "Mina",
-		"view_unassigned":     "Ej tilldelade",
-		"view_pending":        "Väntande",
-		"view_solved":         "Lösta",
-		"view_all":            "Alla",
-		"view_empty":          "Inga ärenden här. Lugnt och skönt.",
-		"no_matches":          "Inga ärenden matchar sökningen.",
-		"loaded_more":         "{n} ärenden till har laddats.",
-		"unread":              "Oläst",
-		"unassigned":          "Ej tilldelad",
-		"unknown_customer":    "Okänd kund",
-		"unknown_agent":       "Tidigare handläggare",
-		"no_text":             "(ingen text)",
-		"no_ticket_open":      "Inget ärende öppet",
-		"no_ticket_hint":      "Välj ett ärende i listan för att läsa och besvara det här.",
-		"announce_new_ticket": "Nytt ärende från {name}.",
-		"age_now":             "nu",
-		"age_min":             "{n} min",
-		"age_hour":            "{n} tim",
-		"age_day":             "{n} d",
-		"loading":             "Laddar…",
+		"view_open":             "Öppna",
+		"view_mine":             "Mina",
+		"view_unassigned":       "Ej tilldelade",
+		"view_pending":          "Väntande",
+		"view_solved":           "Lösta",
+		"view_all":              "Alla",
+		"view_empty":            "Inga ärenden här. Lugnt och skönt.",
+		"no_matches":            "Inga ärenden matchar sökningen.",
+		"loaded_more":           "{n} ärenden till har laddats.",
+		"unread":                "Oläst",
+		"unassigned":            "Ej tilldelad",
+		"unknown_customer":      "Okänd kund",
+		"unknown_agent":         "Tidigare handläggare",
+		"no_text":               "(ingen text)",
+		"no_ticket_open":        "Inget ärende öppet",
+		"no_ticket_hint":        "Välj ett ärende i listan för att läsa och besvara det här.",
+		"announce_new_ticket":   "Nytt ärende från {name}.",
+		"announce_notification": "Avisering: {text}",
+		"age_now":               "nu",
+		"age_min":               "{n} min",
+		"age_hour":              "{n} tim",
+		"age_day":               "{n} d",
+		"loading":               "Laddar…",
 
 		// Ticket
 		"back_to_list":       "Tillbaka till listan",

@@ -180,7 +180,6 @@ func (s *Server) handlePutEmailSettings(w http.ResponseWriter, r *http.Request, 
 		writeError(w, r, err)
 		return
 	}
-	s.audit(r, "settings.changed", "settings:email")
 	writeJSON(w, http.StatusOK, st)
 }
 

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"net/http"
 	"strings"
 
 	"github.com/svar-dev/svar/ticketing/staff"
@@ -64,4 +65,35 @@ func scopeFor(pattern string) string {
 		return staff.ScopeReportsRead
 	}
 	return staff.ScopeAdmin
+}
+
+// settingsRoute reports whether a request changes settings (audited as
+// settings.changed by authed once it succeeds).
+func settingsRoute(r *http.Request) bool {
+	if !unsafeMethod(r.Method) {
+		return false
+	}
+	p := r.URL.Path
+	return strings.HasPrefix(p, "/api/v1/settings/") || strings.HasPrefix(p, "/api/v1/sla-policies") ||
+		p == "/api/v1/routing"
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
 }

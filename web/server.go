@@ -11,9 +11,13 @@ import (
 	"time"
 
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/assign"
 	"github.com/svar-dev/svar/ticketing/audit"
+	"github.com/svar-dev/svar/ticketing/autoreply"
 	"github.com/svar-dev/svar/ticketing/files"
 	"github.com/svar-dev/svar/ticketing/gdpr"
+	"github.com/svar-dev/svar/ticketing/hours"
+	"github.com/svar-dev/svar/ticketing/sla"
 	"github.com/svar-dev/svar/ticketing/staff"
 )
 
@@ -35,6 +39,18 @@ type Service interface {
 type Live interface {
 	ServeAgent(w http.ResponseWriter, r *http.Request, agent *ticketing.Agent, v ticketing.Viewer)
 	DisconnectAgent(agentID string)
+}
+
+// Routing reads and sets the rules that give new tickets a team.
+type Routing interface {
+	Routing(ctx context.Context) (*assign.Routing, error)
+	SetRouting(ctx context.Context, by *ticketing.Agent, r assign.Routing) (*assign.Routing, error)
+}
+
+// Notifications lists an agent's notifications (ticketing/notify).
+type Notifications interface {
+	List(ctx context.Context, agentID string) ([]ticketing.Notification, int, error)
+	MarkRead(ctx context.Context, agentID string, ids []string) error
 }
 
 // Presence says whether an agent has a console open on any node, and
@@ -62,7 +78,11 @@ type Options struct {
 	Staff *staff.Service
 	// Presence, when set, makes availability follow open consoles.
 	Presence Presence
-	Live     Live
+	// Routing, when set, serves the routing rules (ticketing/assign).
+	Routing Routing
+	// Notifications, when set, serves the agent's notifications.
+	Notifications Notifications
+	Live          Live
 	// Health names the dependencies /healthz checks ("nats", "mongodb").
 	Health map[string]Pinger
 	// HealthTimeout is how long /healthz waits for each part; default 3s.
@@ -80,6 +100,11 @@ type Options struct {
 	Logger    *slog.Logger
 	// SecureCookies marks cookies Secure (on when PublicURL is https).
 	SecureCookies bool
+	// Hours, SLA and AutoReply serve the business-hours, SLA-policy and
+	// auto-reply settings (sla.go); nil leaves their routes out.
+	Hours     *hours.Service
+	SLA       *sla.Service
+	AutoReply *autoreply.Service
 	// Now returns the time; default time.Now.
 	Now func() time.Time
 	// Macros serves /api/v1/macros and replies with a macro_id (nil: 503).
@@ -179,13 +204,19 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("PATCH /api/v1/customers/{id}", s.authed(s.handlePatchCustomer))
 
 	mux.Handle("GET /api/v1/attachments/{key...}", s.authed(s.handleAttachment))
+	mux.Handle("GET /api/v1/messages/{id}/original", s.authed(s.handleOriginal))
 	mux.Handle("GET /api/v1/live", s.authed(s.handleLive))
+	s.slaRoutes(mux)
 
 	mux.Handle("GET /api/v1/teams", s.authed(s.handleListTeams))
 	mux.Handle("POST /api/v1/teams", s.authed(s.handleCreateTeam))
 	mux.Handle("GET /api/v1/teams/{id}", s.authed(s.handleGetTeam))
 	mux.Handle("PATCH /api/v1/teams/{id}", s.authed(s.handlePatchTeam))
 	mux.Handle("PUT /api/v1/me/availability", s.authed(s.handleAvailability))
+	mux.Handle("GET /api/v1/me/notifications", s.authed(s.handleNotifications))
+	mux.Handle("POST /api/v1/me/notifications/read", s.authed(s.handleNotificationsRead))
+	mux.Handle("GET /api/v1/routing", s.authed(s.handleGetRouting))
+	mux.Handle("PUT /api/v1/routing", s.authed(s.handlePutRouting))
 
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, ticketing.Errorf(ticketing.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))

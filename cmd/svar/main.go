@@ -20,16 +20,20 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	_ "time/tzdata" // business hours' timezones without system zoneinfo
 
 	"github.com/svar-dev/svar/configs"
 	"github.com/svar-dev/svar/realtime"
 	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/ticketing/audit"
+	"github.com/svar-dev/svar/ticketing/autoreply"
 	"github.com/svar-dev/svar/ticketing/files"
 	"github.com/svar-dev/svar/ticketing/gdpr"
+	"github.com/svar-dev/svar/ticketing/hours"
 	"github.com/svar-dev/svar/ticketing/macro"
 	"github.com/svar-dev/svar/ticketing/mongostore"
 	"github.com/svar-dev/svar/ticketing/natsbus"
+	"github.com/svar-dev/svar/ticketing/sla"
 	"github.com/svar-dev/svar/ticketing/staff"
 	"github.com/svar-dev/svar/web"
 )
@@ -86,6 +90,15 @@ type Main struct {
 	Web      *web.Server
 	channels channels
 
+	// Hours, SLA and AutoReply are the business hours, SLA clocks and
+	// out-of-hours replies.
+	Hours     *hours.Service
+	SLA       *sla.Service
+	AutoReply *autoreply.Service
+	// BreachHook, when set before Run, hears every SLA breach this node
+	// records (the benchmark measures due → breach with it).
+	BreachHook func(ticketID, metric string, due time.Time)
+
 	httpSrv     *http.Server
 	metricsSrv  *http.Server // on SVAR_METRICS_ADDR (trust.go)
 	metricsAddr string
@@ -94,8 +107,13 @@ type Main struct {
 	wg          sync.WaitGroup
 	closed      sync.Once
 	ready       readiness
+	// sharedWarned is the last embedded-store sharing finding warned about.
+	sharedWarned string
 	// AdminPassword is the generated first password, if one was generated.
 	AdminPassword string
+	// ConsoleGrace is how long an agent stays online after their last
+	// console closed (0: realtime's default); tests shorten it.
+	ConsoleGrace time.Duration
 	// StoreServer, when set before Run with SVAR_MONGODB_URI empty, is an
 	// embedded store already running in this process that the node uses
 	// instead of starting its own, sharing its document locks (tests run
@@ -149,6 +167,10 @@ func (m *Main) Run(ctx context.Context) error {
 			return fmt.Errorf("embedded NATS: %w", err)
 		}
 		m.embNATS, natsURL = e, e.ClientURL()
+		// svar backup finds the running embedded server here.
+		if err := os.WriteFile(filepath.Join(c.DataDir, "nats", natsURLFile), []byte(natsURL+"\n"), 0o600); err != nil {
+			return fmt.Errorf("data dir: %w", err)
+		}
 	}
 	mongoURI, embStore := c.MongoDBURI, m.StoreServer
 	if mongoURI == "" && embStore != nil {
@@ -177,6 +199,8 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("connect MongoDB %s: %w", redact(mongoURI), err)
 	}
 	m.Store = store
+	m.warnSharedStore(startCtx)
+	m.goRun("store-sharing", func() error { return m.watchSharedStore(ctx) })
 
 	m.Metrics = web.NewMetrics()
 	checks := map[ticketing.Channel]func(string) (map[string]string, error){}
@@ -186,7 +210,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Audit = audit.New(store, log.With("component", "audit"), nil)
 	m.Staff = staff.New(staff.Options{Store: store, Relay: bus, Logger: log.With("component", "staff"), Audit: m.Audit})
 	m.Hub = realtime.New(realtime.Options{Logger: log.With("component", "realtime"), Backlog: bus, Relay: bus,
-		Tickets: m.Service.Inbox(), Viewers: m.Staff.ViewerOf, OnAvailability: m.availabilityChanged})
+		Tickets: m.Service.Inbox(), Viewers: m.Staff.ViewerOf, OnAvailability: m.availabilityChanged, ConsoleGrace: m.ConsoleGrace})
 	m.Staff.OnViewChange(m.Hub.RefreshViewers)
 
 	created, generated, err := staff.EnsureAdmin(startCtx, store, c.AdminEmail, c.AdminPassword)
@@ -205,15 +229,24 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("load inbox: %w", err)
 	}
 	m.ready.applied.Store(seq)
+	m.startTeams(ctx, seq)
 	m.goRun("events", func() error {
 		return bus.SubscribeEvents(ctx, seq, func(ev *ticketing.Event) {
 			m.ready.applied.Store(ev.Seq)
 			m.Service.ApplyEvent(ev)
+			m.applyTeams(ev)
 			m.Macros.ApplyEvent(ev)
 			m.Hub.Publish(ev)
 		})
 	})
 	m.goRun("core", func() error { return bus.ConsumeInbound(ctx, m.ingest) })
+	m.Hours = hours.NewService(store, nil)
+	m.SLA = sla.New(sla.Options{Store: store, Core: m.Service, Scheduler: bus, Events: bus, Hours: m.Hours,
+		Logger: log.With("component", "sla"), OnBreach: m.onBreach})
+	m.goRun("sla", func() error { return m.SLA.Run(ctx) })
+	m.AutoReply = autoreply.New(autoreply.Options{Store: store, Core: m.Service, Events: bus, Hours: m.Hours,
+		Logger: log.With("component", "autoreply")})
+	m.goRun("autoreply", func() error { return m.AutoReply.Run(ctx) })
 	if err := m.startGDPR(ctx, startCtx); err != nil {
 		return err
 	}
@@ -229,9 +262,10 @@ func (m *Main) Run(ctx context.Context) error {
 
 	m.registerGauges()
 	clientIP, _ := m.clientIP() // startChannels has checked it
-	m.Web = web.New(web.Options{Service: m.Service, Store: store, Staff: m.Staff, Presence: m.Hub, Live: m.Hub, Metrics: m.Metrics,
+	m.Web = web.New(web.Options{Service: m.Service, Store: store, Staff: m.Staff, Presence: m.Hub, Routing: m.teams.assigner, Notifications: m.teams.notify, Live: m.Hub, Metrics: m.Metrics,
 		Macros: m.Macros, Files: m.files,
 		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Ready: &m.ready, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
+		Hours: m.Hours, SLA: m.SLA, AutoReply: m.AutoReply,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://"),
 		ClientIP: clientIP, Audit: m.Audit, GDPR: m.GDPR, MetricsToken: c.MetricsToken, MetricsElsewhere: c.MetricsAddr != ""})
 	if err := m.startMetrics(log); err != nil {
@@ -266,6 +300,12 @@ func (m *Main) Run(ctx context.Context) error {
 }
 
 // ingest is the inbound handler: the core plus metrics.
+func (m *Main) onBreach(ticketID, metric string, due time.Time) {
+	if m.BreachHook != nil {
+		m.BreachHook(ticketID, metric, due)
+	}
+}
+
 func (m *Main) ingest(ctx context.Context, envs []*ticketing.Envelope) []error {
 	errs := m.Service.Ingest(ctx, envs)
 	for i, err := range errs {

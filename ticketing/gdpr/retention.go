@@ -60,7 +60,6 @@ func (s *Service) SetRetention(ctx context.Context, r Retention) (Retention, err
 	if err := s.o.Store.PutState(ctx, retentionKey, r); err != nil {
 		return r, err
 	}
-	s.o.Audit.Record(ctx, audit.Entry{Action: "settings.changed", Target: "settings:retention"})
 	return r, nil
 }
 

@@ -10,8 +10,10 @@ import { TicketPane } from './ticket.js';
 import { installKeys } from './keys.js';
 import { renderSettings } from './settings.js';
 import { renderAgents } from './agents.js';
+import { renderServiceLevels, startCountdowns } from './sla.js';
 import { renderMacros } from './macros.js';
 import { installBulk } from './bulk.js';
+import { Notices } from './notices.js';
 
 const boot = JSON.parse(document.getElementById('boot').textContent);
 setStrings(boot.strings, boot.lang);
@@ -43,10 +45,15 @@ async function loadAgents() {
   }
 }
 
+let titleText = '';
+
 function setTitle(text) {
-  document.title = text ? text + ' · Svar' : 'Svar';
+  titleText = text;
+  const base = text ? text + ' · Svar' : 'Svar';
   const h1 = $('#page-h');
-  if (h1) h1.textContent = document.title;
+  if (h1) h1.textContent = base;
+  const n = app.notices ? app.notices.unread : 0;
+  document.title = n > 0 ? '(' + n + ') ' + base : base;
 }
 
 function closePane() {
@@ -78,6 +85,7 @@ async function route(opts = {}) {
     closePane();
     app.pane = new TicketPane(app, id, app.main);
     app.inbox.markCurrent(id);
+    if (app.notices) app.notices.opened(id);
     await app.pane.load();
     if (app.pane && app.pane.ticket) {
       setTitle('#' + app.pane.ticket.number + ' ' + (app.pane.ticket.subject || app.pane.ticket.preview || ''));
@@ -94,6 +102,9 @@ async function route(opts = {}) {
   } else if (p === '/agents') {
     setTitle(t('agents'));
     renderAgents(app, app.main);
+  } else if (p === '/service-levels') {
+    setTitle(t('service_levels'));
+    await renderServiceLevels(app, app.main);
   } else if (p === '/macros') {
     setTitle(t('macros'));
     renderMacros(app, app.main);
@@ -139,7 +150,7 @@ function interceptLinks() {
     if (!a || a.target || a.hasAttribute('download')) return;
     const url = new URL(a.href, location.href);
     if (url.origin !== location.origin) return;
-    if (!/^\/($|views\/|tickets\/|settings$|agents$|macros$)/.test(url.pathname)) return;
+    if (!/^\/($|views\/|tickets\/|settings$|agents$|macros$|service-levels$)/.test(url.pathname)) return;
     e.preventDefault();
     navigate(url.pathname + url.search);
   });
@@ -187,8 +198,17 @@ async function start() {
   interceptLinks();
   installKeys(app);
   installBulk(app);
+  app.notices = new Notices(() => setTitle(titleText));
   app.live = new Live({
     onEvent(ev) {
+      if (ev.type === 'ticket.removed') {
+        app.inbox.remove(ev.ticket_id);
+        return;
+      }
+      if (ev.type === 'notification') {
+        app.notices.arrived(ev.notification);
+        return;
+      }
       if (ev.ticket) app.inbox.apply(ev.ticket);
       if (app.pane) app.pane.onEvent(ev);
       if (ev.type === 'ticket.created' && ev.ticket && app.mode === 'inbox') {
@@ -208,6 +228,8 @@ async function start() {
     onStatus: connStatus,
   });
   await loadAgents();
+  startCountdowns();
+  app.notices.load();
   app.live.start();
   await route({ focus: false });
 }

@@ -18,7 +18,7 @@ function identityIcon(kind) {
 }
 
 // renderCustomer fills aside with the customer and their tickets.
-export function renderCustomer(aside, c, tickets, currentID) {
+export function renderCustomer(aside, c, tickets, currentID, opts = {}) {
   const attrs = (c && c.attributes) || {};
   const badges = [];
   for (const [k, v] of Object.entries(attrs)) {
@@ -52,8 +52,11 @@ export function renderCustomer(aside, c, tickets, currentID) {
     parts.push(h('dl', { class: 'attrs' }, details.sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [h('dt', null, label(k)), h('dd', null, v)])));
   }
 
-  const orders = (c && c.orders) || [];
-  if (orders.length) {
+  const orders = opts.ordersHidden ? [] : (c && c.orders) || [];
+  if (opts.ordersHidden) {
+    parts.push(h('h3', null, t('orders')));
+    parts.push(h('p', { class: 'warn-text orders-hidden' }, icon('warn'), t('orders_hidden_unverified')));
+  } else if (orders.length) {
     parts.push(h('h3', null, t('orders')));
     parts.push(h('ul', { class: 'orders' }, orders.slice(0, 10).map((o) => h('li', null,
       h('span', { class: 'order-id' }, '#' + o.id),

@@ -6,6 +6,7 @@ import { errorText, get, patch } from './api.js';
 import { deliveryRank, renderMessage, updateDelivery } from './timeline.js';
 import { renderCustomer } from './sidebar.js';
 import { Files, MacroPicker, postMessage } from './composer.js';
+import { slaBadge } from './sla.js';
 
 const PRESENCE_REFRESH = 10000; // the hub forgets presence after 30 s
 const PRESENCE_TTL = 35000;
@@ -116,7 +117,7 @@ export class TicketPane {
     } catch (e) {
       this.tickets = [];
     }
-    renderCustomer(this.aside, this.customer, this.tickets, this.id);
+    renderCustomer(this.aside, this.customer, this.tickets, this.id, { ordersHidden: this.ordersHidden() });
     this.renderChannels();
   }
 
@@ -200,7 +201,7 @@ export class TicketPane {
     this.setTicket(tk);
     this.renderAssignees();
     this.renderChannels();
-    renderCustomer(this.aside, this.customer, this.tickets, this.id);
+    renderCustomer(this.aside, this.customer, this.tickets, this.id, { ordersHidden: this.ordersHidden() });
     this.scrollToEnd();
   }
 
@@ -233,6 +234,8 @@ export class TicketPane {
       h('span', null, tk.customer_name || (this.customer && this.customer.name) || t('unknown_customer')),
       ' · ', h('span', null, t('opened_on', { date: formatDate(opened) })),
       ' · ', h('span', { class: 'badge status-' + tk.status }, t('status_' + tk.status)));
+    const sla = slaBadge(tk);
+    if (sla) this.sub.append(' · ', sla);
     if (document.activeElement !== this.status.sel) this.status.sel.value = tk.status;
     if (document.activeElement !== this.priority.sel) this.priority.sel.value = tk.priority || 'normal';
     if (document.activeElement !== this.assignee.sel) {
@@ -334,6 +337,7 @@ export class TicketPane {
             announce(t('announce_new_message', { name: (m.author && m.author.name) || t('customer') }));
             this.app.inbox.markSeen(ev.ticket || this.ticket);
           }
+          if (m.direction === 'inbound') renderCustomer(this.aside, this.customer, this.tickets, this.id, { ordersHidden: this.ordersHidden() });
         }
       } else if (ev.type === 'message.updated') {
         this.addMessage(m, false);
@@ -341,9 +345,22 @@ export class TicketPane {
     }
     if (ev.type === 'customer.updated' && ev.customer && this.customer && ev.customer.id === this.customer.id) {
       this.customer = ev.customer;
-      renderCustomer(this.aside, this.customer, this.tickets, this.id);
+      renderCustomer(this.aside, this.customer, this.tickets, this.id, { ordersHidden: this.ordersHidden() });
       this.renderChannels();
     }
+  }
+
+  // ordersHidden mirrors ticketing.LatestInboundUnverified: the customer's
+  // orders are not shown while the latest inbound message is from a sender
+  // who failed verification.
+  ordersHidden() {
+    let latest = null;
+    for (const li of this.items.values()) {
+      const m = li.message;
+      if (!m || m.direction !== 'inbound' || m.auto || !m.author || m.author.kind !== 'customer') continue;
+      if (!latest || (Date.parse(m.created_at) || 0) >= (Date.parse(latest.created_at) || 0)) latest = m;
+    }
+    return !!latest && latest.sender_verified === false;
   }
 
   addMessage(m, scroll) {
