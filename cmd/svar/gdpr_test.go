@@ -20,7 +20,7 @@ import (
 )
 
 type customerView struct {
-	Customer ticketing.Customer   `json:"customer"`
+	Customer ticketing.Customer  `json:"customer"`
 	Tickets  []*ticketing.Ticket `json:"tickets"`
 }
 

@@ -121,10 +121,10 @@ func (b *Bus) eraseIn(ctx context.Context, name string, match func([]byte, map[s
 	}
 	// Deletes are requests to the server: a few at once.
 	var (
-		mu    sync.Mutex
-		n     int
+		mu       sync.Mutex
+		n        int
 		firstErr error
-		wg    sync.WaitGroup
+		wg       sync.WaitGroup
 	)
 	next := make(chan uint64)
 	for range min(16, len(seqs)) {
