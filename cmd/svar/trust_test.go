@@ -163,6 +163,14 @@ func TestScopedTokensAndRevocationOnEveryNode(t *testing.T) {
 	if len(only.Entries) != 1 {
 		t.Errorf("filter by action: %+v", only.Entries)
 	}
+	// Settings changes are audited (every settings route, in one place).
+	if r := ca.do("PUT", "/api/v1/settings/retention", map[string]int{"solved_ticket_days": 400}); r.status != 200 {
+		t.Fatalf("retention: %d %s", r.status, r.body)
+	}
+	login(t, a).do("GET", "/api/v1/audit?action=settings.changed", nil).decode(t, &only)
+	if len(only.Entries) != 1 {
+		t.Errorf("settings change in the audit log: %+v", only.Entries)
+	}
 	if r := ca.do("GET", "/api/v1/audit?limit=x", nil); r.status != http.StatusUnprocessableEntity {
 		t.Errorf("bad limit: %d", r.status)
 	}
