@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/ticketing/gdpr"
 )
 
@@ -19,7 +20,13 @@ func (m *Main) startGDPR(ctx, startCtx context.Context) error {
 	m.GDPR = gdpr.New(gdpr.Options{Store: m.Store, Streams: m.Bus, Events: m.Bus, Scheduler: m.Bus, Audit: m.Audit,
 		Tickets: m.Service.Inbox(), Logger: m.logger().With("component", "gdpr"), Now: m.gdprNow})
 	m.goRun("erasure", func() error { return m.Bus.ConsumeJobs(ctx, gdpr.JobKind, m.GDPR.HandleJob) })
-	m.goRun("retention", func() error { return m.Bus.ConsumeJobs(ctx, gdpr.RetentionKind, m.GDPR.HandleSweep) })
+	sweep := func(ctx context.Context, j *ticketing.Job) error {
+		if err := m.Audit.Prune(ctx, m.Config.AuditDays); err != nil {
+			return err
+		}
+		return m.GDPR.HandleSweep(ctx, j)
+	}
+	m.goRun("retention", func() error { return m.Bus.ConsumeJobs(ctx, gdpr.RetentionKind, sweep) })
 	if err := m.GDPR.ScheduleSweep(startCtx); err != nil {
 		return fmt.Errorf("schedule the retention sweep: %w", err)
 	}

@@ -207,3 +207,19 @@ func (f Filter) match(e Entry) bool {
 	}
 	return true
 }
+
+// Prune drops the buckets of the week before keepDays ago (the daily
+// retention job calls it, so a few missed days are caught up); 0 keeps
+// everything.
+func (l *Log) Prune(ctx context.Context, keepDays int) error {
+	if keepDays <= 0 {
+		return nil
+	}
+	end := l.now().UTC().Truncate(time.Hour).Add(-time.Duration(keepDays) * 24 * time.Hour)
+	for h := 1; h <= 7*24; h++ {
+		if err := l.store.DeleteAuditBucket(ctx, Bucket(end.Add(-time.Duration(h)*time.Hour))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
