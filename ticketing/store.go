@@ -98,6 +98,7 @@ type TicketChange struct {
 	Tags               *[]string
 	Type               *string
 	CustomerName       *string
+	CSAT               *CSAT // replaces the ticket's survey answer
 	// SLA replaces the ticket's response clocks (ticketing/sla).
 	SLA       *SLAState
 	UpdatedAt time.Time

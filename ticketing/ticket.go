@@ -36,7 +36,9 @@ type Ticket struct {
 	// AssignmentReason says why the ticket has its assignee (or none).
 	AssignmentReason string `json:"assignment_reason,omitempty" bson:"assignment_reason,omitempty"`
 	// SLA holds the ticket's response clocks (ticketing/sla keeps them).
-	SLA       *SLAState `json:"sla,omitempty" bson:"sla,omitempty"`
+	SLA *SLAState `json:"sla,omitempty" bson:"sla,omitempty"`
+	// CSAT is the customer's satisfaction answer (ticketing/csat asks).
+	CSAT      *CSAT     `json:"csat,omitempty" bson:"csat,omitempty"`
 	CreatedAt time.Time `json:"created_at" bson:"created_at"`
 	UpdatedAt time.Time `json:"updated_at" bson:"updated_at"`
 

@@ -91,6 +91,10 @@ type Options struct {
 	Ready   Readiness
 	Metrics *Metrics
 	Routers []Router
+	// CSAT, when set, serves the survey settings and page (csat.go).
+	CSAT CSAT
+	// Reports, when set, serves the report API and page (report.go).
+	Reports Reports
 	// Relay, when set, tells every node to close the live sockets of an
 	// agent who was deactivated or changed their password (agent.go); without
 	// it only this node's sockets close at once. Call Server.Close to stop
@@ -213,6 +217,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/teams/{id}", s.authed(s.handleGetTeam))
 	mux.Handle("PATCH /api/v1/teams/{id}", s.authed(s.handlePatchTeam))
 	mux.Handle("PUT /api/v1/me/availability", s.authed(s.handleAvailability))
+	s.csatRoutes(mux)
+	s.reportRoutes(mux)
 	mux.Handle("GET /api/v1/me/notifications", s.authed(s.handleNotifications))
 	mux.Handle("POST /api/v1/me/notifications/read", s.authed(s.handleNotificationsRead))
 	mux.Handle("GET /api/v1/routing", s.authed(s.handleGetRouting))

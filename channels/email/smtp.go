@@ -305,9 +305,13 @@ func (c *Channel) compose(o *ticketing.Outbound, to string, x composeExtras) ([]
 		return nil, "", err
 	}
 	text := mailsettings.AppendSignature(strings.ReplaceAll(o.Text, "\r\n", "\n"), x.signature)
+	htmlBody := o.HTML // a system mail (a survey) brings its own
+	if htmlBody == "" {
+		htmlBody = textToHTML(text)
+	}
 	for _, part := range []struct{ ctype, body string }{
 		{"text/plain", text},
-		{"text/html", textToHTML(text)},
+		{"text/html", htmlBody},
 	} {
 		var ph mail.InlineHeader
 		ph.SetContentType(part.ctype, map[string]string{"charset": "utf-8"})

@@ -83,7 +83,7 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 		IdentitySecret: c.Chat.IdentitySecret, AllowedOrigins: origins, Demo: c.DemoOn(), PublicURL: c.PublicURL, Files: m.files,
 		EmailFallback: c.EmailOn(), FallbackGrace: c.Chat.FallbackGrace, MessagesPerMinute: c.Chat.MessagesPerMinute,
 		MaxConnsPerIP: c.Chat.MaxPerAddress, MaxConnsPerVisitor: c.Chat.MaxPerVisitor, ClientIP: clientIP,
-		Logger: log.With("component", "chat")})
+		CSAT: m.CSAT, Logger: log.With("component", "chat")})
 	if err != nil {
 		return nil, fmt.Errorf("chat: %w", err)
 	}
@@ -114,7 +114,7 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 			Twilio:        sms.TwilioOptions{AccountSID: c.SMS.TwilioAccountSID, AuthToken: c.SMS.TwilioAuthToken, APIBase: c.SMS.TwilioAPIBase},
 			Elks: sms.ElksOptions{Username: c.SMS.ElksUsername, Password: c.SMS.ElksPassword, APIBase: c.SMS.ElksAPIBase,
 				WebhookSecret: c.SMS.ElksWebhookSecret},
-			Publisher: m.Bus, Outbound: m.Bus, Store: m.Store, Service: svc, Files: m.files, Logger: log.With("component", "sms")})
+			Publisher: m.Bus, Outbound: m.Bus, Store: m.Store, Service: svc, Files: m.files, Intercept: m.CSAT, Logger: log.With("component", "sms")})
 		if err != nil {
 			return nil, fmt.Errorf("sms: %w", err)
 		}
@@ -126,9 +126,13 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 	return routers, nil
 }
 
-// chatHours tells the chat widget whether the shop is open.
+// chatHours tells the chat widget whether the shop is open. A shop that
+// never set its hours is not announced as closed.
 func (m *Main) chatHours(ctx context.Context) (bool, time.Time, error) {
 	st, err := m.Hours.Status(ctx, "")
+	if err == nil && !st.Configured {
+		return true, time.Time{}, nil
+	}
 	return st.Open, st.NextOpen, err
 }
 

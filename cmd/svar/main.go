@@ -27,12 +27,14 @@ import (
 	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/ticketing/audit"
 	"github.com/svar-dev/svar/ticketing/autoreply"
+	"github.com/svar-dev/svar/ticketing/csat"
 	"github.com/svar-dev/svar/ticketing/files"
 	"github.com/svar-dev/svar/ticketing/gdpr"
 	"github.com/svar-dev/svar/ticketing/hours"
 	"github.com/svar-dev/svar/ticketing/macro"
 	"github.com/svar-dev/svar/ticketing/mongostore"
 	"github.com/svar-dev/svar/ticketing/natsbus"
+	"github.com/svar-dev/svar/ticketing/report"
 	"github.com/svar-dev/svar/ticketing/sla"
 	"github.com/svar-dev/svar/ticketing/staff"
 	"github.com/svar-dev/svar/web"
@@ -85,7 +87,9 @@ type Main struct {
 	Audit    *audit.Log
 	GDPR     *gdpr.Service
 	gdprNow  func() time.Time // tests move retention's clock; nil: time.Now
-	teams    teamsParts       // assignment and notifications (teams.go)
+	CSAT     *csat.Service
+	Reports  *report.Index
+	teams    teamsParts // assignment and notifications (teams.go)
 	Metrics  *web.Metrics
 	Web      *web.Server
 	channels channels
@@ -247,6 +251,15 @@ func (m *Main) Run(ctx context.Context) error {
 	m.AutoReply = autoreply.New(autoreply.Options{Store: store, Core: m.Service, Events: bus, Hours: m.Hours,
 		Logger: log.With("component", "autoreply")})
 	m.goRun("autoreply", func() error { return m.AutoReply.Run(ctx) })
+	m.CSAT = csat.New(csat.Options{Core: m.Service, Store: store, Events: bus, Scheduler: bus, PublicURL: c.PublicURL,
+		Logger: log.With("component", "csat")})
+	m.goRun("csat", func() error { return m.CSAT.Run(ctx) })
+	m.Reports, err = report.Open(report.Options{Path: filepath.Join(c.DataDir, "report.db"), Store: store, Events: bus,
+		Calendars: report.Hours{S: m.Hours}, Logger: log.With("component", "report")})
+	if err != nil {
+		return fmt.Errorf("report index: %w", err)
+	}
+	m.goRun("report", func() error { return m.Reports.Run(ctx) })
 	if err := m.startGDPR(ctx, startCtx); err != nil {
 		return err
 	}
@@ -267,7 +280,8 @@ func (m *Main) Run(ctx context.Context) error {
 		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Ready: &m.ready, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
 		Hours: m.Hours, SLA: m.SLA, AutoReply: m.AutoReply,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://"),
-		ClientIP: clientIP, Audit: m.Audit, GDPR: m.GDPR, MetricsToken: c.MetricsToken, MetricsElsewhere: c.MetricsAddr != ""})
+		ClientIP: clientIP, Audit: m.Audit, GDPR: m.GDPR, MetricsToken: c.MetricsToken, MetricsElsewhere: c.MetricsAddr != "",
+		CSAT: m.CSAT, Reports: m.Reports})
 	if err := m.startMetrics(log); err != nil {
 		return err
 	}
@@ -428,6 +442,9 @@ func (m *Main) Close() error {
 			m.cancel()
 		}
 		m.wg.Wait()
+		if m.Reports != nil {
+			_ = m.Reports.Close()
+		}
 		if m.Bus != nil {
 			m.Bus.Close()
 		}

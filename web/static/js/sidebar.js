@@ -70,7 +70,8 @@ export function renderCustomer(aside, c, tickets, currentID, opts = {}) {
   parts.push(others.length
     ? h('ul', { class: 'past' }, others.slice(0, 20).map((tk) => h('li', null,
       h('a', { href: '/tickets/' + encodeURIComponent(tk.id) }, '#' + tk.number + ' ' + (tk.subject || tk.preview || t('no_text'))),
-      h('span', { class: 'muted' }, ' ', t('status_' + tk.status), ' · ', formatDate(parseTime(tk.created_at))))))
+      h('span', { class: 'muted' }, ' ', t('status_' + tk.status), ' · ', formatDate(parseTime(tk.created_at)),
+        tk.csat ? ' · ' + t('csat_badge', { score: tk.csat.score }) : ''))))
     : h('p', { class: 'muted' }, t('no_past_tickets')));
   aside.replaceChildren(...parts);
 }

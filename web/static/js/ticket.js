@@ -236,6 +236,10 @@ export class TicketPane {
       ' · ', h('span', { class: 'badge status-' + tk.status }, t('status_' + tk.status)));
     const sla = slaBadge(tk);
     if (sla) this.sub.append(' · ', sla);
+    if (tk.csat) {
+      this.sub.append(' · ', h('span', { class: 'badge csat', title: tk.csat.comment || '' },
+        t('csat_badge', { score: tk.csat.score }) + (tk.csat.comment ? ' — “' + tk.csat.comment + '”' : '')));
+    }
     if (document.activeElement !== this.status.sel) this.status.sel.value = tk.status;
     if (document.activeElement !== this.priority.sel) this.priority.sel.value = tk.priority || 'normal';
     if (document.activeElement !== this.assignee.sel) {
