@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/svar-dev/svar/ticketing"
@@ -104,6 +105,14 @@ func (s *Service) run(ctx context.Context, id string, rec record) (*Result, erro
 	if err := s.o.Store.DeleteIdentities(ctx, rec.IdentityKeys); err != nil {
 		return nil, err
 	}
+	// A pending SMS survey is keyed by the phone (ticketing/csat).
+	for _, k := range rec.IdentityKeys {
+		if phone, ok := strings.CutPrefix(k, ticketing.IdentityPhone+":"); ok {
+			if err := s.o.Store.DeleteState(ctx, "csat/sms/"+phone); err != nil {
+				return nil, err
+			}
+		}
+	}
 	var tombs []*ticketing.Ticket
 	for _, tid := range rec.TicketIDs {
 		t, err := s.eraseTicket(ctx, tid)
@@ -172,6 +181,11 @@ func (s *Service) eraseTicket(ctx context.Context, tid string) (*ticketing.Ticke
 		tomb.Version = t.Version
 	}
 	if err := s.o.Store.ReplaceTicket(ctx, tomb); err != nil && !ticketing.IsNotFound(err) {
+		return nil, err
+	}
+	// The CSAT answer lived on the ticket (gone with it); the survey's
+	// send record is ticketing/csat's state document.
+	if err := s.o.Store.DeleteState(ctx, "csat/sent/"+tid); err != nil {
 		return nil, err
 	}
 	return tomb, nil
