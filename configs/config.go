@@ -61,6 +61,14 @@ type Config struct {
 	// unanswered tickets back to their team's queue; 0 never.
 	HandBackAfter time.Duration `yaml:"hand_back_after"` // SVAR_HAND_BACK_AFTER
 	LogLevel      string        `yaml:"log_level"`       // SVAR_LOG_LEVEL: debug, info, warn, error
+	// MetricsAddr serves /metrics on another address (say an internal
+	// 127.0.0.1:9090) instead of SVAR_HTTP_ADDR; MetricsToken, when set,
+	// makes /metrics ask for "Authorization: Bearer <token>".
+	MetricsAddr  string `yaml:"metrics_addr"`  // SVAR_METRICS_ADDR
+	MetricsToken string `yaml:"metrics_token"` // SVAR_METRICS_TOKEN
+	// AuditDays is how long the audit log keeps entries; 0 forever.
+	// Default 365.
+	AuditDays int `yaml:"audit_days"` // SVAR_AUDIT_DAYS
 }
 
 // EmailConfig configures the email channel; it is off without Address.
@@ -137,6 +145,7 @@ func Default() Config {
 		},
 		Chat:          ChatConfig{FallbackGrace: 10 * time.Minute, MessagesPerMinute: 20, MaxPerAddress: 200, MaxPerVisitor: 5},
 		ReopenWindow:  7 * 24 * time.Hour,
+		AuditDays:     365,
 		NATSReplicas:  1,
 		LeaseTTL:      10 * time.Second,
 		HandBackAfter: 10 * time.Minute,
@@ -198,6 +207,16 @@ func (c *Config) settings() []setting {
 	return []setting{
 		{"SVAR_HTTP_ADDR", "http-addr", "HTTP listen address", str(&c.HTTPAddr)},
 		{"SVAR_DATA_DIR", "data-dir", "where embedded servers keep their files", str(&c.DataDir)},
+		{"SVAR_METRICS_ADDR", "metrics-addr", "serve /metrics on this address instead of the HTTP address", str(&c.MetricsAddr)},
+		{"SVAR_METRICS_TOKEN", "metrics-token", "require this bearer token for /metrics", str(&c.MetricsToken)},
+		{"SVAR_AUDIT_DAYS", "audit-days", "days the audit log keeps entries (0: forever)", func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("must be a whole number of days, 0 or more")
+			}
+			c.AuditDays = n
+			return nil
+		}},
 		{"SVAR_PUBLIC_URL", "public-url", "the URL customers and providers reach", str(&c.PublicURL)},
 		{"SVAR_NATS_URL", "nats-url", "external NATS (empty: embedded)", str(&c.NATSURL)},
 		{"SVAR_NATS_REPLICAS", "nats-replicas", "stream replicas on a NATS cluster (1, 3 or 5)", func(v string) error {

@@ -109,6 +109,16 @@ func (s *Service) ApplyEvent(ev *Event) {
 	if ev.Ticket != nil {
 		s.inbox.Apply(ev.Ticket)
 	}
+	if ev.Type == EventCustomerErased && ev.Customer != nil {
+		s.forgetCustomer(ev.Customer.ID)
+	}
+}
+
+// forgetCustomer drops an erased customer from this node's caches, so the
+// next message from one of their addresses starts a new customer.
+func (s *Service) forgetCustomer(id string) {
+	s.customers.drop(func(k string, _ Customer) bool { return k == id })
+	s.identities.drop(func(_ string, v string) bool { return v == id })
 }
 
 // NewID returns a random, URL-safe id.
@@ -205,7 +215,7 @@ func (s *Service) ticket(ctx context.Context, id string) (*Ticket, error) {
 			t, err = s.store.GetTicketByNumber(ctx, n)
 		}
 	}
-	if IsNotFound(err) {
+	if IsNotFound(err) || (err == nil && t.Erased) {
 		return nil, Errorf(ENotFound, "ticket %s not found", id)
 	}
 	return t, err
@@ -233,7 +243,7 @@ func (s *Service) CustomerView(ctx context.Context, id string) (*Customer, []*Ti
 	tickets := make([]*Ticket, 0, len(c.TicketIDs))
 	for i := len(c.TicketIDs) - 1; i >= 0; i-- {
 		t, err := s.store.GetTicket(ctx, c.TicketIDs[i])
-		if IsNotFound(err) {
+		if IsNotFound(err) || (err == nil && t.Erased) {
 			continue
 		}
 		if err != nil {
@@ -368,6 +378,19 @@ func (c *lru[V]) put(k string, v V) {
 		c.prev, c.cur = c.cur, map[string]V{}
 	}
 	c.cur[k] = v
+}
+
+// drop forgets the entries f picks.
+func (c *lru[V]) drop(f func(k string, v V) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range []map[string]V{c.cur, c.prev} {
+		for k, v := range m {
+			if f(k, v) {
+				delete(m, k)
+			}
+		}
+	}
 }
 
 // cachedCustomer returns a copy of a cached customer.

@@ -61,6 +61,10 @@ type Ticket struct {
 	// Version grows with every change; events carry it so read models keep
 	// the newest state whatever order events arrive in.
 	Version int64 `json:"version" bson:"version"`
+	// Erased marks what is left of a ticket whose customer was erased
+	// (ticketing/gdpr): its id, number and dates, for the books. It is
+	// not found, listed or counted.
+	Erased bool `json:"erased,omitempty" bson:"erased,omitempty"`
 }
 
 // SLAState is a ticket's response clocks. Due times are zero when no

@@ -25,9 +25,11 @@ import (
 	"github.com/svar-dev/svar/configs"
 	"github.com/svar-dev/svar/realtime"
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/audit"
 	"github.com/svar-dev/svar/ticketing/autoreply"
 	"github.com/svar-dev/svar/ticketing/csat"
 	"github.com/svar-dev/svar/ticketing/files"
+	"github.com/svar-dev/svar/ticketing/gdpr"
 	"github.com/svar-dev/svar/ticketing/hours"
 	"github.com/svar-dev/svar/ticketing/macro"
 	"github.com/svar-dev/svar/ticketing/mongostore"
@@ -82,6 +84,9 @@ type Main struct {
 	files    *files.Signer
 	Hub      *realtime.Hub
 	Staff    *staff.Service
+	Audit    *audit.Log
+	GDPR     *gdpr.Service
+	gdprNow  func() time.Time // tests move retention's clock; nil: time.Now
 	CSAT     *csat.Service
 	Reports  *report.Index
 	teams    teamsParts // assignment and notifications (teams.go)
@@ -98,12 +103,14 @@ type Main struct {
 	// records (the benchmark measures due → breach with it).
 	BreachHook func(ticketID, metric string, due time.Time)
 
-	httpSrv  *http.Server
-	listener net.Listener
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	closed   sync.Once
-	ready    readiness
+	httpSrv     *http.Server
+	metricsSrv  *http.Server // on SVAR_METRICS_ADDR (trust.go)
+	metricsAddr string
+	listener    net.Listener
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	closed      sync.Once
+	ready       readiness
 	// sharedWarned is the last embedded-store sharing finding warned about.
 	sharedWarned string
 	// AdminPassword is the generated first password, if one was generated.
@@ -182,6 +189,7 @@ func (m *Main) Run(ctx context.Context) error {
 			return fmt.Errorf("embedded store: %w", err)
 		}
 		m.embStore, embStore, mongoURI = e, e, e.URI()
+		writeStoreURI(c.DataDir, e.URI(), log) // for `svar admin` while the node runs (admin.go)
 	}
 	host, _ := os.Hostname()
 	bus, err := natsbus.Connect(startCtx, natsbus.Options{URL: natsURL, Name: "svar-" + host, Replicas: c.NATSReplicas, Embedded: m.embNATS, Logger: log.With("component", "bus")})
@@ -203,7 +211,8 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Service = ticketing.New(ticketing.Options{Store: store, Bus: bus, Logger: log.With("component", "core"),
 		ReopenWindow: c.ReopenWindow, ReplyChecks: checks, ReplyChannels: replyChannels(c)})
 	m.Macros = macro.New(macro.Options{Store: store, State: store, Tickets: store, Customers: store, Core: m.Service, Events: bus})
-	m.Staff = staff.New(staff.Options{Store: store, Relay: bus, Logger: log.With("component", "staff")})
+	m.Audit = audit.New(store, log.With("component", "audit"), nil)
+	m.Staff = staff.New(staff.Options{Store: store, Relay: bus, Logger: log.With("component", "staff"), Audit: m.Audit})
 	m.Hub = realtime.New(realtime.Options{Logger: log.With("component", "realtime"), Backlog: bus, Relay: bus,
 		Tickets: m.Service.Inbox(), Viewers: m.Staff.ViewerOf, OnAvailability: m.availabilityChanged, ConsoleGrace: m.ConsoleGrace})
 	m.Staff.OnViewChange(m.Hub.RefreshViewers)
@@ -251,6 +260,9 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("report index: %w", err)
 	}
 	m.goRun("report", func() error { return m.Reports.Run(ctx) })
+	if err := m.startGDPR(ctx, startCtx); err != nil {
+		return err
+	}
 
 	// Signed download links for agents' attachments (chat, SMS, /files/).
 	if m.files, err = files.LoadSigner(startCtx, store, c.PublicURL); err != nil {
@@ -268,7 +280,11 @@ func (m *Main) Run(ctx context.Context) error {
 		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Ready: &m.ready, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
 		Hours: m.Hours, SLA: m.SLA, AutoReply: m.AutoReply,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://"),
-		ClientIP: clientIP, CSAT: m.CSAT, Reports: m.Reports})
+		ClientIP: clientIP, Audit: m.Audit, GDPR: m.GDPR, MetricsToken: c.MetricsToken, MetricsElsewhere: c.MetricsAddr != "",
+		CSAT: m.CSAT, Reports: m.Reports})
+	if err := m.startMetrics(log); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", c.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (SVAR_HTTP_ADDR): %w", c.HTTPAddr, err)
@@ -409,6 +425,9 @@ func (m *Main) Close() error {
 			}
 			cancel()
 		}
+		if m.metricsSrv != nil {
+			_ = m.metricsSrv.Close()
+		}
 		if m.Web != nil {
 			m.Web.Close()
 		}
@@ -437,6 +456,7 @@ func (m *Main) Close() error {
 			cancel()
 		}
 		if m.embStore != nil {
+			removeStoreURI(m.Config.DataDir, m.embStore.URI())
 			if err := m.embStore.Close(); err != nil {
 				errs = append(errs, err)
 			}

@@ -29,6 +29,7 @@ const (
 	collBlobs         = "blobs"
 	collBlobChunks    = "blob_chunks"
 	collMacros        = "macros" // macro.go
+	collAudit         = "audit"  // audit.go
 )
 
 // collections lists every collection Open creates.
@@ -36,7 +37,7 @@ func collections() []string {
 	return []string{
 		collIdentities, collCustomers, collTickets, collTicketNumbers, collCounters, collMessages,
 		collAgents, collSessions, collState, collBlobs, collBlobChunks,
-		collMacros,
+		collMacros, collAudit,
 	}
 }
 
