@@ -97,6 +97,7 @@ type TicketChange struct {
 	Tags               *[]string
 	Type               *string
 	CustomerName       *string
+	AddOrderNumber     string // appended once ($addToSet) to OrderNumbers
 	UpdatedAt          time.Time
 }
 

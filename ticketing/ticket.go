@@ -36,9 +36,12 @@ type Ticket struct {
 	// AssignmentReason says why the ticket has its assignee (or none).
 	AssignmentReason string `json:"assignment_reason,omitempty" bson:"assignment_reason,omitempty"`
 	// SLA holds the ticket's response clocks (ticketing/sla keeps them).
-	SLA       *SLAState `json:"sla,omitempty" bson:"sla,omitempty"`
-	CreatedAt time.Time `json:"created_at" bson:"created_at"`
-	UpdatedAt time.Time `json:"updated_at" bson:"updated_at"`
+	SLA *SLAState `json:"sla,omitempty" bson:"sla,omitempty"`
+	// OrderNumbers are the shop orders of the ticket's customer that the
+	// conversation is about (ticketing/order links them).
+	OrderNumbers []string  `json:"order_numbers,omitempty" bson:"order_numbers,omitempty"`
+	CreatedAt    time.Time `json:"created_at" bson:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at" bson:"updated_at"`
 
 	// CustomerName is denormalised for lists.
 	CustomerName string `json:"customer_name,omitempty" bson:"customer_name,omitempty"`

@@ -16,7 +16,12 @@ func (s *Server) handleGetCustomer(w http.ResponseWriter, r *http.Request, _ *ti
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"customer": c, "tickets": tickets})
+	orders, err := s.customerOrders(r, c.ID)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"customer": c, "tickets": tickets, "orders": orders})
 }
 
 // customerPatch is what a shop pushes about a customer.

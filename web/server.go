@@ -81,6 +81,8 @@ type Options struct {
 	// default ClientIP(nil), the TCP peer. cmd/svar passes the one built
 	// from SVAR_TRUSTED_PROXIES.
 	ClientIP func(r *http.Request) string
+	// Orders is the shop's orders; nil: the order routes answer 503.
+	Orders Orders
 }
 
 // Server is the HTTP handler of one node.
@@ -154,6 +156,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/customers", s.authed(s.handlePushCustomer))
 	mux.Handle("GET /api/v1/customers/{id}", s.authed(s.handleGetCustomer))
 	mux.Handle("PATCH /api/v1/customers/{id}", s.authed(s.handlePatchCustomer))
+
+	mux.Handle("PUT /api/v1/orders/{number}", s.authed(s.handlePutOrder))
+	mux.Handle("GET /api/v1/orders/{number}", s.authed(s.handleGetOrder))
 
 	mux.Handle("GET /api/v1/attachments/{key...}", s.authed(s.handleAttachment))
 	mux.Handle("GET /api/v1/live", s.authed(s.handleLive))

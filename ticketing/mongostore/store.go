@@ -16,17 +16,19 @@ import (
 
 // Collection names.
 const (
-	collIdentities    = "identities"
-	collCustomers     = "customers"
-	collTickets       = "tickets"
-	collTicketNumbers = "ticket_numbers"
-	collCounters      = "counters"
-	collMessages      = "messages"
-	collAgents        = "agents"
-	collSessions      = "sessions"
-	collState         = "state"
-	collBlobs         = "blobs"
-	collBlobChunks    = "blob_chunks"
+	collIdentities     = "identities"
+	collCustomers      = "customers"
+	collTickets        = "tickets"
+	collTicketNumbers  = "ticket_numbers"
+	collCounters       = "counters"
+	collMessages       = "messages"
+	collAgents         = "agents"
+	collSessions       = "sessions"
+	collState          = "state"
+	collBlobs          = "blobs"
+	collBlobChunks     = "blob_chunks"
+	collOrders         = "orders"          // ticketing/order
+	collCustomerOrders = "customer_orders" // ticketing/order
 )
 
 // collections lists every collection Open creates.
@@ -34,6 +36,7 @@ func collections() []string {
 	return []string{
 		collIdentities, collCustomers, collTickets, collTicketNumbers, collCounters, collMessages,
 		collAgents, collSessions, collState, collBlobs, collBlobChunks,
+		collOrders, collCustomerOrders,
 	}
 }
 

@@ -222,8 +222,15 @@ func ticketUpdate(c ticketing.TicketChange) bson.D {
 	if len(maxes) > 0 {
 		update = append(update, bson.E{Key: "$max", Value: maxes})
 	}
+	var sets bson.D
 	if c.AddMessageID != "" {
-		update = append(update, bson.E{Key: "$addToSet", Value: bson.D{{Key: "message_ids", Value: c.AddMessageID}}})
+		sets = append(sets, bson.E{Key: "message_ids", Value: c.AddMessageID})
+	}
+	if c.AddOrderNumber != "" {
+		sets = append(sets, bson.E{Key: "order_numbers", Value: c.AddOrderNumber})
+	}
+	if len(sets) > 0 {
+		update = append(update, bson.E{Key: "$addToSet", Value: sets})
 	}
 	return update
 }
