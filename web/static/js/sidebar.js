@@ -17,8 +17,24 @@ function identityIcon(kind) {
   return icon(kind === 'phone' ? 'phone' : kind === 'email' ? 'email' : kind === 'external' ? 'external' : 'chat');
 }
 
-// renderCustomer fills aside with the customer and their tickets.
-export function renderCustomer(aside, c, tickets, currentID) {
+// renderShopOrders lists the shop's latest orders (GET /api/v1/customers
+// gives them newest first), marking those this ticket is about.
+function renderShopOrders(orders, linked) {
+  return h('ul', { class: 'orders' }, orders.slice(0, 10).map((o) => h('li', null,
+    h('span', { class: 'order-id' }, '#' + o.number),
+    linked.has(o.number) ? h('span', { class: 'badge' }, t('order_this_ticket')) : null,
+    o.status ? h('span', { class: 'badge' }, o.status) : null,
+    o.total != null ? h('span', null, String(o.total) + (o.currency ? ' ' + o.currency : '')) : null,
+    o.return_status ? h('span', { class: 'muted' }, t('order_return', { status: o.return_status })) : null,
+    parseTime(o.placed_at) ? h('span', { class: 'muted' }, formatDate(parseTime(o.placed_at))) : null,
+    o.tracking_url ? h('a', { href: o.tracking_url, rel: 'noopener noreferrer', target: '_blank' },
+      t('order_track', { carrier: o.carrier || '' }).trim(), srOnly(' #' + o.number)) : null,
+    o.admin_url ? h('a', { href: o.admin_url, rel: 'noopener noreferrer', target: '_blank' }, t('order_in_shop'), srOnly(' #' + o.number)) : null)));
+}
+
+// renderCustomer fills aside with the customer and their tickets; orders
+// are the shop's orders, linked the order numbers of the current ticket.
+export function renderCustomer(aside, c, tickets, currentID, orders, linked) {
   const attrs = (c && c.attributes) || {};
   const badges = [];
   for (const [k, v] of Object.entries(attrs)) {
@@ -52,10 +68,14 @@ export function renderCustomer(aside, c, tickets, currentID) {
     parts.push(h('dl', { class: 'attrs' }, details.sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [h('dt', null, label(k)), h('dd', null, v)])));
   }
 
-  const orders = (c && c.orders) || [];
-  if (orders.length) {
+  if (orders && orders.length) {
     parts.push(h('h3', null, t('orders')));
-    parts.push(h('ul', { class: 'orders' }, orders.slice(0, 10).map((o) => h('li', null,
+    parts.push(renderShopOrders(orders, new Set(linked || [])));
+  }
+  const pushed = (c && c.orders) || [];
+  if (pushed.length && !(orders && orders.length)) {
+    parts.push(h('h3', null, t('orders')));
+    parts.push(h('ul', { class: 'orders' }, pushed.slice(0, 10).map((o) => h('li', null,
       h('span', { class: 'order-id' }, '#' + o.id),
       o.total ? h('span', null, o.total) : null,
       o.status ? h('span', { class: 'badge' }, o.status) : null,
