@@ -83,6 +83,8 @@ type Options struct {
 	ClientIP func(r *http.Request) string
 	// Orders is the shop's orders; nil: the order routes answer 503.
 	Orders Orders
+	// Webhooks registers webhooks; nil: their routes answer 503.
+	Webhooks Webhooks
 }
 
 // Server is the HTTP handler of one node.
@@ -159,6 +161,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	mux.Handle("PUT /api/v1/orders/{number}", s.authed(s.handlePutOrder))
 	mux.Handle("GET /api/v1/orders/{number}", s.authed(s.handleGetOrder))
+	mux.Handle("POST /api/v1/webhooks", s.authed(s.handleCreateWebhook))
+	mux.Handle("GET /api/v1/webhooks", s.authed(s.handleListWebhooks))
+	mux.Handle("DELETE /api/v1/webhooks/{id}", s.authed(s.handleDeleteWebhook))
+	mux.Handle("GET /api/v1/webhooks/{id}/deliveries", s.authed(s.handleWebhookDeliveries))
 
 	mux.Handle("GET /api/v1/attachments/{key...}", s.authed(s.handleAttachment))
 	mux.Handle("GET /api/v1/live", s.authed(s.handleLive))

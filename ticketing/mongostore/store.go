@@ -16,19 +16,21 @@ import (
 
 // Collection names.
 const (
-	collIdentities     = "identities"
-	collCustomers      = "customers"
-	collTickets        = "tickets"
-	collTicketNumbers  = "ticket_numbers"
-	collCounters       = "counters"
-	collMessages       = "messages"
-	collAgents         = "agents"
-	collSessions       = "sessions"
-	collState          = "state"
-	collBlobs          = "blobs"
-	collBlobChunks     = "blob_chunks"
-	collOrders         = "orders"          // ticketing/order
-	collCustomerOrders = "customer_orders" // ticketing/order
+	collIdentities        = "identities"
+	collCustomers         = "customers"
+	collTickets           = "tickets"
+	collTicketNumbers     = "ticket_numbers"
+	collCounters          = "counters"
+	collMessages          = "messages"
+	collAgents            = "agents"
+	collSessions          = "sessions"
+	collState             = "state"
+	collBlobs             = "blobs"
+	collBlobChunks        = "blob_chunks"
+	collOrders            = "orders"             // ticketing/order
+	collCustomerOrders    = "customer_orders"    // ticketing/order
+	collWebhooks          = "webhooks"           // ticketing/webhook
+	collWebhookDeliveries = "webhook_deliveries" // ticketing/webhook
 )
 
 // collections lists every collection Open creates.
@@ -36,7 +38,7 @@ func collections() []string {
 	return []string{
 		collIdentities, collCustomers, collTickets, collTicketNumbers, collCounters, collMessages,
 		collAgents, collSessions, collState, collBlobs, collBlobChunks,
-		collOrders, collCustomerOrders,
+		collOrders, collCustomerOrders, collWebhooks, collWebhookDeliveries,
 	}
 }
 
