@@ -53,6 +53,9 @@ type Customer struct {
 	// OptOuts lists channels the customer asked not to be contacted on
 	// (SMS STOP), with the reason shown to agents.
 	OptOuts map[string]string `json:"opt_outs,omitempty" bson:"opt_outs,omitempty"`
+	// MergedInto is the customer this one was merged into (ticketing/merge):
+	// its identities, tickets and orders are there now.
+	MergedInto string `json:"merged_into,omitempty" bson:"merged_into,omitempty"`
 }
 
 // Identity returns the customer's first identity of the kind, if any.

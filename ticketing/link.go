@@ -34,3 +34,34 @@ func (s *Service) LinkOrder(ctx context.Context, ticketID, number string) (*Tick
 	s.publish(ctx, &Event{Type: EventTicketUpdated, Ticket: t})
 	return t, nil
 }
+
+// MoveTicket gives the ticket to another customer (a customer merge or
+// its undo) and publishes ticket.updated. Moving it where it is changes
+// nothing.
+func (s *Service) MoveTicket(ctx context.Context, ticketID, customerID string) (*Ticket, error) {
+	t, err := s.store.GetTicket(ctx, ticketID)
+	if err != nil {
+		return nil, err
+	}
+	if t.CustomerID == customerID {
+		return t, nil
+	}
+	t, err = s.store.ApplyToTicket(ctx, ticketID, TicketChange{CustomerID: &customerID, UpdatedAt: s.now().UTC()})
+	if err != nil {
+		return nil, err
+	}
+	s.publish(ctx, &Event{Type: EventTicketUpdated, Ticket: t})
+	return t, nil
+}
+
+// CustomersChanged tells every node (and this one at once) that these
+// customers changed as a whole, identities included.
+func (s *Service) CustomersChanged(ctx context.Context, cs ...*Customer) {
+	for _, c := range cs {
+		for _, id := range c.Identities {
+			s.identities.put(id.Key(), c.ID)
+		}
+		s.remember(c)
+		s.publish(ctx, &Event{Type: EventCustomerUpdated, Customer: c})
+	}
+}

@@ -104,6 +104,14 @@ func (s *Service) ApplyEvent(ev *Event) {
 	if ev.Ticket != nil {
 		s.inbox.Apply(ev.Ticket)
 	}
+	if c := ev.Customer; c != nil && ev.Type == EventCustomerUpdated {
+		// Identities may have moved to this customer (a merge or its
+		// undo on any node): the next message from them finds it.
+		for _, id := range c.Identities {
+			s.identities.put(id.Key(), c.ID)
+		}
+		s.remember(c)
+	}
 }
 
 // NewID returns a random, URL-safe id.

@@ -98,6 +98,7 @@ type TicketChange struct {
 	Type               *string
 	CustomerName       *string
 	AddOrderNumber     string // appended once ($addToSet) to OrderNumbers
+	CustomerID         *string // the ticket moves to another customer (a customer merge or its undo)
 	UpdatedAt          time.Time
 }
 

@@ -85,6 +85,8 @@ type Options struct {
 	Orders Orders
 	// Webhooks registers webhooks; nil: their routes answer 503.
 	Webhooks Webhooks
+	// Merges merges customers; nil: the merge routes answer 503.
+	Merges Merges
 }
 
 // Server is the HTTP handler of one node.
@@ -161,6 +163,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	mux.Handle("PUT /api/v1/orders/{number}", s.authed(s.handlePutOrder))
 	mux.Handle("GET /api/v1/orders/{number}", s.authed(s.handleGetOrder))
+	mux.Handle("POST /api/v1/customers/{id}/merge", s.authed(s.handleMergeCustomer))
+	mux.Handle("POST /api/v1/merges/{merge_id}/undo", s.authed(s.handleUndoMerge))
 	mux.Handle("POST /api/v1/webhooks", s.authed(s.handleCreateWebhook))
 	mux.Handle("GET /api/v1/webhooks", s.authed(s.handleListWebhooks))
 	mux.Handle("DELETE /api/v1/webhooks/{id}", s.authed(s.handleDeleteWebhook))

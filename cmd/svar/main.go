@@ -24,6 +24,7 @@ import (
 	"github.com/svar-dev/svar/configs"
 	"github.com/svar-dev/svar/realtime"
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/merge"
 	"github.com/svar-dev/svar/ticketing/mongostore"
 	"github.com/svar-dev/svar/ticketing/natsbus"
 	"github.com/svar-dev/svar/ticketing/order"
@@ -88,6 +89,7 @@ type Main struct {
 	Leases   *natsbus.Leases  // one-at-a-time jobs (the mailbox reader)
 	Orders   *order.Service   // the shop's orders and the tickets linked to them
 	Webhooks *webhook.Service // events POSTed to the shop's other systems
+	Merges   *merge.Service   // customer merges and their undo
 	Service  *ticketing.Service
 	Hub      *realtime.Hub
 	Staff    *staff.Service
@@ -220,6 +222,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.goRun("core", func() error { return bus.ConsumeInbound(ctx, m.ingest) })
 	m.Orders = order.New(order.Options{Store: store, Customers: store, Core: m.Service, Events: bus, Logger: log.With("component", "order")})
 	m.goRun("orders", func() error { return m.Orders.Run(ctx) })
+	m.Merges = merge.New(store, m.Service, m.Orders)
 	m.Webhooks = webhook.New(webhook.Options{Store: store, Feed: bus, AllowPrivate: c.WebhookAllowPrivate, Logger: log.With("component", "webhook")})
 	m.goRun("webhooks", func() error { return m.Webhooks.Run(ctx) })
 
@@ -233,7 +236,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Web = web.New(web.Options{Service: m.Service, Store: store, Staff: m.Staff, Presence: m.Hub, Live: m.Hub, Metrics: m.Metrics,
 		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Ready: &m.ready, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://"),
-		ClientIP: clientIP, Orders: m.Orders, Webhooks: m.Webhooks})
+		ClientIP: clientIP, Orders: m.Orders, Webhooks: m.Webhooks, Merges: m.Merges})
 	ln, err := net.Listen("tcp", c.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (SVAR_HTTP_ADDR): %w", c.HTTPAddr, err)

@@ -223,3 +223,26 @@ func checkFieldName(k string) error {
 	}
 	return nil
 }
+
+// PutCustomer replaces the customer document whole (a merge's before-image
+// restored, or the merged result).
+func (s *Store) PutCustomer(ctx context.Context, c *ticketing.Customer) error {
+	if err := s.upsert(ctx, collCustomers, c.ID, c); err != nil {
+		return fmt.Errorf("mongostore: put customer %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// SetIdentityOwner points the identity's lookup document at customerID,
+// creating it if missing.
+func (s *Store) SetIdentityOwner(ctx context.Context, id ticketing.Identity, customerID string) error {
+	_, err := s.identities.UpdateOne(ctx, byID(id.Key()), bson.D{
+		{Key: "$set", Value: bson.D{{Key: "customer_id", Value: customerID}}},
+		{Key: "$setOnInsert", Value: bson.D{{Key: "kind", Value: id.Kind}, {Key: "value", Value: id.Value},
+			{Key: "verified", Value: id.Verified}, {Key: "created_at", Value: time.Now().UTC()}}},
+	}, options.UpdateOne().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("mongostore: set identity owner %s: %w", id.Key(), err)
+	}
+	return nil
+}

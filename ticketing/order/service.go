@@ -185,3 +185,35 @@ func newest(o *Order) time.Time {
 	}
 	return o.CreatedAt
 }
+
+// Numbers lists the customer's order numbers, first linked first.
+func (s *Service) Numbers(ctx context.Context, customerID string) ([]string, error) {
+	return s.store.CustomerOrderNumbers(ctx, customerID)
+}
+
+// Move gives the orders with these numbers to customer to (a customer
+// merge, or its undo). It is idempotent: an order already there stays.
+func (s *Service) Move(ctx context.Context, numbers []string, from, to string) error {
+	for _, n := range numbers {
+		o, err := s.store.GetOrder(ctx, n)
+		if ticketing.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.store.AddCustomerOrder(ctx, to, n); err != nil {
+			return err
+		}
+		if o.CustomerID != to {
+			o.CustomerID = to
+			if err := s.store.PutOrder(ctx, o); err != nil {
+				return err
+			}
+		}
+		if err := s.store.RemoveCustomerOrder(ctx, from, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
