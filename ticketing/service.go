@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -31,6 +32,9 @@ type Options struct {
 	ReplyChecks map[Channel]func(text string) (map[string]string, error)
 	// Now returns the time; default time.Now.
 	Now func() time.Time
+	// NormalizePhone reads a phone number in E.164 or national form (in
+	// SVAR_SMS_DEFAULT_REGION) into E.164; nil: E.164 only.
+	NormalizePhone func(raw string) (string, error)
 }
 
 // Service is the ticketing core: it threads inbound envelopes into
@@ -46,6 +50,7 @@ type Service struct {
 	checks map[Channel]func(text string) (map[string]string, error)
 	log    *slog.Logger
 	valid  *Validator
+	phone  func(string) (string, error)
 	window time.Duration
 	conc   int
 	now    func() time.Time
@@ -63,7 +68,7 @@ type Service struct {
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, bus: o.Bus, checks: o.ReplyChecks, log: o.Logger, valid: NewValidator(), window: o.ReopenWindow,
+	s := &Service{store: o.Store, bus: o.Bus, checks: o.ReplyChecks, log: o.Logger, valid: NewValidator(), phone: o.NormalizePhone, window: o.ReopenWindow,
 		conc: o.Concurrency, now: o.Now, inbox: NewInbox(), identities: newLRU[string](200_000),
 		customers: newLRU[Customer](50_000)}
 	if s.log == nil {
@@ -292,6 +297,18 @@ func (s *Service) Ticket(ctx context.Context, id string) (*Ticket, error) { retu
 
 // PatchCustomer changes a customer's shop-pushed fields.
 func (s *Service) PatchCustomer(ctx context.Context, id string, p CustomerPatch) (*Customer, error) {
+	attrs, err := NormalizeAttributes(p.Attributes)
+	if err != nil {
+		return nil, err
+	}
+	p.Attributes = attrs
+	if p.Tier != nil {
+		t := strings.ToLower(strings.TrimSpace(*p.Tier))
+		if len(t) > 50 {
+			return nil, FieldError("tier", "must be at most 50 characters")
+		}
+		p.Tier = &t
+	}
 	c, err := s.store.PatchCustomer(ctx, id, p)
 	if IsNotFound(err) {
 		return nil, Errorf(ENotFound, "customer %s not found", id)

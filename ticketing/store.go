@@ -47,7 +47,8 @@ type CustomerStore interface {
 type CustomerPatch struct {
 	Name       *string
 	ExternalID *string
-	Attributes map[string]string // merged key by key
+	Attributes Attributes // merged key by key
+	Tier       *string    // "" clears
 	Orders     *[]Order
 	// OptOut sets (non-empty reason) or clears (empty reason) an opt-out
 	// per channel.
@@ -97,7 +98,7 @@ type TicketChange struct {
 	Tags               *[]string
 	Type               *string
 	CustomerName       *string
-	AddOrderNumber     string // appended once ($addToSet) to OrderNumbers
+	AddOrderNumber     string  // appended once ($addToSet) to OrderNumbers
 	CustomerID         *string // the ticket moves to another customer (a customer merge or its undo)
 	UpdatedAt          time.Time
 }

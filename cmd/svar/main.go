@@ -190,7 +190,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Metrics = web.NewMetrics()
 	checks := map[ticketing.Channel]func(string) (map[string]string, error){}
 	m.Service = ticketing.New(ticketing.Options{Store: store, Bus: bus, Logger: log.With("component", "core"),
-		ReopenWindow: c.ReopenWindow, ReplyChecks: checks})
+		ReopenWindow: c.ReopenWindow, ReplyChecks: checks, NormalizePhone: phoneNormalizer(c.SMS.DefaultRegion)})
 	m.Staff = staff.New(staff.Options{Store: store, Relay: bus, Logger: log.With("component", "staff")})
 	m.Hub = realtime.New(realtime.Options{Logger: log.With("component", "realtime"), Backlog: bus, Relay: bus,
 		Tickets: m.Service.Inbox(), Viewers: m.Staff.ViewerOf, OnAvailability: m.availabilityChanged})

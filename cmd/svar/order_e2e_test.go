@@ -77,6 +77,7 @@ func TestOrdersLinkToTheirCustomerAndTheirTickets(t *testing.T) {
 	if err := m.Bus.PublishInbound(ctx, envelope("anna@example.se", "<a1@x>", "Hej!")); err != nil {
 		t.Fatal(err)
 	}
+	customerByEmail(t, c, m, "anna@example.se")
 	res := c.do("POST", "/api/v1/customers", map[string]any{"external_id": "shop-7", "email": "anna@example.se", "name": "Anna"})
 	if res.status != http.StatusOK {
 		t.Fatalf("push customer: %d %s", res.status, res.body)
@@ -187,5 +188,53 @@ func TestOrderBadInput(t *testing.T) {
 		if res.status != tc.status || !strings.Contains(string(res.body), tc.field) || !strings.Contains(string(res.body), `"error"`) {
 			t.Errorf("%s: %d %.300s, want %d naming %s", name, res.status, res.body, tc.status, tc.field)
 		}
+	}
+}
+
+func TestCustomerProfileTypedAttributesTierAndNationalPhone(t *testing.T) {
+	m := startNode(t, "", nil)
+	c := login(t, m)
+	res := c.do("POST", "/api/v1/customers", map[string]any{"external_id": "shop-1", "phone": "070-123 45 67", "tier": "VIP",
+		"attributes": map[string]any{"vip": true, "lifetime_value": 18450.5, "orders": 12, "member_since": "2021-03-04T10:00:00+01:00", "city": "Umeå"}})
+	if res.status != http.StatusOK {
+		t.Fatalf("push: %d %s", res.status, res.body)
+	}
+	var out struct{ Customer ticketing.Customer }
+	res.decode(t, &out)
+	cu := out.Customer
+	if cu.Tier != "vip" || cu.Attributes["vip"] != true || cu.Attributes["lifetime_value"] != 18450.5 ||
+		cu.Attributes["orders"] != float64(12) || cu.Attributes["member_since"] != "2021-03-04T09:00:00Z" || cu.Attributes["city"] != "Umeå" {
+		t.Fatalf("customer = %+v", cu)
+	}
+	if id, ok := cu.Identity(ticketing.IdentityPhone); !ok || id.Value != "+46701234567" {
+		t.Fatalf("phone identity = %+v", cu.Identities)
+	}
+	// Read back from the store, typed.
+	var got customerJSON
+	c.do("GET", "/api/v1/customers/"+cu.ID, nil).decode(t, &got)
+	if got.Customer.Attributes["vip"] != true || got.Customer.Attributes["lifetime_value"] != 18450.5 || got.Customer.Tier != "vip" {
+		t.Fatalf("stored = %+v", got.Customer)
+	}
+	res = c.do("PATCH", "/api/v1/customers/"+cu.ID, map[string]any{"tier": "", "attributes": map[string]any{"vip": false}})
+	if res.status != http.StatusOK {
+		t.Fatalf("patch: %d %s", res.status, res.body)
+	}
+	out.Customer = ticketing.Customer{}
+	res.decode(t, &out)
+	if out.Customer.Tier != "" || out.Customer.Attributes["vip"] != false || out.Customer.Attributes["city"] != "Umeå" {
+		t.Fatalf("patched = %+v", out.Customer)
+	}
+	for name, body := range map[string]map[string]any{
+		"attributes.tags": {"attributes": map[string]any{"tags": []string{"a"}}},
+		"attributes.x":    {"attributes": map[string]any{"x": nil}},
+	} {
+		res := c.do("PATCH", "/api/v1/customers/"+cu.ID, body)
+		if res.status != http.StatusUnprocessableEntity || !strings.Contains(string(res.body), name) {
+			t.Errorf("%s: %d %s", name, res.status, res.body)
+		}
+	}
+	res = c.do("POST", "/api/v1/customers", map[string]any{"external_id": "shop-2", "phone": "not a phone"})
+	if res.status != http.StatusUnprocessableEntity || !strings.Contains(string(res.body), "phone") {
+		t.Errorf("bad phone: %d %s", res.status, res.body)
 	}
 }

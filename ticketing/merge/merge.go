@@ -171,7 +171,7 @@ func merged(r *Record) (into, from *ticketing.Customer) {
 		a.ExternalID = r.From.ExternalID
 	}
 	if len(r.From.Attributes) > 0 {
-		attrs := map[string]string{}
+		attrs := ticketing.Attributes{}
 		for k, v := range r.From.Attributes {
 			attrs[k] = v
 		}

@@ -168,6 +168,13 @@ func (s *Store) PatchCustomer(ctx context.Context, customerID string, p ticketin
 		}
 		set = append(set, bson.E{Key: "attributes." + k, Value: v})
 	}
+	if p.Tier != nil {
+		if *p.Tier == "" {
+			unset = append(unset, bson.E{Key: "tier", Value: ""})
+		} else {
+			set = append(set, bson.E{Key: "tier", Value: *p.Tier})
+		}
+	}
 	if p.Orders != nil {
 		orders := *p.Orders
 		if orders == nil {

@@ -13,6 +13,14 @@ function label(key) {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
+// attrText shows a typed attribute: booleans as yes/no, numbers and
+// strings as they are.
+function attrText(v) {
+  if (v === true) return t('yes');
+  if (v === false) return t('no');
+  return String(v);
+}
+
 function identityIcon(kind) {
   return icon(kind === 'phone' ? 'phone' : kind === 'email' ? 'email' : kind === 'external' ? 'external' : 'chat');
 }
@@ -39,8 +47,9 @@ export function renderCustomer(aside, c, tickets, currentID, orders, linked) {
   const badges = [];
   for (const [k, v] of Object.entries(attrs)) {
     if (k.toLowerCase() === 'vip' && TRUE.has(String(v).toLowerCase())) badges.push(h('span', { class: 'badge vip' }, t('vip')));
-    if (k.toLowerCase() === 'tier' && v) badges.push(h('span', { class: 'badge tier' }, v));
+    if (k.toLowerCase() === 'tier' && v && !(c && c.tier)) badges.push(h('span', { class: 'badge tier' }, String(v)));
   }
+  if (c && c.tier) badges.push(h('span', { class: 'badge tier' }, c.tier === 'vip' ? t('vip') : c.tier));
   const parts = [
     h('h2', { id: 'cust-h' }, t('customer')),
     h('p', { class: 'cust-name' }, (c && c.name) || t('unknown_customer'), ' ', badges),
@@ -65,7 +74,7 @@ export function renderCustomer(aside, c, tickets, currentID, orders, linked) {
   const details = Object.entries(attrs).filter(([k]) => !['vip', 'tier'].includes(k.toLowerCase()));
   if (details.length) {
     parts.push(h('h3', null, t('details')));
-    parts.push(h('dl', { class: 'attrs' }, details.sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [h('dt', null, label(k)), h('dd', null, v)])));
+    parts.push(h('dl', { class: 'attrs' }, details.sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [h('dt', null, label(k)), h('dd', null, attrText(v))])));
   }
 
   if (orders && orders.length) {
