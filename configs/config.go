@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -60,7 +61,10 @@ type Config struct {
 	// ReopenWindow: a message within this time after a ticket was solved
 	// reopens it; later ones start a new ticket. Default 7 days.
 	ReopenWindow time.Duration `yaml:"reopen_window"` // SVAR_REOPEN_WINDOW
-	LogLevel     string        `yaml:"log_level"`     // SVAR_LOG_LEVEL: debug, info, warn, error
+	// HandBackAfter: an agent offline this long gives their open,
+	// unanswered tickets back to their team's queue; 0 never.
+	HandBackAfter time.Duration `yaml:"hand_back_after"` // SVAR_HAND_BACK_AFTER
+	LogLevel      string        `yaml:"log_level"`       // SVAR_LOG_LEVEL: debug, info, warn, error
 }
 
 // EmailConfig configures the email channel; it is off without Address.
@@ -69,6 +73,10 @@ type EmailConfig struct {
 	IMAP    MailServer `yaml:"imap"`    // SVAR_IMAP_*
 	SMTP    MailServer `yaml:"smtp"`    // SVAR_SMTP_*
 	Mailbox string     `yaml:"mailbox"` // SVAR_IMAP_MAILBOX, default INBOX
+	// AuthServIDs are the authserv-ids of the shop's own receiving mail
+	// servers (SVAR_EMAIL_AUTHSERV_ID, comma-separated): only the
+	// Authentication-Results they add decide whether a sender is verified.
+	AuthServIDs []string `yaml:"authserv_ids"`
 }
 
 // MailServer is an IMAP or SMTP server.
@@ -131,11 +139,12 @@ func Default() Config {
 			TwilioAPIBase: "https://api.twilio.com",
 			ElksAPIBase:   "https://api.46elks.com",
 		},
-		Chat:         ChatConfig{FallbackGrace: 10 * time.Minute, MessagesPerMinute: 20, MaxPerAddress: 200, MaxPerVisitor: 5},
-		ReopenWindow: 7 * 24 * time.Hour,
-		NATSReplicas: 1,
-		LeaseTTL:     10 * time.Second,
-		LogLevel:     "info",
+		Chat:          ChatConfig{FallbackGrace: 10 * time.Minute, MessagesPerMinute: 20, MaxPerAddress: 200, MaxPerVisitor: 5},
+		ReopenWindow:  7 * 24 * time.Hour,
+		NATSReplicas:  1,
+		LeaseTTL:      10 * time.Second,
+		HandBackAfter: 10 * time.Minute,
+		LogLevel:      "info",
 	}
 }
 
@@ -228,6 +237,15 @@ func (c *Config) settings() []setting {
 		{"SVAR_SMTP_USERNAME", "smtp-username", "SMTP user", str(&c.Email.SMTP.Username)},
 		{"SVAR_SMTP_PASSWORD", "smtp-password", "SMTP password", str(&c.Email.SMTP.Password)},
 		{"SVAR_SMTP_TLS", "smtp-tls", "tls, starttls or none", str(&c.Email.SMTP.TLS)},
+		{"SVAR_EMAIL_AUTHSERV_ID", "email-authserv-id", "comma-separated authserv-ids of the shop's receiving mail servers (e.g. mx.google.com)", func(v string) error {
+			c.Email.AuthServIDs = nil
+			for _, id := range strings.Split(v, ",") {
+				if id = strings.TrimSpace(id); id != "" {
+					c.Email.AuthServIDs = append(c.Email.AuthServIDs, id)
+				}
+			}
+			return nil
+		}},
 		{"SVAR_SMS_PROVIDER", "sms-provider", "twilio or 46elks (empty: SMS off)", str(&c.SMS.Provider)},
 		{"SVAR_SMS_FROM", "sms-from", "the shop's number, E.164", str(&c.SMS.From)},
 		{"SVAR_SMS_DEFAULT_REGION", "sms-default-region", "region for national phone numbers", str(&c.SMS.DefaultRegion)},
@@ -269,6 +287,7 @@ func (c *Config) settings() []setting {
 			return nil
 		}},
 		{"SVAR_REOPEN_WINDOW", "reopen-window", "how long a solved ticket reopens on a new message", duration(&c.ReopenWindow)},
+		{"SVAR_HAND_BACK_AFTER", "hand-back-after", "how long an agent may be offline before their unanswered tickets go back to the queue (0: never)", duration(&c.HandBackAfter)},
 		{"SVAR_LOG_LEVEL", "log-level", "debug, info, warn or error", str(&c.LogLevel)},
 	}
 }
@@ -416,6 +435,11 @@ func (c *Config) Validate() error {
 		if c.Email.Mailbox == "" {
 			bad("SVAR_IMAP_MAILBOX", "must not be empty")
 		}
+		for _, id := range c.Email.AuthServIDs {
+			if !authServID.MatchString(id) {
+				bad("SVAR_EMAIL_AUTHSERV_ID", "must be host names such as mx.google.com, comma-separated (got %q)", id)
+			}
+		}
 	}
 	switch c.SMS.Provider {
 	case "":
@@ -444,6 +468,9 @@ func (c *Config) Validate() error {
 			bad("SVAR_CHAT_ALLOWED_ORIGINS", "%q is not an origin such as https://shop.example", o)
 		}
 	}
+	if c.HandBackAfter < 0 {
+		bad("SVAR_HAND_BACK_AFTER", "must not be negative")
+	}
 	if c.Chat.MaxPerAddress < 1 {
 		bad("SVAR_CHAT_MAX_PER_ADDRESS", "must be at least 1")
 	}
@@ -463,3 +490,7 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// authServID is what SVAR_EMAIL_AUTHSERV_ID takes: a host name (the
+// authserv-id receiving servers write, such as mx.google.com).
+var authServID = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.?)*[A-Za-z0-9]$|^[A-Za-z0-9]$`)

@@ -251,11 +251,41 @@ func (h *Hub) Publish(ev *ticketing.Event) {
 			break
 		}
 	}
+	var gone *frame // "ticket.removed", made when a session may not see ev's ticket
 	for _, s := range h.sessions {
 		if s.sees(ev) {
 			s.offer(f)
+			continue
+		}
+		if ev.Type == ticketing.EventTicketUpdated && ev.Ticket != nil {
+			// The ticket may have been visible before (a new ticket has no
+			// team until routing gives it one): the console drops it.
+			if gone == nil {
+				gone = removedFrame(ev)
+			}
+			if gone != nil {
+				s.offer(*gone)
+			}
 		}
 	}
+}
+
+// removedFrame tells a console that a ticket left what it may see; it
+// carries the ticket's id and nothing else.
+func removedFrame(ev *ticketing.Event) *frame {
+	data, err := json.Marshal(struct {
+		Type     string `json:"type"`
+		TicketID string `json:"ticket_id"`
+		Seq      uint64 `json:"seq,omitempty"`
+	}{"ticket.removed", ev.Ticket.ID, ev.Seq})
+	if err != nil {
+		return nil
+	}
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
+	if err != nil {
+		return nil
+	}
+	return &frame{pm: pm, seq: ev.Seq}
 }
 
 // broadcast offers a non-event frame to every session; typing and

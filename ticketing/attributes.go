@@ -78,3 +78,24 @@ func jsonKind(v any) string {
 	}
 	return fmt.Sprintf("%T", v)
 }
+
+// String returns the attribute as text: a string as it is, a number or
+// boolean formatted, "" when absent.
+func (a Attributes) String(k string) string {
+	switch v := a[k].(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// TierName is the customer's tier: Tier, else an older "tier" attribute.
+func (c *Customer) TierName() string {
+	if c.Tier != "" {
+		return c.Tier
+	}
+	return c.Attributes.String("tier")
+}

@@ -54,6 +54,20 @@ func (in *Inbox) Len() int {
 	return len(in.byID)
 }
 
+// Range calls fn with a copy of every ticket summary, in no order (read
+// models built from this one at start).
+func (in *Inbox) Range(fn func(*Ticket)) {
+	in.mu.RLock()
+	list := make([]Ticket, 0, len(in.byID))
+	for _, t := range in.byID {
+		list = append(list, *t)
+	}
+	in.mu.RUnlock()
+	for i := range list {
+		fn(&list[i])
+	}
+}
+
 // Get returns the summary of a ticket.
 func (in *Inbox) Get(id string) (*Ticket, bool) {
 	in.mu.RLock()

@@ -30,6 +30,10 @@ type Options struct {
 	// ReplyChecks validate a reply's text per channel before it is stored
 	// (SMS segment limits) and return metadata to keep on the message.
 	ReplyChecks map[Channel]func(text string) (map[string]string, error)
+	// ReplyChannels are the channels this installation can send replies
+	// on (the adapters that are configured); a reply on any other is
+	// refused. Nil means every channel.
+	ReplyChannels []Channel
 	// Now returns the time; default time.Now.
 	Now func() time.Time
 	// NormalizePhone reads a phone number in E.164 or national form (in
@@ -48,6 +52,7 @@ type Service struct {
 		OutboundPublisher
 	}
 	checks map[Channel]func(text string) (map[string]string, error)
+	sends  []Channel // ReplyChannels, in a fixed order (reply.go)
 	log    *slog.Logger
 	valid  *Validator
 	phone  func(string) (string, error)
@@ -70,7 +75,7 @@ type Service struct {
 func New(o Options) *Service {
 	s := &Service{store: o.Store, bus: o.Bus, checks: o.ReplyChecks, log: o.Logger, valid: NewValidator(), phone: o.NormalizePhone, window: o.ReopenWindow,
 		conc: o.Concurrency, now: o.Now, inbox: NewInbox(), identities: newLRU[string](200_000),
-		customers: newLRU[Customer](50_000)}
+		customers: newLRU[Customer](50_000), sends: replyChannels(o.ReplyChannels)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -149,6 +154,30 @@ type TicketView struct {
 	Ticket   *Ticket    `json:"ticket"`
 	Customer *Customer  `json:"customer"`
 	Messages []*Message `json:"messages"`
+	// ReplyChannels are the channels a reply can go out on here.
+	ReplyChannels []Channel `json:"reply_channels"`
+	// OrdersHidden says why Customer.Orders is left out of this view:
+	// OrdersHiddenUnverified when the ticket's latest inbound message is
+	// from a sender who failed verification (it may be forged, and the
+	// customer's orders are not shown on the strength of it).
+	OrdersHidden string `json:"orders_hidden,omitempty"`
+}
+
+// OrdersHiddenUnverified is TicketView.OrdersHidden for an unverified sender.
+const OrdersHiddenUnverified = "unverified_sender"
+
+// LatestInboundUnverified reports whether the latest inbound message of
+// msgs (oldest first) is from a sender who failed verification. Automatic
+// mail does not count: it is not the customer's word.
+func LatestInboundUnverified(msgs []*Message) bool {
+	for i := len(msgs) - 1; i >= 0; i-- {
+		m := msgs[i]
+		if m.Direction != DirectionInbound || m.Auto || m.Author.Kind != AuthorCustomer {
+			continue
+		}
+		return m.SenderVerified != nil && !*m.SenderVerified
+	}
+	return false
 }
 
 // TicketView returns a ticket, its customer and its messages, oldest first.
@@ -168,7 +197,13 @@ func (s *Service) TicketView(ctx context.Context, id string) (*TicketView, error
 	if msgs == nil {
 		msgs = []*Message{}
 	}
-	return &TicketView{Ticket: t, Customer: c, Messages: msgs}, nil
+	v := &TicketView{Ticket: t, Customer: c, Messages: msgs, ReplyChannels: s.ReplyChannels()}
+	if LatestInboundUnverified(msgs) {
+		cp := *c
+		cp.Orders = nil
+		v.Customer, v.OrdersHidden = &cp, OrdersHiddenUnverified
+	}
+	return v, nil
 }
 
 // ticket reads a ticket by id, or by number when id is "#1042" or "1042"
@@ -318,6 +353,9 @@ func (s *Service) PatchCustomer(ctx context.Context, id string, p CustomerPatch)
 	}
 	s.remember(c)
 	s.publish(ctx, &Event{Type: EventCustomerUpdated, Customer: c})
+	if p.Name != nil {
+		s.nameTickets(ctx, c)
+	}
 	return c, nil
 }
 

@@ -137,5 +137,8 @@ func (s *Service) PushCustomer(ctx context.Context, in ShopCustomer) (c *Custome
 	}
 	s.remember(c)
 	s.publish(ctx, &Event{Type: EventCustomerUpdated, Customer: c, At: time.Now()})
+	if in.Name != nil {
+		s.nameTickets(ctx, c)
+	}
 	return c, conflicts, nil
 }

@@ -2,6 +2,7 @@ package ticketing
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -100,14 +101,20 @@ type TicketChange struct {
 	CustomerName       *string
 	AddOrderNumber     string  // appended once ($addToSet) to OrderNumbers
 	CustomerID         *string // the ticket moves to another customer (a customer merge or its undo)
-	UpdatedAt          time.Time
+	CSAT               *CSAT   // replaces the ticket's survey answer
+	// SLA replaces the ticket's response clocks (ticketing/sla).
+	SLA       *SLAState
+	UpdatedAt time.Time
 }
 
 // MessageStore keeps messages. A message's _id is derived from its channel
 // and external id, so a duplicate insert is the idempotency check.
 type MessageStore interface {
 	// InsertMessages inserts msgs (unordered). dup[i] is true where msgs[i]
-	// already existed; that is not an error.
+	// already existed; that is not an error. When the messages fare
+	// differently (the store refuses one for its shape or size and keeps
+	// the others) the error is an *InsertErrors naming each one's fate;
+	// any other error leaves every message's fate unknown.
 	InsertMessages(ctx context.Context, msgs []*Message) (dup []bool, err error)
 	GetMessage(ctx context.Context, id string) (*Message, error)
 	// GetMessages returns the messages with the given ids in that order,
@@ -163,4 +170,24 @@ type Blob struct {
 	ContentType string
 	Data        []byte
 	CreatedAt   time.Time
+}
+
+// InsertErrors is InsertMessages' error when some messages were stored and
+// others were not: Errs[i] is msgs[i]'s own error, nil where it is stored
+// (or dup[i]). An error with code EInvalid means the store refuses that
+// message for what it is, on every attempt.
+type InsertErrors struct{ Errs []error }
+
+func (e *InsertErrors) Error() string {
+	n := 0
+	var first error
+	for _, err := range e.Errs {
+		if err != nil {
+			if first == nil {
+				first = err
+			}
+			n++
+		}
+	}
+	return fmt.Sprintf("%d of %d messages not stored, first: %v", n, len(e.Errs), first)
 }

@@ -91,14 +91,30 @@ func (s *Service) Ingest(ctx context.Context, envs []*Envelope) []error {
 		return errs
 	}
 	dup, err := s.store.InsertMessages(ctx, msgs)
-	if err != nil {
+	var each *InsertErrors
+	switch {
+	case errors.As(err, &each) && len(each.Errs) == len(msgs):
+		// Some messages were stored, others not: each envelope fares on
+		// its own, and one the store refuses goes to the dead letters alone.
+		for k, i := range at {
+			switch ierr := each.Errs[k]; {
+			case ierr == nil:
+			case ErrorCode(ierr) == EInvalid:
+				errs[i] = &PoisonError{Reason: ierr.Error()}
+			default:
+				errs[i] = fmt.Errorf("ingest: insert message %s: %w", msgs[k].ID, ierr)
+			}
+		}
+	case err != nil:
 		for _, i := range at {
 			errs[i] = fmt.Errorf("ingest: insert messages: %w", err)
 		}
 		return errs
 	}
 	for k, i := range at {
-		plans[i].stored = dup[k]
+		if errs[i] == nil {
+			plans[i].stored = dup[k]
+		}
 	}
 	s.perSender(order, groups, func(i int) {
 		p := plans[i]
@@ -163,7 +179,7 @@ func (s *Service) decide(ctx context.Context, e *Envelope) (*plan, error) {
 					ID: msgID, TicketID: orig.TicketID, CustomerID: orig.CustomerID, Direction: DirectionInbound,
 					Channel: e.Channel, Subject: e.Subject, Text: e.Text, HTML: e.HTML,
 					Author:    Author{Kind: AuthorSystem, Name: e.From.Value},
-					CreatedAt: e.ReceivedAt.UTC(), Attachments: e.Attachments, ExternalID: e.ExternalID, Auto: true,
+					CreatedAt: e.ReceivedAt.UTC(), Attachments: e.Attachments, Truncated: e.Truncated, ExternalID: e.ExternalID, Auto: true,
 					ThreadReason: ReasonBounce, Meta: e.Meta,
 				}
 				return p, nil
@@ -189,8 +205,8 @@ func (s *Service) decide(ctx context.Context, e *Envelope) (*plan, error) {
 		ID: msgID, CustomerID: c.ID, Direction: DirectionInbound, Channel: e.Channel,
 		Subject: e.Subject, Text: e.Text, HTML: e.HTML,
 		Author:    Author{Kind: AuthorCustomer, ID: c.ID, Name: name},
-		CreatedAt: created.UTC(), Attachments: e.Attachments, ExternalID: e.ExternalID,
-		ClientID: e.ClientID, Auto: e.Auto, Meta: e.Meta,
+		CreatedAt: created.UTC(), Attachments: e.Attachments, Truncated: e.Truncated, SenderVerified: e.SenderVerified,
+		ExternalID: e.ExternalID, ClientID: e.ClientID, Auto: e.Auto, Meta: e.Meta,
 	}
 	if e.AutoReason != "" {
 		if m.Meta == nil {
@@ -446,6 +462,7 @@ func (s *Service) resolveCustomer(ctx context.Context, e *Envelope) (*Customer, 
 		name := e.Name
 		if pc, err := s.store.PatchCustomer(ctx, c.ID, CustomerPatch{Name: &name}); err == nil {
 			c = pc
+			s.nameTickets(ctx, c) // the name learned now reaches the lists
 		}
 	}
 	return c, nil

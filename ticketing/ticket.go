@@ -39,22 +39,24 @@ type Ticket struct {
 	SLA *SLAState `json:"sla,omitempty" bson:"sla,omitempty"`
 	// OrderNumbers are the shop orders of the ticket's customer that the
 	// conversation is about (ticketing/order links them).
-	OrderNumbers []string  `json:"order_numbers,omitempty" bson:"order_numbers,omitempty"`
-	CreatedAt    time.Time `json:"created_at" bson:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at" bson:"updated_at"`
+	OrderNumbers []string `json:"order_numbers,omitempty" bson:"order_numbers,omitempty"`
+	// CSAT is the customer's satisfaction answer (ticketing/csat asks).
+	CSAT      *CSAT     `json:"csat,omitempty" bson:"csat,omitempty"`
+	CreatedAt time.Time `json:"created_at" bson:"created_at"`
+	UpdatedAt time.Time `json:"updated_at" bson:"updated_at"`
 
 	// CustomerName is denormalised for lists.
 	CustomerName string `json:"customer_name,omitempty" bson:"customer_name,omitempty"`
 	// Preview is the first line of the latest message.
 	Preview        string    `json:"preview" bson:"preview"`
 	LastMessageAt  time.Time `json:"last_message_at" bson:"last_message_at"`
-	LastInboundAt  time.Time `json:"last_inbound_at,omitempty" bson:"last_inbound_at,omitempty"`
-	LastOutboundAt time.Time `json:"last_outbound_at,omitempty" bson:"last_outbound_at,omitempty"`
+	LastInboundAt  time.Time `json:"last_inbound_at,omitzero" bson:"last_inbound_at,omitempty"`
+	LastOutboundAt time.Time `json:"last_outbound_at,omitzero" bson:"last_outbound_at,omitempty"`
 	// LastInboundChannel is where the customer last wrote from; a reply
 	// goes there unless the agent picks another channel.
 	LastInboundChannel Channel   `json:"last_inbound_channel,omitempty" bson:"last_inbound_channel,omitempty"`
 	MessageCount       int       `json:"message_count" bson:"message_count"`
-	SolvedAt           time.Time `json:"solved_at,omitempty" bson:"solved_at,omitempty"`
+	SolvedAt           time.Time `json:"solved_at,omitzero" bson:"solved_at,omitempty"`
 	PreviousTicketID   string    `json:"previous_ticket_id,omitempty" bson:"previous_ticket_id,omitempty"`
 	// MessageIDs lists the ticket's messages in arrival order, so the ticket
 	// view reads them by _id instead of scanning the messages collection.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/assign"
 	"github.com/svar-dev/svar/ticketing/staff"
 )
 
@@ -240,4 +241,78 @@ func (s *Server) handlePatchTeam(w http.ResponseWriter, r *http.Request, a *tick
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"team": t})
+}
+
+func (s *Server) routing(w http.ResponseWriter, r *http.Request) bool {
+	if s.opts.Routing == nil {
+		writeError(w, r, ticketing.Errorf(ticketing.EUnavailable, "routing is not available"))
+		return false
+	}
+	return true
+}
+
+func (s *Server) handleGetRouting(w http.ResponseWriter, r *http.Request, _ *ticketing.Agent) {
+	if !s.routing(w, r) {
+		return
+	}
+	rt, err := s.opts.Routing.Routing(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rt)
+}
+
+func (s *Server) handlePutRouting(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
+	if err := staff.RequireAdmin(a); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if !s.routing(w, r) {
+		return
+	}
+	var in assign.Routing
+	if !s.readInput(w, r, &in) {
+		return
+	}
+	rt, err := s.opts.Routing.SetRouting(r.Context(), a, in)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rt)
+}
+
+func (s *Server) handleNotifications(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
+	if s.opts.Notifications == nil {
+		writeError(w, r, ticketing.Errorf(ticketing.EUnavailable, "notifications are not available"))
+		return
+	}
+	list, unread, err := s.opts.Notifications.List(r.Context(), a.ID)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"notifications": list, "unread": unread})
+}
+
+type readRequest struct {
+	IDs []string `json:"ids" validate:"max=100,dive,max=64"`
+}
+
+// handleNotificationsRead marks notifications read (all without ids).
+func (s *Server) handleNotificationsRead(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
+	if s.opts.Notifications == nil {
+		writeError(w, r, ticketing.Errorf(ticketing.EUnavailable, "notifications are not available"))
+		return
+	}
+	var in readRequest
+	if !s.readInput(w, r, &in) {
+		return
+	}
+	if err := s.opts.Notifications.MarkRead(r.Context(), a.ID, in.IDs); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.handleNotifications(w, r, a)
 }

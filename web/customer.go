@@ -106,6 +106,11 @@ func (s *Server) handleAttachment(w http.ResponseWriter, r *http.Request, _ *tic
 			return
 		}
 	}
+	s.serveBlob(w, r, key)
+}
+
+// serveBlob writes a stored file as a download.
+func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, key string) {
 	b, err := s.store.GetBlob(r.Context(), key)
 	if ticketing.IsNotFound(err) {
 		writeError(w, r, ticketing.Errorf(ticketing.ENotFound, "attachment not found"))

@@ -11,6 +11,11 @@ import (
 	"time"
 
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/assign"
+	"github.com/svar-dev/svar/ticketing/autoreply"
+	"github.com/svar-dev/svar/ticketing/files"
+	"github.com/svar-dev/svar/ticketing/hours"
+	"github.com/svar-dev/svar/ticketing/sla"
 	"github.com/svar-dev/svar/ticketing/staff"
 )
 
@@ -32,6 +37,18 @@ type Service interface {
 type Live interface {
 	ServeAgent(w http.ResponseWriter, r *http.Request, agent *ticketing.Agent, v ticketing.Viewer)
 	DisconnectAgent(agentID string)
+}
+
+// Routing reads and sets the rules that give new tickets a team.
+type Routing interface {
+	Routing(ctx context.Context) (*assign.Routing, error)
+	SetRouting(ctx context.Context, by *ticketing.Agent, r assign.Routing) (*assign.Routing, error)
+}
+
+// Notifications lists an agent's notifications (ticketing/notify).
+type Notifications interface {
+	List(ctx context.Context, agentID string) ([]ticketing.Notification, int, error)
+	MarkRead(ctx context.Context, agentID string, ids []string) error
 }
 
 // Presence says whether an agent has a console open on any node, and
@@ -59,13 +76,23 @@ type Options struct {
 	Staff *staff.Service
 	// Presence, when set, makes availability follow open consoles.
 	Presence Presence
-	Live     Live
+	// Routing, when set, serves the routing rules (ticketing/assign).
+	Routing Routing
+	// Notifications, when set, serves the agent's notifications.
+	Notifications Notifications
+	Live          Live
 	// Health names the dependencies /healthz checks ("nats", "mongodb").
 	Health map[string]Pinger
+	// HealthTimeout is how long /healthz waits for each part; default 3s.
+	HealthTimeout time.Duration
 	// Ready answers /readyz; nil: ready as soon as it serves.
 	Ready   Readiness
 	Metrics *Metrics
 	Routers []Router
+	// CSAT, when set, serves the survey settings and page (csat.go).
+	CSAT CSAT
+	// Reports, when set, serves the report API and page (report.go).
+	Reports Reports
 	// Relay, when set, tells every node to close the live sockets of an
 	// agent who was deactivated or changed their password (agent.go); without
 	// it only this node's sockets close at once. Call Server.Close to stop
@@ -75,8 +102,18 @@ type Options struct {
 	Logger    *slog.Logger
 	// SecureCookies marks cookies Secure (on when PublicURL is https).
 	SecureCookies bool
+	// Hours, SLA and AutoReply serve the business-hours, SLA-policy and
+	// auto-reply settings (sla.go); nil leaves their routes out.
+	Hours     *hours.Service
+	SLA       *sla.Service
+	AutoReply *autoreply.Service
 	// Now returns the time; default time.Now.
 	Now func() time.Time
+	// Macros serves /api/v1/macros and replies with a macro_id (nil: 503).
+	Macros Macros
+	// Files checks the signed download links of agents' attachments
+	// (/files/...); nil refuses every link.
+	Files *files.Signer
 	// ClientIP tells a request's client address for per-address limits;
 	// default ClientIP(nil), the TCP peer. cmd/svar passes the one built
 	// from SVAR_TRUSTED_PROXIES.
@@ -134,6 +171,9 @@ func New(o Options) *Server {
 		r.Routes(mux)
 	}
 	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, ticketing.Errorf(ticketing.EForbidden, "cross-origin request refused: %s %s may only come from Svar's own pages or a non-browser client", r.Method, r.URL.Path))
+	}))
 	s.handler = s.recoverer(securityHeaders(cop.Handler(mux)))
 	return s
 }
@@ -171,17 +211,26 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/webhooks/{id}/deliveries", s.authed(s.handleWebhookDeliveries))
 
 	mux.Handle("GET /api/v1/attachments/{key...}", s.authed(s.handleAttachment))
+	mux.Handle("GET /api/v1/messages/{id}/original", s.authed(s.handleOriginal))
 	mux.Handle("GET /api/v1/live", s.authed(s.handleLive))
+	s.slaRoutes(mux)
 
 	mux.Handle("GET /api/v1/teams", s.authed(s.handleListTeams))
 	mux.Handle("POST /api/v1/teams", s.authed(s.handleCreateTeam))
 	mux.Handle("GET /api/v1/teams/{id}", s.authed(s.handleGetTeam))
 	mux.Handle("PATCH /api/v1/teams/{id}", s.authed(s.handlePatchTeam))
 	mux.Handle("PUT /api/v1/me/availability", s.authed(s.handleAvailability))
+	s.csatRoutes(mux)
+	s.reportRoutes(mux)
+	mux.Handle("GET /api/v1/me/notifications", s.authed(s.handleNotifications))
+	mux.Handle("POST /api/v1/me/notifications/read", s.authed(s.handleNotificationsRead))
+	mux.Handle("GET /api/v1/routing", s.authed(s.handleGetRouting))
+	mux.Handle("PUT /api/v1/routing", s.authed(s.handlePutRouting))
 
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, ticketing.Errorf(ticketing.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
+	s.composerRoutes(mux)
 	s.consoleRoutes(mux)
 }
 
@@ -209,21 +258,4 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
-}
-
-func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-	defer cancel()
-	out := map[string]string{"status": "ok"}
-	code := http.StatusOK
-	for name, p := range s.health {
-		if err := p.Ping(ctx); err != nil {
-			out[name] = "error: " + err.Error()
-			out["status"] = "degraded"
-			code = http.StatusServiceUnavailable
-			continue
-		}
-		out[name] = "ok"
-	}
-	writeJSON(w, code, out)
 }

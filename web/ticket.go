@@ -117,24 +117,3 @@ func (s *Server) handlePatchTicket(w http.ResponseWriter, r *http.Request, a *ti
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ticket": t})
 }
-
-func (s *Server) handlePostMessage(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
-	var in ticketing.ReplyInput
-	if err := decodeJSON(w, r, &in); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if _, err := s.visibleTicket(r, r.PathValue("id")); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	m, err := s.svc.Reply(r.Context(), r.PathValue("id"), a, in)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if m.Direction == ticketing.DirectionOutbound {
-		s.metrics.Replies.WithLabelValues(string(m.Channel)).Inc()
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{"message": m})
-}

@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/files"
 )
 
 // Outbound is the part of the bus the chat channel uses for agents'
@@ -66,12 +67,19 @@ type Options struct {
 	Demo bool
 	// PublicURL is where customers reach Svar, e.g. https://support.shop.
 	PublicURL string
+	// Files signs the download links of agents' attachments; nil: the
+	// widget shows no files.
+	Files *files.Signer
 	// EmailFallback says the email channel is configured: replies to a
 	// customer who left the chat are mailed after FallbackGrace.
 	EmailFallback bool
 	// FallbackGrace is how long a reply waits for the customer to come back
 	// before it is mailed. Default 10 minutes.
 	FallbackGrace time.Duration
+
+	// Hours, when set, tells whether the shop is open now and when it
+	// next opens, for the welcome frame.
+	Hours func(ctx context.Context) (open bool, next time.Time, err error)
 
 	// MaxFrameBytes is the largest client frame; a bigger one closes that
 	// connection with 1009. Default 16 KiB.
@@ -104,7 +112,18 @@ type Options struct {
 	// that reads its header (web.ClientIP with SVAR_TRUSTED_PROXIES).
 	ClientIP func(r *http.Request) string
 
+	// CSAT records visitors' survey answers (csat frames); nil: surveys
+	// are refused.
+	CSAT CSATRecorder
+
 	Logger *slog.Logger
+}
+
+// CSATRecorder records a survey answer given by its signed token.
+// Errors are *ticketing.Error values the visitor may see (a bad token is
+// ENotFound, a bad score or comment EInvalid).
+type CSATRecorder interface {
+	Answer(ctx context.Context, token string, score int, comment string, ch ticketing.Channel) error
 }
 
 // Defaults.

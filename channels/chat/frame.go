@@ -19,6 +19,10 @@ const (
 	frameTyping  = "typing"
 	frameAgents  = "agents"
 	frameError   = "error"
+	// frameCSAT is a visitor's survey answer; frameCSATRequest asks for one.
+	frameCSAT        = "csat"
+	frameCSATRequest = "csat_request"
+	frameCSATDone    = "csat_recorded"
 )
 
 // Limits on a client's frames.
@@ -55,6 +59,10 @@ type clientFrame struct {
 	Email string `json:"email,omitempty"`
 	// typing
 	Typing bool `json:"typing,omitempty"`
+	// csat
+	Token   string `json:"token,omitempty"`
+	Score   int    `json:"score,omitempty"`
+	Comment string `json:"comment,omitempty"`
 }
 
 // helloIdentity is what the shop knows about a logged-in customer. Only
@@ -115,10 +123,20 @@ func decodeFrame(data []byte) (*clientFrame, error) {
 			return &f, ticketing.FieldError("email", "must be an email address")
 		}
 	case frameTyping:
+	case frameCSAT:
+		if f.Token == "" || len(f.Token) > 512 {
+			return nil, ticketing.FieldError("token", "is required (at most 512 characters)")
+		}
+		if f.Score < 1 || f.Score > 5 {
+			return nil, ticketing.FieldError("score", "must be a whole number from 1 to 5")
+		}
+		if utf8.RuneCountInString(f.Comment) > maxTextRunes {
+			return nil, ticketing.FieldError("comment", "must be at most %d characters", maxTextRunes)
+		}
 	case "":
 		return nil, ticketing.FieldError("type", "is required")
 	default:
-		return nil, ticketing.FieldError("type", "must be one of: hello message typing")
+		return nil, ticketing.FieldError("type", "must be one of: hello message typing csat")
 	}
 	return &f, nil
 }
@@ -154,11 +172,22 @@ type welcomeFrame struct {
 	// AgentsOnline is left out until the node knows; an "agents" frame
 	// follows then.
 	AgentsOnline *bool `json:"agents_online,omitempty"`
+	// Open and NextOpen are the shop's business hours, when known: the
+	// widget says "closed, we open at …" and still takes messages.
+	Open     *bool     `json:"open,omitempty"`
+	NextOpen time.Time `json:"next_open,omitzero"`
 }
 
 type messageFrame struct {
 	Type    string       `json:"type"`
 	Message *messageView `json:"message"`
+}
+
+// csatRequestFrame asks the visitor to rate the help on a solved ticket.
+type csatRequestFrame struct {
+	Type     string `json:"type"`
+	TicketID string `json:"ticket_id"`
+	Token    string `json:"token"`
 }
 
 type typingFrame struct {
@@ -200,6 +229,33 @@ type messageView struct {
 	CreatedAt time.Time           `json:"created_at"`
 	Delivery  *ticketing.Delivery `json:"delivery,omitempty"`
 	ClientID  string              `json:"client_id,omitempty"`
+	// csatToken is set on a survey: a csat_request frame follows it.
+	csatToken string
+	// Attachments are an agent's files, as signed download links.
+	Attachments []fileView `json:"attachments,omitempty"`
+}
+
+// fileView is an attachment as the visitor sees it: a signed, expiring
+// download link (package files), a path the widget resolves against the
+// server it talks to.
+type fileView struct {
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	URL         string `json:"url"`
+}
+
+// view is viewOf with the attachments' download links signed for the
+// visitor; without a signer the files are left out.
+func (c *Channel) view(m *ticketing.Message) *messageView {
+	v := viewOf(m)
+	if v == nil || c.o.Files == nil || m.Direction != ticketing.DirectionOutbound {
+		return v
+	}
+	for _, a := range m.Attachments {
+		v.Attachments = append(v.Attachments, fileView{Filename: a.Filename, ContentType: a.ContentType, Size: a.Size, URL: c.o.Files.Path(a.Key)})
+	}
+	return v
 }
 
 // viewOf returns the customer's view of m, or nil when the customer may

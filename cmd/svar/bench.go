@@ -33,10 +33,15 @@ type benchConfig struct {
 
 	Emails int // email_latency_p50_s: mails appended, one at a time
 
+	ReportTickets         int // report_p99_ms: tickets in the report index (90 days)
+	ReportRequests        int // ... summaries measured
+	SLATickets, SLASample int // sla: tickets carrying clocks, and short-target tickets timed (bench_sla.go)
+
 	Only       string // comma-separated phases to run (default: all)
 	CPUProfile string // write the node's CPU profile here
 	MemProfile string // write the node's heap profile here at shutdown
 	KeepDir    bool   // keep the temporary data directory
+	ColdStart  bool   // measure cold_start_s (bench_coldstart.go); alone unless -only is given
 }
 
 // phases of a run, in the order they run.
@@ -46,16 +51,19 @@ const (
 	phaseRaw    = "raw"
 	phaseIngest = "ingest"
 	phaseList   = "list"
+	phaseAssign = "assign"
 	phaseLive   = "live"
 	phaseEmail  = "email"
+	phaseSLA    = "sla"
 )
 
-var allPhases = []string{phaseIdle, phaseConns, phaseRaw, phaseIngest, phaseList, phaseLive, phaseEmail}
+var allPhases = []string{phaseIdle, phaseConns, phaseRaw, phaseIngest, phaseList, phaseAssign, phaseLive, phaseEmail, phaseSLA, phaseReport}
 
 func defaultBenchConfig() benchConfig {
 	return benchConfig{
 		RawDocs: 5000, IngestMsgs: 20_000, Customers: 2_000, ListTickets: 10_000, ListRequests: 2_000,
-		Conns: 10_000, LiveRate: 200, LiveVisitors: 100, LiveDuration: 30 * time.Second, Emails: 20,
+		Conns: 10_000, LiveRate: 400, LiveVisitors: 200, LiveDuration: 30 * time.Second, Emails: 20,
+		ReportTickets: 100_000, ReportRequests: 200,
 	}
 }
 
@@ -63,6 +71,7 @@ func smokeBenchConfig() benchConfig {
 	return benchConfig{
 		Smoke: true, RawDocs: 300, IngestMsgs: 400, Customers: 40, ListTickets: 200, ListRequests: 50,
 		Conns: 100, LiveRate: 40, LiveVisitors: 10, LiveDuration: 2 * time.Second, Emails: 3,
+		ReportTickets: 2_000, ReportRequests: 20,
 	}
 }
 
@@ -92,10 +101,14 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	fs.IntVar(&c.LiveVisitors, "live-visitors", c.LiveVisitors, "live_*: visitors sending them")
 	fs.DurationVar(&c.LiveDuration, "live-duration", c.LiveDuration, "live_*: how long to send")
 	fs.IntVar(&c.Emails, "emails", c.Emails, "email_latency_p50_s: mails appended over IMAP")
+	fs.IntVar(&c.ReportTickets, "report-tickets", c.ReportTickets, "report_p99_ms: tickets in the report index")
+	fs.IntVar(&c.ReportRequests, "report-requests", c.ReportRequests, "report_p99_ms: summaries measured")
+	slaBenchFlags(fs, &c)
 	fs.StringVar(&c.Only, "only", "", "comma-separated phases to run: "+strings.Join(allPhases, ","))
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the node's CPU profile to this file (go tool pprof)")
 	fs.StringVar(&c.MemProfile, "memprofile", "", "write the node's heap profile to this file at shutdown")
 	fs.BoolVar(&c.KeepDir, "keep", false, "keep the temporary data directory")
+	fs.BoolVar(&c.ColdStart, "cold-start", false, "measure cold_start_s, warm_start_s and binary_mib: clone, empty Go caches, go run to the banner (minutes; needs the module proxy); only these unless -only names phases")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: svar bench [flags]\n\nStarts Svar on embedded defaults in a temporary data directory as a child\n"+
 			"process, drives it through its real entry points and prints one\n`BENCH <name> <value> <unit>` line per figure. See docs/benchmarks.md.\n\nflags:")
@@ -166,25 +179,38 @@ type benchFigureSpec struct {
 	digits     int
 	target     float64
 	atLeast    bool // the target is a floor (else a ceiling); 0: no target
+	asked      bool // printed only when measured (svar bench -cold-start)
 }
 
 var benchFigureSpecs = []benchFigureSpec{
-	{"raw_insert_per_s", "docs/s", 0, 0, false},
-	{"ingest_msgs_per_s", "msgs/s", 0, 1000, true},
-	{"ingest_ratio", "x", 2, 0.5, true},
-	{"live_p50_ms", "ms", 2, 0, false},
-	{"live_p99_ms", "ms", 2, 10, false},
-	{"email_latency_p50_s", "s", 3, 1, false},
-	{"chat_conns", "conns", 0, 10_000, true},
-	{"rss_per_conn_kib", "KiB", 1, 24, false},
-	{"list_p99_ms", "ms", 2, 25, false},
-	{"idle_rss_mb", "MB", 1, 100, false},
+	{"raw_insert_per_s", "docs/s", 0, 0, false, false},
+	{"ingest_msgs_per_s", "msgs/s", 0, 1000, true, false},
+	{"ingest_ratio", "x", 2, 0.5, true, false},
+	{"assign_p50_ms", "ms", 2, 0, false, false},
+	{"assign_p99_ms", "ms", 2, 20, false, false},
+	{"live_p50_ms", "ms", 2, 0, false, false},
+	{"live_p99_ms", "ms", 2, 10, false, false},
+	{"email_latency_p50_s", "s", 3, 1, false, false},
+	{"chat_conns", "conns", 0, 10_000, true, false},
+	{"rss_per_conn_kib", "KiB", 1, 24, false, false},
+	{"list_p99_ms", "ms", 2, 25, false, false},
+	{"idle_rss_mb", "MB", 1, 100, false, false},
+	{"cold_start_s", "s", 1, 120, false, true},
+	{"cold_cpu_s", "s", 1, 0, false, true},
+	{"warm_start_s", "s", 1, 0, false, true},
+	{"binary_mib", "MiB", 1, 0, false, true},
+	{"sla_fire_lag_p99_ms", "ms", 1, 1000, false, false},
+	{"ingest_sla_msgs_per_s", "msgs/s", 0, 0, false, false},
+	{"report_p99_ms", "ms", 2, 100, false, false},
 }
 
 // results collects the figures of a run; safe for concurrent use.
 type benchResults struct {
 	mu   sync.Mutex
 	figs map[string]benchFigure
+	// askedOnly prints only the figures measured on request (a run of
+	// svar bench -cold-start without -only).
+	askedOnly bool
 }
 
 func newBenchResults() *benchResults { return &benchResults{figs: map[string]benchFigure{}} }
@@ -231,6 +257,9 @@ func (r *benchResults) print(out, log io.Writer, smoke bool) {
 	}
 	for _, s := range benchFigureSpecs {
 		f, ok := r.figs[s.name]
+		if (!ok && s.asked) || (r.askedOnly && !s.asked) {
+			continue
+		}
 		if !ok {
 			f = benchFigure{name: s.name, reason: "not run (see -only)"}
 		}
@@ -279,11 +308,19 @@ func benchMain(ctx context.Context, args []string, out, stderr io.Writer, launch
 	}
 	b := &bench{cfg: cfg, res: newBenchResults(), progress: newBenchProgress(stderr), launch: launch}
 	start := time.Now()
-	err = b.run(ctx)
+	if cfg.ColdStart {
+		b.res.askedOnly = cfg.Only == ""
+		err = b.measureColdStart(ctx)
+	}
+	if err == nil && (!cfg.ColdStart || cfg.Only != "") {
+		err = b.run(ctx)
+	}
 	b.progress.done()
 	var names []string
 	for _, s := range benchFigureSpecs {
-		names = append(names, s.name)
+		if !s.asked || cfg.ColdStart {
+			names = append(names, s.name)
+		}
 	}
 	if err != nil {
 		b.res.failUnset("the run stopped early: "+benchOneLine(err.Error()), names...)

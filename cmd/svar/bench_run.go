@@ -43,8 +43,11 @@ var phaseFigures = map[string][]string{
 	phaseRaw:    {"raw_insert_per_s"},
 	phaseIngest: {"ingest_msgs_per_s", "ingest_ratio"},
 	phaseList:   {"list_p99_ms"},
+	phaseAssign: {"assign_p50_ms", "assign_p99_ms"},
 	phaseLive:   {"live_p50_ms", "live_p99_ms"},
 	phaseEmail:  {"email_latency_p50_s"},
+	phaseReport: {"report_p99_ms"},
+	phaseSLA:    {"sla_fire_lag_p99_ms", "ingest_sla_msgs_per_s"},
 }
 
 func (b *bench) run(ctx context.Context) error {
@@ -111,8 +114,11 @@ func (b *bench) run(ctx context.Context) error {
 		{phaseRaw, b.rawPhase},
 		{phaseIngest, b.ingestPhase},
 		{phaseList, b.listPhase},
+		{phaseAssign, b.assignPhase},
 		{phaseLive, b.livePhase},
 		{phaseEmail, b.emailPhase},
+		{phaseReport, b.reportPhase},
+		{phaseSLA, b.slaPhase},
 	}
 	for _, s := range steps {
 		if !b.cfg.runs(s.name) {

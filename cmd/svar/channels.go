@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/svar-dev/svar/channels/chat"
 	"github.com/svar-dev/svar/channels/email"
 	"github.com/svar-dev/svar/channels/sms"
+	"github.com/svar-dev/svar/configs"
 	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/web"
 )
@@ -46,6 +48,19 @@ func (r reporting) ReportDelivery(ctx context.Context, id string, d ticketing.De
 	return m, err
 }
 
+// replyChannels are the channels whose adapters this configuration runs:
+// chat always, email and SMS when they are set up.
+func replyChannels(c *configs.Config) []ticketing.Channel {
+	out := []ticketing.Channel{ticketing.ChannelChat}
+	if c.EmailOn() {
+		out = append(out, ticketing.ChannelEmail)
+	}
+	if c.SMSOn() {
+		out = append(out, ticketing.ChannelSMS)
+	}
+	return out
+}
+
 // startChannels starts the configured channel adapters and returns their
 // HTTP routes. checks receives per-channel reply validators.
 func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]func(string) (map[string]string, error)) ([]web.Router, error) {
@@ -65,10 +80,11 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 		return nil, err
 	}
 	ch, err := chat.New(chat.Options{Publisher: m.Bus, Outbound: m.Bus, Relay: m.Bus, Service: svc, Store: m.Store,
-		IdentitySecret: c.Chat.IdentitySecret, AllowedOrigins: origins, Demo: c.DemoOn(), PublicURL: c.PublicURL,
+		Hours:          m.chatHours,
+		IdentitySecret: c.Chat.IdentitySecret, AllowedOrigins: origins, Demo: c.DemoOn(), PublicURL: c.PublicURL, Files: m.files,
 		EmailFallback: c.EmailOn(), FallbackGrace: c.Chat.FallbackGrace, MessagesPerMinute: c.Chat.MessagesPerMinute,
 		MaxConnsPerIP: c.Chat.MaxPerAddress, MaxConnsPerVisitor: c.Chat.MaxPerVisitor, ClientIP: clientIP,
-		Logger: log.With("component", "chat")})
+		CSAT: m.CSAT, Logger: log.With("component", "chat")})
 	if err != nil {
 		return nil, fmt.Errorf("chat: %w", err)
 	}
@@ -83,7 +99,9 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 				Mailbox: c.Email.Mailbox, TLS: c.Email.IMAP.TLS},
 			SMTP: email.SMTPOptions{Addr: c.Email.SMTP.Addr, Username: c.Email.SMTP.Username, Password: c.Email.SMTP.Password,
 				TLS: c.Email.SMTP.TLS},
-			Publisher: m.Bus, Outbound: m.Bus, Store: m.Store, Deliveries: svc, Leases: m.Leases, Logger: log.With("component", "email")})
+			AuthServIDs: c.Email.AuthServIDs,
+			Publisher:   m.Bus, Outbound: m.Bus, Store: m.Store, Deliveries: svc, Leases: m.Leases, Logger: log.With("component", "email"),
+			Dropped: func(reason string) { m.Metrics.EmailDropped.WithLabelValues(reason).Inc() }})
 		if err != nil {
 			return nil, fmt.Errorf("email: %w", err)
 		}
@@ -97,7 +115,7 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 			Twilio:        sms.TwilioOptions{AccountSID: c.SMS.TwilioAccountSID, AuthToken: c.SMS.TwilioAuthToken, APIBase: c.SMS.TwilioAPIBase},
 			Elks: sms.ElksOptions{Username: c.SMS.ElksUsername, Password: c.SMS.ElksPassword, APIBase: c.SMS.ElksAPIBase,
 				WebhookSecret: c.SMS.ElksWebhookSecret},
-			Publisher: m.Bus, Outbound: m.Bus, Store: m.Store, Service: svc, Logger: log.With("component", "sms")})
+			Publisher: m.Bus, Outbound: m.Bus, Store: m.Store, Service: svc, Files: m.files, Intercept: m.CSAT, Logger: log.With("component", "sms")})
 		if err != nil {
 			return nil, fmt.Errorf("sms: %w", err)
 		}
@@ -107,6 +125,16 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 		routers = append(routers, s)
 	}
 	return routers, nil
+}
+
+// chatHours tells the chat widget whether the shop is open. A shop that
+// never set its hours is not announced as closed.
+func (m *Main) chatHours(ctx context.Context) (bool, time.Time, error) {
+	st, err := m.Hours.Status(ctx, "")
+	if err == nil && !st.Configured {
+		return true, time.Time{}, nil
+	}
+	return st.Open, st.NextOpen, err
 }
 
 // clientIP is how every per-address limit of the node tells a request's

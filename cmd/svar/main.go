@@ -1,6 +1,6 @@
 // Command svar runs the Svar helpdesk: `svar` or `svar serve` starts a
 // node (embedded NATS and store unless told otherwise); `svar bench` runs
-// the benchmarks.
+// the benchmarks; `svar -h` lists every subcommand (commands.go).
 package main
 
 import (
@@ -20,14 +20,22 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	_ "time/tzdata" // business hours' timezones without system zoneinfo
 
 	"github.com/svar-dev/svar/configs"
 	"github.com/svar-dev/svar/realtime"
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/autoreply"
+	"github.com/svar-dev/svar/ticketing/csat"
+	"github.com/svar-dev/svar/ticketing/files"
+	"github.com/svar-dev/svar/ticketing/hours"
+	"github.com/svar-dev/svar/ticketing/macro"
 	"github.com/svar-dev/svar/ticketing/merge"
 	"github.com/svar-dev/svar/ticketing/mongostore"
 	"github.com/svar-dev/svar/ticketing/natsbus"
 	"github.com/svar-dev/svar/ticketing/order"
+	"github.com/svar-dev/svar/ticketing/report"
+	"github.com/svar-dev/svar/ticketing/sla"
 	"github.com/svar-dev/svar/ticketing/staff"
 	"github.com/svar-dev/svar/ticketing/webhook"
 	"github.com/svar-dev/svar/web"
@@ -36,22 +44,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	args := os.Args[1:]
-	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
-	}
-	var err error
-	switch cmd {
-	case "serve":
-		err = serve(ctx, args)
-	case "bench":
-		err = runBench(ctx, args, os.Stdout)
-	case "help":
-		fmt.Println("usage: svar [serve|bench] [flags]; svar serve -h lists the settings")
-	default:
-		err = fmt.Errorf("unknown command %q (want serve or bench)", cmd)
-	}
+	err := dispatch(ctx, os.Args[1:], os.Stdout)
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "svar:", err)
 		os.Exit(1)
@@ -91,12 +84,25 @@ type Main struct {
 	Webhooks *webhook.Service // events POSTed to the shop's other systems
 	Merges   *merge.Service   // customer merges and their undo
 	Service  *ticketing.Service
+	Macros   *macro.Service
+	files    *files.Signer
 	Hub      *realtime.Hub
 	Staff    *staff.Service
+	CSAT     *csat.Service
+	Reports  *report.Index
 	teams    teamsParts // assignment and notifications (teams.go)
 	Metrics  *web.Metrics
 	Web      *web.Server
 	channels channels
+
+	// Hours, SLA and AutoReply are the business hours, SLA clocks and
+	// out-of-hours replies.
+	Hours     *hours.Service
+	SLA       *sla.Service
+	AutoReply *autoreply.Service
+	// BreachHook, when set before Run, hears every SLA breach this node
+	// records (the benchmark measures due → breach with it).
+	BreachHook func(ticketID, metric string, due time.Time)
 
 	httpSrv  *http.Server
 	listener net.Listener
@@ -104,8 +110,13 @@ type Main struct {
 	wg       sync.WaitGroup
 	closed   sync.Once
 	ready    readiness
+	// sharedWarned is the last embedded-store sharing finding warned about.
+	sharedWarned string
 	// AdminPassword is the generated first password, if one was generated.
 	AdminPassword string
+	// ConsoleGrace is how long an agent stays online after their last
+	// console closed (0: realtime's default); tests shorten it.
+	ConsoleGrace time.Duration
 	// StoreServer, when set before Run with SVAR_MONGODB_URI empty, is an
 	// embedded store already running in this process that the node uses
 	// instead of starting its own, sharing its document locks (tests run
@@ -159,6 +170,10 @@ func (m *Main) Run(ctx context.Context) error {
 			return fmt.Errorf("embedded NATS: %w", err)
 		}
 		m.embNATS, natsURL = e, e.ClientURL()
+		// svar backup finds the running embedded server here.
+		if err := os.WriteFile(filepath.Join(c.DataDir, "nats", natsURLFile), []byte(natsURL+"\n"), 0o600); err != nil {
+			return fmt.Errorf("data dir: %w", err)
+		}
 	}
 	mongoURI, embStore := c.MongoDBURI, m.StoreServer
 	if mongoURI == "" && embStore != nil {
@@ -175,7 +190,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.embStore, embStore, mongoURI = e, e, e.URI()
 	}
 	host, _ := os.Hostname()
-	bus, err := natsbus.Connect(startCtx, natsbus.Options{URL: natsURL, Name: "svar-" + host, Replicas: c.NATSReplicas, Logger: log.With("component", "bus")})
+	bus, err := natsbus.Connect(startCtx, natsbus.Options{URL: natsURL, Name: "svar-" + host, Replicas: c.NATSReplicas, Embedded: m.embNATS, Logger: log.With("component", "bus")})
 	if err != nil {
 		return fmt.Errorf("connect NATS %s: %w", redact(natsURL), err)
 	}
@@ -186,14 +201,18 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("connect MongoDB %s: %w", redact(mongoURI), err)
 	}
 	m.Store = store
+	m.warnSharedStore(startCtx)
+	m.goRun("store-sharing", func() error { return m.watchSharedStore(ctx) })
 
 	m.Metrics = web.NewMetrics()
 	checks := map[ticketing.Channel]func(string) (map[string]string, error){}
 	m.Service = ticketing.New(ticketing.Options{Store: store, Bus: bus, Logger: log.With("component", "core"),
-		ReopenWindow: c.ReopenWindow, ReplyChecks: checks, NormalizePhone: phoneNormalizer(c.SMS.DefaultRegion)})
+		ReopenWindow: c.ReopenWindow, ReplyChecks: checks, ReplyChannels: replyChannels(c),
+		NormalizePhone: phoneNormalizer(c.SMS.DefaultRegion)})
+	m.Macros = macro.New(macro.Options{Store: store, State: store, Tickets: store, Customers: store, Core: m.Service, Events: bus})
 	m.Staff = staff.New(staff.Options{Store: store, Relay: bus, Logger: log.With("component", "staff")})
 	m.Hub = realtime.New(realtime.Options{Logger: log.With("component", "realtime"), Backlog: bus, Relay: bus,
-		Tickets: m.Service.Inbox(), Viewers: m.Staff.ViewerOf, OnAvailability: m.availabilityChanged})
+		Tickets: m.Service.Inbox(), Viewers: m.Staff.ViewerOf, OnAvailability: m.availabilityChanged, ConsoleGrace: m.ConsoleGrace})
 	m.Staff.OnViewChange(m.Hub.RefreshViewers)
 
 	created, generated, err := staff.EnsureAdmin(startCtx, store, c.AdminEmail, c.AdminPassword)
@@ -212,10 +231,13 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("load inbox: %w", err)
 	}
 	m.ready.applied.Store(seq)
+	m.startTeams(ctx, seq)
 	m.goRun("events", func() error {
 		return bus.SubscribeEvents(ctx, seq, func(ev *ticketing.Event) {
 			m.ready.applied.Store(ev.Seq)
 			m.Service.ApplyEvent(ev)
+			m.applyTeams(ev)
+			m.Macros.ApplyEvent(ev)
 			m.Hub.Publish(ev)
 		})
 	})
@@ -225,7 +247,27 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Merges = merge.New(store, m.Service, m.Orders)
 	m.Webhooks = webhook.New(webhook.Options{Store: store, Feed: bus, AllowPrivate: c.WebhookAllowPrivate, Logger: log.With("component", "webhook")})
 	m.goRun("webhooks", func() error { return m.Webhooks.Run(ctx) })
+	m.Hours = hours.NewService(store, nil)
+	m.SLA = sla.New(sla.Options{Store: store, Core: m.Service, Scheduler: bus, Events: bus, Hours: m.Hours,
+		Logger: log.With("component", "sla"), OnBreach: m.onBreach})
+	m.goRun("sla", func() error { return m.SLA.Run(ctx) })
+	m.AutoReply = autoreply.New(autoreply.Options{Store: store, Core: m.Service, Events: bus, Hours: m.Hours,
+		Logger: log.With("component", "autoreply")})
+	m.goRun("autoreply", func() error { return m.AutoReply.Run(ctx) })
+	m.CSAT = csat.New(csat.Options{Core: m.Service, Store: store, Events: bus, Scheduler: bus, PublicURL: c.PublicURL,
+		Logger: log.With("component", "csat")})
+	m.goRun("csat", func() error { return m.CSAT.Run(ctx) })
+	m.Reports, err = report.Open(report.Options{Path: filepath.Join(c.DataDir, "report.db"), Store: store, Events: bus,
+		Calendars: report.Hours{S: m.Hours}, Logger: log.With("component", "report")})
+	if err != nil {
+		return fmt.Errorf("report index: %w", err)
+	}
+	m.goRun("report", func() error { return m.Reports.Run(ctx) })
 
+	// Signed download links for agents' attachments (chat, SMS, /files/).
+	if m.files, err = files.LoadSigner(startCtx, store, c.PublicURL); err != nil {
+		return err
+	}
 	routers, err := m.startChannels(ctx, checks)
 	if err != nil {
 		return err
@@ -233,10 +275,13 @@ func (m *Main) Run(ctx context.Context) error {
 
 	m.registerGauges()
 	clientIP, _ := m.clientIP() // startChannels has checked it
-	m.Web = web.New(web.Options{Service: m.Service, Store: store, Staff: m.Staff, Presence: m.Hub, Live: m.Hub, Metrics: m.Metrics,
+	m.Web = web.New(web.Options{Service: m.Service, Store: store, Staff: m.Staff, Presence: m.Hub, Routing: m.teams.assigner, Notifications: m.teams.notify, Live: m.Hub, Metrics: m.Metrics,
+		Macros: m.Macros, Files: m.files,
 		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Ready: &m.ready, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
+		Hours: m.Hours, SLA: m.SLA, AutoReply: m.AutoReply,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://"),
-		ClientIP: clientIP, Orders: m.Orders, Webhooks: m.Webhooks, Merges: m.Merges})
+		ClientIP: clientIP, CSAT: m.CSAT, Reports: m.Reports,
+		Orders: m.Orders, Webhooks: m.Webhooks, Merges: m.Merges})
 	ln, err := net.Listen("tcp", c.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (SVAR_HTTP_ADDR): %w", c.HTTPAddr, err)
@@ -266,6 +311,12 @@ func (m *Main) Run(ctx context.Context) error {
 }
 
 // ingest is the inbound handler: the core plus metrics.
+func (m *Main) onBreach(ticketID, metric string, due time.Time) {
+	if m.BreachHook != nil {
+		m.BreachHook(ticketID, metric, due)
+	}
+}
+
 func (m *Main) ingest(ctx context.Context, envs []*ticketing.Envelope) []error {
 	errs := m.Service.Ingest(ctx, envs)
 	for i, err := range errs {
@@ -385,6 +436,9 @@ func (m *Main) Close() error {
 			m.cancel()
 		}
 		m.wg.Wait()
+		if m.Reports != nil {
+			_ = m.Reports.Close()
+		}
 		if m.Bus != nil {
 			m.Bus.Close()
 		}

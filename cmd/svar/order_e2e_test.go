@@ -47,7 +47,7 @@ func putOrder(t *testing.T, c *agentClient, number string, body map[string]any) 
 }
 
 // ticketOf polls until the customer has a ticket and returns it.
-func ticketOf(t *testing.T, c *agentClient, customerID string, ok func(*ticketing.Ticket) bool) *ticketing.Ticket {
+func orderCustomerTicket(t *testing.T, c *agentClient, customerID string, ok func(*ticketing.Ticket) bool) *ticketing.Ticket {
 	t.Helper()
 	var got *ticketing.Ticket
 	eventually(t, "ticket of "+customerID, func() error {
@@ -110,7 +110,7 @@ func TestOrdersLinkToTheirCustomerAndTheirTickets(t *testing.T) {
 	if err := m.Bus.PublishInbound(ctx, chatEnvelope("shop-7", "chat-1", "Hej, var är min beställning 1042? Och #2001?")); err != nil {
 		t.Fatal(err)
 	}
-	tk := ticketOf(t, c, anna, func(tk *ticketing.Ticket) bool { return slices.Contains(tk.OrderNumbers, "1042") })
+	tk := orderCustomerTicket(t, c, anna, func(tk *ticketing.Ticket) bool { return slices.Contains(tk.OrderNumbers, "1042") })
 	if slices.Contains(tk.OrderNumbers, "2001") {
 		t.Fatalf("Anna's ticket links Berit's order: %v", tk.OrderNumbers)
 	}
@@ -127,7 +127,7 @@ func TestOrdersLinkToTheirCustomerAndTheirTickets(t *testing.T) {
 	if err := m.Bus.PublishInbound(ctx, envelope("berit@example.se", "<b1@x>", "Min beställning 1042, ordernummer: 2001")); err != nil {
 		t.Fatal(err)
 	}
-	bt := ticketOf(t, c, berit, func(tk *ticketing.Ticket) bool { return slices.Contains(tk.OrderNumbers, "2001") })
+	bt := orderCustomerTicket(t, c, berit, func(tk *ticketing.Ticket) bool { return slices.Contains(tk.OrderNumbers, "2001") })
 	if slices.Contains(bt.OrderNumbers, "1042") {
 		t.Fatalf("Berit's ticket links Anna's order: %v", bt.OrderNumbers)
 	}

@@ -5,10 +5,55 @@ import (
 	"time"
 
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/assign"
+	"github.com/svar-dev/svar/ticketing/natsbus"
+	"github.com/svar-dev/svar/ticketing/notify"
 )
 
 // teamsParts are the team workflow's parts of a node.
-type teamsParts struct{}
+type teamsParts struct {
+	assigner *assign.Assigner
+	notify   *notify.Service
+}
+
+// Durable consumers of the team workflow.
+const (
+	consumerAssign   = "svar-assign"
+	consumerHandBack = "svar-assign-handback"
+	consumerNotify   = "svar-notify"
+)
+
+// startTeams wires assignment: its model from the inbox at seq, and the
+// decision and hand-back consumers. Call it after LoadInbox and before
+// the events subscription starts.
+func (m *Main) startTeams(ctx context.Context, seq uint64) {
+	m.teams.notify = notify.New(m.Store, m.Bus)
+	a := assign.New(assign.Options{Core: m.Service, Directory: m.Staff, Presence: m.Hub, Bus: m.Bus, Store: m.Store,
+		HandBackAfter: m.Config.HandBackAfter, Notify: m.teams.notify.Publish, Logger: m.logger().With("component", "assign")})
+	m.teams.assigner = a
+	m.Staff.OnViewChange(a.Invalidate)
+	m.Service.Inbox().Range(func(t *ticketing.Ticket) { a.Model().Apply(t, t.UpdatedAt) })
+	a.Model().SetApplied(seq)
+	m.goRun("assign", func() error {
+		return m.Bus.ConsumeEventWork(ctx, natsbus.EventWork{Name: consumerAssign,
+			Types: []string{"ticket.>", "agent.>"}, MaxAckPending: 1}, a.Handle)
+	})
+	m.goRun("notify", func() error {
+		return m.Bus.ConsumeEventWork(ctx, natsbus.EventWork{Name: consumerNotify,
+			Types: []string{ticketing.EventNotification, ticketing.EventMessageCreated}, MaxAckPending: 1}, m.teams.notify.Handle)
+	})
+	m.goRun("hand-back", func() error {
+		return m.Bus.ConsumeEventWork(ctx, natsbus.EventWork{Name: consumerHandBack,
+			Types: []string{ticketing.EventAgentAvailability}, MaxAckPending: 1000}, a.HandBack)
+	})
+}
+
+// applyTeams keeps the team workflow's read models current.
+func (m *Main) applyTeams(ev *ticketing.Event) {
+	if m.teams.assigner != nil {
+		m.teams.assigner.Model().ApplyEvent(ev)
+	}
+}
 
 // availabilityChanged tells every node's assignment, through the events
 // stream, that an agent came online or went offline.

@@ -1,7 +1,9 @@
 package mongostore_test
 
 import (
+	"errors"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/svar-dev/svar/ticketing"
@@ -137,4 +139,74 @@ func TestSetDelivery(t *testing.T) {
 	mustNotFound(t, err)
 	_, err = s.SetDelivery(ctx, "nope", ticketing.Delivery{Status: ticketing.DeliveryDelivered})
 	mustNotFound(t, err)
+}
+
+// TestSetDeliveryConcurrentReports: reports that race (a provider's sent
+// and delivered callbacks on two nodes) end with the final state whatever
+// their order, on the same _id-only path both servers run.
+func TestSetDeliveryConcurrentReports(t *testing.T) {
+	s := mongotest.New(t)
+	ctx := t.Context()
+	for i := range 20 {
+		id := fmt.Sprintf("race%d", i)
+		out := newMessage(id, 1)
+		out.Direction = ticketing.DirectionOutbound
+		out.Delivery = &ticketing.Delivery{Status: ticketing.DeliveryQueued}
+		_, err := s.InsertMessages(ctx, []*ticketing.Message{out})
+		mustNil(t, err)
+		var wg sync.WaitGroup
+		for _, st := range []string{ticketing.DeliverySent, ticketing.DeliveryDelivered, ticketing.DeliveryQueued, ticketing.DeliverySent} {
+			wg.Go(func() {
+				if _, err := s.SetDelivery(ctx, id, ticketing.Delivery{Status: st}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		m, err := s.GetMessage(ctx, id)
+		mustNil(t, err)
+		equal(t, id+" status", m.Delivery.Status, ticketing.DeliveryDelivered)
+	}
+	if _, err := s.SetDelivery(ctx, "race0", ticketing.Delivery{Status: "sent.x"}); ticketing.ErrorCode(err) != ticketing.EInvalid {
+		t.Fatalf("a status with a dot: %v", err)
+	}
+}
+
+// TestInsertMessagesRefusedAlone: a message the store refuses fails on its
+// own, whether the server refuses it (a "$" key) or the driver cannot even
+// encode it (a NUL in a key); the others are stored, and a redelivered
+// batch finds them as duplicates.
+func TestInsertMessagesRefusedAlone(t *testing.T) {
+	s := mongotest.New(t)
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name string
+		meta map[string]string
+	}{
+		{"server refuses", map[string]string{"$where": "1"}},
+		{"driver refuses", map[string]string{"a\x00b": "1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := newMessage("bad-"+tc.name, 2)
+			bad.Meta = tc.meta
+			batch := []*ticketing.Message{newMessage("a-"+tc.name, 1), bad, newMessage("c-"+tc.name, 3)}
+			for attempt, wantDup := range []bool{false, true} {
+				dup, err := s.InsertMessages(ctx, batch)
+				var each *ticketing.InsertErrors
+				if !errors.As(err, &each) || len(each.Errs) != 3 {
+					t.Fatalf("attempt %d: err = %v, want *InsertErrors for 3", attempt, err)
+				}
+				if each.Errs[0] != nil || each.Errs[2] != nil || ticketing.ErrorCode(each.Errs[1]) != ticketing.EInvalid {
+					t.Fatalf("attempt %d: errs = %v", attempt, each.Errs)
+				}
+				equalSlice(t, "dup", dup, []bool{wantDup, false, wantDup})
+			}
+			for _, m := range []*ticketing.Message{batch[0], batch[2]} {
+				_, err := s.GetMessage(ctx, m.ID)
+				mustNil(t, err)
+			}
+			_, err := s.GetMessage(ctx, bad.ID)
+			mustNotFound(t, err)
+		})
+	}
 }

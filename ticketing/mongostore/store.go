@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -31,6 +32,7 @@ const (
 	collCustomerOrders    = "customer_orders"    // ticketing/order
 	collWebhooks          = "webhooks"           // ticketing/webhook
 	collWebhookDeliveries = "webhook_deliveries" // ticketing/webhook
+	collMacros            = "macros"             // macro.go
 )
 
 // collections lists every collection Open creates.
@@ -39,6 +41,7 @@ func collections() []string {
 		collIdentities, collCustomers, collTickets, collTicketNumbers, collCounters, collMessages,
 		collAgents, collSessions, collState, collBlobs, collBlobChunks,
 		collOrders, collCustomerOrders, collWebhooks, collWebhookDeliveries,
+		collMacros,
 	}
 }
 
@@ -65,6 +68,8 @@ type Store struct {
 	db       *mongo.Database
 	embedded *Embedded
 	locks    *docLocks // nil on an external server
+	ferret   bool      // the server is FerretDB (the embedded store)
+	domain   string    // names this process's locks in CheckSharing
 	log      *slog.Logger
 
 	identities, customers, tickets, ticketNumbers, counters, messages,
@@ -102,8 +107,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		embedded: o.Embedded,
 		log:      o.Logger,
 	}
+	s.domain = newDomain()
 	if o.Embedded != nil {
 		s.locks = o.Embedded.locks
+		s.domain = o.Embedded.domain
 	}
 	for name, c := range map[string]**mongo.Collection{
 		collIdentities: &s.identities, collCustomers: &s.customers, collTickets: &s.tickets,
@@ -114,6 +121,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		*c = s.db.Collection(name)
 	}
 	if err := s.setup(ctx); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, err
+	}
+	if s.ferret, err = s.isFerretDB(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, err
 	}
@@ -142,19 +153,11 @@ func (s *Store) setup(ctx context.Context) error {
 			return fmt.Errorf("mongostore: open: create collection %s: %w", n, err)
 		}
 	}
-	// One index per command: FerretDB v1 panics on a createIndexes that
-	// lists more than one index that already exists.
-	for _, ix := range indexes() {
-		if s.embedded != nil && !ix.unique {
-			continue // the embedded server's queries never use them; each would cost every write
-		}
-		m := mongo.IndexModel{Keys: ix.keys, Options: options.Index().SetName(ix.name)}
-		if ix.unique {
-			m.Options.SetUnique(true)
-		}
-		if _, err := s.db.Collection(ix.coll).Indexes().CreateOne(ctx, m); err != nil {
-			return fmt.Errorf("mongostore: open: create index %s on %s: %w", ix.name, ix.coll, err)
-		}
+	// The embedded server's queries never use a non-unique index; each
+	// would cost every write. TestEveryIndexBuilds runs the same code with
+	// all of them on the embedded server, so MongoDB's set is tested too.
+	if err := createIndexes(ctx, s.db, s.embedded == nil); err != nil {
+		return err
 	}
 	if s.embedded != nil {
 		if err := s.embedded.IndexIDs(ctx, s.db.Name()); err != nil {
@@ -181,6 +184,25 @@ func indexes() []indexSpec {
 	}
 }
 
+// createIndexes creates the unique indexes, and with all the others too,
+// one per command: FerretDB v1 panics on a createIndexes that lists more
+// than one index that already exists.
+func createIndexes(ctx context.Context, db *mongo.Database, all bool) error {
+	for _, ix := range indexes() {
+		if !all && !ix.unique {
+			continue
+		}
+		m := mongo.IndexModel{Keys: ix.keys, Options: options.Index().SetName(ix.name)}
+		if ix.unique {
+			m.Options.SetUnique(true)
+		}
+		if _, err := db.Collection(ix.coll).Indexes().CreateOne(ctx, m); err != nil {
+			return fmt.Errorf("mongostore: open: create index %s on %s: %w", ix.name, ix.coll, err)
+		}
+	}
+	return nil
+}
+
 type indexSpec struct {
 	coll, name string
 	keys       bson.D
@@ -196,10 +218,33 @@ func (s *Store) Close(ctx context.Context) error {
 	return nil
 }
 
-// Ping checks that the server answers.
+// diskFullBytes is the free space below which the embedded store's disk
+// counts as full.
+const diskFullBytes = 1 << 20
+
+// healthProbeID is the state document Ping writes: one for all nodes.
+const healthProbeID = "health:probe"
+
+// Ping checks that the server answers and can write: a server on a full
+// disk still answers pings and reads.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.client.Ping(ctx, nil); err != nil {
 		return fmt.Errorf("mongostore: ping: %w", err)
+	}
+	if e := s.embedded; e != nil {
+		// A small write still fits in the pages SQLite has; a real one
+		// does not.
+		if free, err := freeBytes(e.dir); err == nil && free < diskFullBytes {
+			return fmt.Errorf("mongostore: ping: the data dir's disk is full (%d bytes free): the store cannot write", free)
+		}
+	}
+	err := upsertRetry(func() error {
+		_, err := s.state.UpdateOne(ctx, byID(healthProbeID),
+			bson.D{{Key: "$set", Value: bson.D{{Key: "at", Value: time.Now().UTC()}}}}, options.UpdateOne().SetUpsert(true))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mongostore: ping: cannot write: %w", err)
 	}
 	return nil
 }

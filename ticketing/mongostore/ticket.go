@@ -202,6 +202,12 @@ func ticketUpdate(c ticketing.TicketChange) bson.D {
 	if c.CustomerID != nil {
 		set = append(set, bson.E{Key: "customer_id", Value: *c.CustomerID})
 	}
+	if c.CSAT != nil {
+		set = append(set, bson.E{Key: "csat", Value: c.CSAT})
+	}
+	if c.SLA != nil {
+		set = append(set, bson.E{Key: "sla", Value: c.SLA})
+	}
 	for _, m := range []struct {
 		field string
 		t     time.Time

@@ -23,7 +23,8 @@
       noagent: "No agent is online right now. Leave your email and we'll reply there.",
       email: "Your email", save: "Save", saved: a => "Thanks! If you have left, we'll reply to " + a + ".",
       emailmsg: a => "My email address: " + a, log: "Conversation", rate: "You are sending messages too fast. Wait a moment.",
-      mailed: "Sent to you by email"
+      mailed: "Sent to you by email",
+      rateus: "How satisfied are you with the help you got?", star: n => n + " of 5", thanks: "Thanks for your rating!"
     },
     sv: {
       open: "Öppna chatten", close: "Stäng chatten", title: "Chatta med oss", hi: "Hej! Hur kan vi hjälpa dig?",
@@ -34,7 +35,8 @@
       noagent: "Ingen handläggare är online just nu. Lämna din e-postadress så svarar vi där.",
       email: "Din e-postadress", save: "Spara", saved: a => "Tack! Om du har gått svarar vi till " + a + ".",
       emailmsg: a => "Min e-postadress: " + a, log: "Konversation", rate: "Du skickar meddelanden för snabbt. Vänta en stund.",
-      mailed: "Skickat till dig via e-post"
+      mailed: "Skickat till dig via e-post",
+      rateus: "Hur nöjd är du med hjälpen du fick?", star: n => n + " av 5", thanks: "Tack för ditt betyg!"
     }
   }[lang];
 
@@ -79,6 +81,7 @@ h2{margin:0;font-size:16px;font-weight:700;flex:1}
 .them{align-self:flex-start}.them .b{background:#fff;border:1px solid #e3e5e8;border-bottom-left-radius:4px}
 .sys{align-self:center;max-width:100%;text-align:center;color:#52606d;font-size:13px}
 .meta{font-size:11px;color:#616e7c;margin-top:2px}
+.files{display:flex;flex-direction:column;gap:2px;margin-top:4px}.files a{color:#0f766e;font-size:13px;overflow-wrap:anywhere}
 .fail .meta{color:#b91c1c}
 .typing{margin:0;padding:4px 14px;font-size:12px;color:#52606d;background:#f7f7f8}
 .mail{padding:10px 12px;border-top:1px solid #e3e5e8;background:#fffbeb;display:flex;flex-wrap:wrap;gap:6px;align-items:center}
@@ -133,8 +136,13 @@ button:focus-visible,textarea:focus-visible,input:focus-visible,.log:focus-visib
     badge.textContent = unread > 9 ? "9+" : String(unread);
   };
 
+  // Business hours from the welcome frame: closed, we open at … (messages are still taken).
+  let closedUntil = null;
+  const closedText = d => (lang === "sv" ? "Stängt just nu. Vi öppnar " : "Closed right now. We open ") +
+    d.toLocaleString(lang === "sv" ? "sv-SE" : "en-GB", { weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit" });
+
   const setStatus = () => {
-    status.textContent = !navigator.onLine ? T.offline : !connected || agentsOnline === null ? T.connecting : agentsOnline ? T.online : T.away;
+    status.textContent = !navigator.onLine ? T.offline : !connected || agentsOnline === null ? T.connecting : closedUntil ? closedText(closedUntil) : agentsOnline ? T.online : T.away;
     mailForm.hidden = !connected || agentsOnline !== false || !!st.e;
   };
 
@@ -153,6 +161,19 @@ button:focus-visible,textarea:focus-visible,input:focus-visible,.log:focus-visib
     }
     li.className = (mine ? "me" : "them") + (m.failed ? " fail" : "");
     li.firstChild.textContent = m.text;
+    li.firstChild.hidden = !m.text;
+    if (m.attachments && m.attachments.length) {
+      // An agent's files: signed, expiring download links.
+      let fl = li.querySelector(".files");
+      if (!fl) { fl = document.createElement("span"); fl.className = "files"; li.insertBefore(fl, li.lastChild); }
+      fl.textContent = "";
+      for (const a of m.attachments) {
+        const l = document.createElement("a");
+        l.href = new URL(a.url, base).href; l.textContent = "\u{1F4CE} " + a.filename; l.setAttribute("download", a.filename);
+        l.rel = "noopener"; l.target = "_blank";
+        fl.appendChild(l);
+      }
+    }
     let meta = mine ? T.you : (m.author && m.author.name) || T.support;
     if (m.pending) meta = T.sending;
     if (m.failed) meta = T.failed + (m.error ? ": " + m.error : "");
@@ -217,6 +238,7 @@ button:focus-visible,textarea:focus-visible,input:focus-visible,.log:focus-visib
         }
         for (const q of st.q) render({ client_id: q.c, text: q.t, pending: true });
         agentsOnline = typeof f.agents_online === "boolean" ? f.agents_online : null;
+        closedUntil = f.open === false && f.next_open ? new Date(f.next_open) : null;
         save();
         setLaunchLabel();
         setStatus();
@@ -240,6 +262,36 @@ button:focus-visible,textarea:focus-visible,input:focus-visible,.log:focus-visib
         clearTimeout(theirTypingTimer);
         typingEl.hidden = !f.typing;
         if (f.typing) theirTypingTimer = setTimeout(() => { typingEl.hidden = true; }, 8000);
+        break;
+      case "csat_request": {
+        // A rating prompt: five buttons; the answer is a csat frame.
+        if (!f.token || log.querySelector("[data-csat='" + f.token + "']")) break;
+        const li = document.createElement("li");
+        li.className = "sys csat";
+        li.dataset.csat = f.token;
+        const q = document.createElement("p");
+        q.textContent = T.rateus;
+        const g = document.createElement("div");
+        g.setAttribute("role", "group");
+        g.setAttribute("aria-label", T.rateus);
+        for (let n = 1; n <= 5; n++) {
+          const b = document.createElement("button");
+          b.type = "button";
+          b.textContent = String(n);
+          b.setAttribute("aria-label", T.star(n));
+          b.addEventListener("click", () => {
+            if (ws && connected) ws.send(JSON.stringify({ type: "csat", token: f.token, score: n }));
+            for (const x of g.querySelectorAll("button")) x.setAttribute("aria-pressed", String(x === b));
+          });
+          g.appendChild(b);
+        }
+        li.append(q, g);
+        log.appendChild(li);
+        stick();
+        break;
+      }
+      case "csat_recorded":
+        notice(T.thanks);
         break;
       case "agents":
         agentsOnline = !!f.online;

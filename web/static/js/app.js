@@ -10,6 +10,11 @@ import { TicketPane } from './ticket.js';
 import { installKeys } from './keys.js';
 import { renderSettings } from './settings.js';
 import { renderAgents } from './agents.js';
+import { renderReports } from './reports.js';
+import { renderServiceLevels, startCountdowns } from './sla.js';
+import { renderMacros } from './macros.js';
+import { installBulk } from './bulk.js';
+import { Notices } from './notices.js';
 
 const boot = JSON.parse(document.getElementById('boot').textContent);
 setStrings(boot.strings, boot.lang);
@@ -41,10 +46,15 @@ async function loadAgents() {
   }
 }
 
+let titleText = '';
+
 function setTitle(text) {
-  document.title = text ? text + ' · Svar' : 'Svar';
+  titleText = text;
+  const base = text ? text + ' · Svar' : 'Svar';
   const h1 = $('#page-h');
-  if (h1) h1.textContent = document.title;
+  if (h1) h1.textContent = base;
+  const n = app.notices ? app.notices.unread : 0;
+  document.title = n > 0 ? '(' + n + ') ' + base : base;
 }
 
 function closePane() {
@@ -76,6 +86,7 @@ async function route(opts = {}) {
     closePane();
     app.pane = new TicketPane(app, id, app.main);
     app.inbox.markCurrent(id);
+    if (app.notices) app.notices.opened(id);
     await app.pane.load();
     if (app.pane && app.pane.ticket) {
       setTitle('#' + app.pane.ticket.number + ' ' + (app.pane.ticket.subject || app.pane.ticket.preview || ''));
@@ -92,6 +103,15 @@ async function route(opts = {}) {
   } else if (p === '/agents') {
     setTitle(t('agents'));
     renderAgents(app, app.main);
+  } else if (p === '/reports') {
+    setTitle(t('reports'));
+    await renderReports(app, app.main);
+  } else if (p === '/service-levels') {
+    setTitle(t('service_levels'));
+    await renderServiceLevels(app, app.main);
+  } else if (p === '/macros') {
+    setTitle(t('macros'));
+    renderMacros(app, app.main);
   }
   const heading = $('h2', app.main);
   if (heading) heading.focus();
@@ -134,7 +154,7 @@ function interceptLinks() {
     if (!a || a.target || a.hasAttribute('download')) return;
     const url = new URL(a.href, location.href);
     if (url.origin !== location.origin) return;
-    if (!/^\/($|views\/|tickets\/|settings$|agents$)/.test(url.pathname)) return;
+    if (!/^\/($|views\/|tickets\/|settings$|agents$|macros$|service-levels$|reports$)/.test(url.pathname)) return;
     e.preventDefault();
     navigate(url.pathname + url.search);
   });
@@ -181,8 +201,18 @@ async function start() {
   setupChrome();
   interceptLinks();
   installKeys(app);
+  installBulk(app);
+  app.notices = new Notices(() => setTitle(titleText));
   app.live = new Live({
     onEvent(ev) {
+      if (ev.type === 'ticket.removed') {
+        app.inbox.remove(ev.ticket_id);
+        return;
+      }
+      if (ev.type === 'notification') {
+        app.notices.arrived(ev.notification);
+        return;
+      }
       if (ev.ticket) app.inbox.apply(ev.ticket);
       if (app.pane) app.pane.onEvent(ev);
       if (ev.type === 'ticket.created' && ev.ticket && app.mode === 'inbox') {
@@ -202,6 +232,8 @@ async function start() {
     onStatus: connStatus,
   });
   await loadAgents();
+  startCountdowns();
+  app.notices.load();
   app.live.start();
   await route({ focus: false });
 }

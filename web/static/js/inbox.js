@@ -3,6 +3,7 @@
 
 import { age, announce, channelName, debounce, h, icon, parseTime, replace, srOnly, t } from './dom.js';
 import { errorText, get } from './api.js';
+import { slaBadge } from './sla.js';
 
 export const VIEWS = ['open', 'mine', 'unassigned', 'pending', 'solved', 'all'];
 
@@ -166,6 +167,15 @@ export class Inbox {
     return this.all.get(id);
   }
 
+  // remove drops a ticket the agent may no longer see.
+  remove(id) {
+    if (!this.all.has(id)) return;
+    this.all.delete(id);
+    this.rows.delete(id);
+    this.renderSoon();
+    this.refreshCounts();
+  }
+
   // apply places a changed ticket in or out of the list.
   apply(tk) {
     const known = this.all.get(tk.id);
@@ -221,7 +231,8 @@ export class Inbox {
       keep.add(tk.id);
       let li = this.items.get(tk.id);
       if (!li) {
-        li = h('li', { class: 'row-item' }, h('a', { class: 'row', href: '/tickets/' + encodeURIComponent(tk.id), dataset: { id: tk.id } }));
+        li = h('li', { class: 'row-item' }, h('a', { class: 'row', href: '/tickets/' + encodeURIComponent(tk.id), dataset: { id: tk.id } }),
+          h('input', { type: 'checkbox', class: 'row-check', dataset: { id: tk.id }, 'aria-label': t('select_ticket', { number: tk.number }) }));
         this.items.set(tk.id, li);
       }
       this.fill(li.firstChild, tk);
@@ -276,6 +287,7 @@ export class Inbox {
         h('span', { class: 'row-number' }, '#' + tk.number),
         this.view === 'all' || this.q ? h('span', { class: 'badge status-' + tk.status }, t('status_' + tk.status)) : null,
         tk.priority === 'high' || tk.priority === 'urgent' ? h('span', { class: 'badge prio-' + tk.priority }, t('priority_' + tk.priority)) : null,
+        slaBadge(tk),
         h('span', { class: 'row-assignee' + (tk.assignee_id ? '' : ' muted') }, srOnly(t('assignee') + ': '), assignee)),
     );
   }

@@ -40,9 +40,12 @@ function renderShopOrders(orders, linked) {
     o.admin_url ? h('a', { href: o.admin_url, rel: 'noopener noreferrer', target: '_blank' }, t('order_in_shop'), srOnly(' #' + o.number)) : null)));
 }
 
-// renderCustomer fills aside with the customer and their tickets; orders
-// are the shop's orders, linked the order numbers of the current ticket.
-export function renderCustomer(aside, c, tickets, currentID, orders, linked) {
+// renderCustomer fills aside with the customer and their tickets;
+// opts.orders are the shop's orders, opts.linked the order numbers of the
+// current ticket, opts.ordersHidden hides orders from an unverified chat.
+export function renderCustomer(aside, c, tickets, currentID, opts = {}) {
+  const shopOrders = opts.orders || [];
+  const linked = opts.linked;
   const attrs = (c && c.attributes) || {};
   const badges = [];
   for (const [k, v] of Object.entries(attrs)) {
@@ -77,12 +80,16 @@ export function renderCustomer(aside, c, tickets, currentID, orders, linked) {
     parts.push(h('dl', { class: 'attrs' }, details.sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [h('dt', null, label(k)), h('dd', null, attrText(v))])));
   }
 
-  if (orders && orders.length) {
+  const orders = opts.ordersHidden ? [] : shopOrders;
+  if (opts.ordersHidden) {
+    parts.push(h('h3', null, t('orders')));
+    parts.push(h('p', { class: 'warn-text orders-hidden' }, icon('warn'), t('orders_hidden_unverified')));
+  } else if (orders.length) {
     parts.push(h('h3', null, t('orders')));
     parts.push(renderShopOrders(orders, new Set(linked || [])));
   }
   const pushed = (c && c.orders) || [];
-  if (pushed.length && !(orders && orders.length)) {
+  if (!opts.ordersHidden && pushed.length && !orders.length) {
     parts.push(h('h3', null, t('orders')));
     parts.push(h('ul', { class: 'orders' }, pushed.slice(0, 10).map((o) => h('li', null,
       h('span', { class: 'order-id' }, '#' + o.id),
@@ -96,7 +103,8 @@ export function renderCustomer(aside, c, tickets, currentID, orders, linked) {
   parts.push(others.length
     ? h('ul', { class: 'past' }, others.slice(0, 20).map((tk) => h('li', null,
       h('a', { href: '/tickets/' + encodeURIComponent(tk.id) }, '#' + tk.number + ' ' + (tk.subject || tk.preview || t('no_text'))),
-      h('span', { class: 'muted' }, ' ', t('status_' + tk.status), ' · ', formatDate(parseTime(tk.created_at))))))
+      h('span', { class: 'muted' }, ' ', t('status_' + tk.status), ' · ', formatDate(parseTime(tk.created_at)),
+        tk.csat ? ' · ' + t('csat_badge', { score: tk.csat.score }) : ''))))
     : h('p', { class: 'muted' }, t('no_past_tickets')));
   aside.replaceChildren(...parts);
 }

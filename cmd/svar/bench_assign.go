@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/svar-dev/svar/ticketing"
+)
+
+// The assign phase: new tickets from new customers, LiveRate a second for
+// LiveDuration, into an auto-assign team of benchAssignAgents online
+// agents; assign_p*_ms is from the envelope's publish to the live
+// ticket.updated that carries its assignee. The team keeps auto-assigning
+// afterwards, so a live phase run after it measures live_p99_ms with
+// assignment on.
+
+const benchAssignAgents = 8
+
+// send makes a JSON request and decodes the answer into v (if not nil).
+func (c *benchAgent) send(ctx context.Context, method, path string, body, v any) error {
+	j, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(j))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, benchOneLine(string(b)))
+	}
+	if v != nil {
+		return json.Unmarshal(b, v)
+	}
+	return nil
+}
+
+func (b *bench) assignPhase(ctx context.Context) error {
+	bus, err := b.connectBus(ctx)
+	if err != nil {
+		return err
+	}
+	defer bus.Close()
+	var team struct{ Team ticketing.Team }
+	if err := b.agent.send(ctx, "POST", "/api/v1/teams", map[string]any{"name": "Bench " + benchRandomHex(3), "auto_assign": true}, &team); err != nil {
+		return err
+	}
+	var consoles []*websocket.Conn
+	defer func() {
+		for _, ws := range consoles {
+			ws.Close()
+		}
+	}()
+	for i := range benchAssignAgents {
+		b.progress.set("assign: signing in agent %d/%d", i+1, benchAssignAgents)
+		var inv struct {
+			Agent    ticketing.Agent
+			Password string
+		}
+		email := fmt.Sprintf("bench%d-%s@bench.svar.test", i, benchRandomHex(3))
+		if err := b.agent.send(ctx, "POST", "/api/v1/agents", map[string]any{"email": email, "name": fmt.Sprintf("Bench %d", i),
+			"team_ids": []string{team.Team.ID}, "capacity": 1000}, &inv); err != nil {
+			return err
+		}
+		jar, _ := cookiejar.New(nil)
+		a := &benchAgent{base: b.agent.base, jar: jar, http: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+		if err := a.send(ctx, "POST", "/api/v1/session", map[string]string{"email": email, "password": inv.Password}, nil); err != nil {
+			return err
+		}
+		ws, err := a.live(ctx, "")
+		if err != nil {
+			return err
+		}
+		consoles = append(consoles, ws)
+		go func() { // a console reads what it gets
+			for {
+				if _, _, err := ws.ReadMessage(); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	if err := b.agent.send(ctx, "PUT", "/api/v1/routing", map[string]any{"default_team_id": team.Team.ID}, nil); err != nil {
+		return err
+	}
+	if err := b.waitFor(ctx, 30*time.Second, func() (bool, string) {
+		var out struct{ Agents []ticketing.Agent }
+		if err := b.agent.get(ctx, "/api/v1/agents", &out); err != nil {
+			return false, err.Error()
+		}
+		on := 0
+		for _, a := range out.Agents {
+			if a.Availability == ticketing.AvailabilityOnline && len(a.TeamIDs) > 0 && a.TeamIDs[0] == team.Team.ID {
+				on++
+			}
+		}
+		return on == benchAssignAgents, fmt.Sprintf("assign: %d/%d agents online", on, benchAssignAgents)
+	}); err != nil {
+		return err
+	}
+
+	ws, err := b.agent.live(ctx, "")
+	if err != nil {
+		return err
+	}
+	var (
+		mu      sync.Mutex
+		sentAt  = map[string]time.Time{}
+		created = map[string]time.Time{}
+		latency []time.Duration
+		core    []time.Duration // arrival → ticket.created: the baseline without assignment
+	)
+	readerDone := make(chan struct{})
+	cctx, cancel := context.WithCancel(ctx)
+	var wsMu sync.Mutex // guards ws
+	go func() {
+		defer close(readerDone)
+		last := uint64(0)
+		wsMu.Lock()
+		cur := ws
+		wsMu.Unlock()
+		for {
+			var ev ticketing.Event
+			if err := cur.ReadJSON(&ev); err != nil {
+				// A console that fell behind reconnects with since=, as the
+				// real one does.
+				cur.Close()
+				if cctx.Err() != nil {
+					return
+				}
+				nws, err := b.agent.live(cctx, fmt.Sprintf("since=%d", last))
+				if err != nil {
+					return
+				}
+				wsMu.Lock()
+				ws, cur = nws, nws
+				wsMu.Unlock()
+				b.logf("assign: the admin's console reconnected after seq %d", last)
+				continue
+			}
+			last = max(last, ev.Seq)
+			if ev.Ticket == nil {
+				continue
+			}
+			token, _, _ := strings.Cut(ev.Ticket.Preview, " ")
+			now := time.Now()
+			if ev.Type == ticketing.EventTicketCreated {
+				mu.Lock()
+				if t0, ok := created[token]; ok {
+					delete(created, token)
+					core = append(core, now.Sub(t0))
+				}
+				mu.Unlock()
+			}
+			if ev.Type != ticketing.EventTicketUpdated || ev.Ticket.AssigneeID == "" {
+				continue
+			}
+			mu.Lock()
+			if t0, ok := sentAt[token]; ok {
+				delete(sentAt, token)
+				latency = append(latency, now.Sub(t0))
+			}
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		cancel()
+		wsMu.Lock()
+		ws.Close()
+		wsMu.Unlock()
+		<-readerDone
+	}()
+
+	run := benchRandomHex(4)
+	rate := min(b.cfg.LiveRate, 200)
+	total := int(float64(rate) * b.cfg.LiveDuration.Seconds())
+	interval := time.Second / time.Duration(rate)
+	cpu := b.node.meterCPU()
+	start := time.Now()
+	for i := range total {
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			if err := benchSleep(ctx, d); err != nil {
+				return err
+			}
+		}
+		token := fmt.Sprintf("assign-%s-%d", run, i)
+		env := benchEnvelope("assign-"+run, i, 0)
+		env.Text = token + " " + env.Text
+		env.HTML = ""
+		mu.Lock()
+		sentAt[token] = time.Now()
+		created[token] = sentAt[token]
+		mu.Unlock()
+		if err := bus.PublishInbound(ctx, env); err != nil {
+			return fmt.Errorf("publish: %w", err)
+		}
+		b.progress.set("assign: %d/%d new tickets", i+1, total)
+	}
+	if err := b.waitFor(ctx, 60*time.Second, func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(sentAt) == 0, fmt.Sprintf("assign: %d/%d assigned", len(latency), total)
+	}); err != nil {
+		return err
+	}
+	b.tickets += total
+	mu.Lock()
+	sorted := benchSorted(latency)
+	base := benchSorted(core)
+	mu.Unlock()
+	if len(base) > 0 {
+		b.logf("assign: baseline in the same run, arrival → ticket.created (the core alone): p50 %.1f ms, p99 %.1f ms",
+			benchMS(benchPercentile(base, 0.5)), benchMS(benchPercentile(base, 0.99)))
+	}
+	b.res.set("assign_p50_ms", benchMS(benchPercentile(sorted, 0.50)))
+	b.res.set("assign_p99_ms", benchMS(benchPercentile(sorted, 0.99)))
+	b.logf("assign: %d tickets at %d/s into %d online agents: p50 %.1f ms, p99 %.1f ms, max %.1f ms; node CPU %s",
+		total, rate, benchAssignAgents, benchMS(benchPercentile(sorted, 0.5)), benchMS(benchPercentile(sorted, 0.99)),
+		benchMS(sorted[len(sorted)-1]), cpu.per(total, "ticket"))
+	return nil
+}

@@ -1,0 +1,16 @@
+// Package assign routes tickets to teams and gives the tickets of
+// auto-assign teams to their online agents.
+//
+// Every node keeps a read model of who holds which open ticket (Model),
+// fed from every event in stream order like the inbox. Decisions are made
+// by one durable JetStream consumer on the events stream, shared by every
+// node with MaxAckPending 1: one decision at a time across all nodes,
+// redelivered elsewhere when a node dies before acknowledging. Before it
+// decides, a node waits until its model has applied every event stored so
+// far, so it sees the decisions other nodes made just before. A decision is
+// written through the core's update path (Service.UpdateTicket), so
+// ticket.updated carries the assignee and assignment_reason says why.
+//
+// Hand-back (an agent offline with unanswered tickets) is a second durable
+// consumer of agent.availability events, delayed by redelivery.
+package assign
