@@ -54,6 +54,10 @@ type Config struct {
 	// per-address limits. Empty: the TCP peer is the client.
 	TrustedProxies []string `yaml:"trusted_proxies"` // SVAR_TRUSTED_PROXIES, comma-separated
 
+	// WebhookAllowPrivate lets webhooks target loopback, private and
+	// link-local addresses (tests, a receiver on the same network).
+	WebhookAllowPrivate bool `yaml:"webhook_allow_private"` // SVAR_WEBHOOK_ALLOW_PRIVATE
+
 	// ReopenWindow: a message within this time after a ticket was solved
 	// reopens it; later ones start a new ticket. Default 7 days.
 	ReopenWindow time.Duration `yaml:"reopen_window"` // SVAR_REOPEN_WINDOW
@@ -293,6 +297,14 @@ func (c *Config) settings() []setting {
 		{"SVAR_CHAT_MAX_PER_ADDRESS", "chat-max-per-address", "open chat sockets per client address", positive(&c.Chat.MaxPerAddress)},
 		{"SVAR_CHAT_MAX_PER_VISITOR", "chat-max-per-visitor", "open chat sockets per visitor token", positive(&c.Chat.MaxPerVisitor)},
 		{"SVAR_TRUSTED_PROXIES", "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed", list(&c.TrustedProxies)},
+		{"SVAR_WEBHOOK_ALLOW_PRIVATE", "webhook-allow-private", "let webhooks target loopback, private and link-local addresses", func(v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("must be true or false")
+			}
+			c.WebhookAllowPrivate = b
+			return nil
+		}},
 		{"SVAR_REOPEN_WINDOW", "reopen-window", "how long a solved ticket reopens on a new message", duration(&c.ReopenWindow)},
 		{"SVAR_HAND_BACK_AFTER", "hand-back-after", "how long an agent may be offline before their unanswered tickets go back to the queue (0: never)", duration(&c.HandBackAfter)},
 		{"SVAR_LOG_LEVEL", "log-level", "debug, info, warn or error", str(&c.LogLevel)},

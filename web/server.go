@@ -130,6 +130,12 @@ type Options struct {
 	// MetricsElsewhere leaves /metrics to another listener (MetricsHandler).
 	MetricsToken     string
 	MetricsElsewhere bool
+	// Orders is the shop's orders; nil: the order routes answer 503.
+	Orders Orders
+	// Webhooks registers webhooks; nil: their routes answer 503.
+	Webhooks Webhooks
+	// Merges merges customers; nil: the merge routes answer 503.
+	Merges Merges
 }
 
 // Server is the HTTP handler of one node.
@@ -206,6 +212,15 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/customers", s.authed(s.handlePushCustomer))
 	mux.Handle("GET /api/v1/customers/{id}", s.authed(s.handleGetCustomer))
 	mux.Handle("PATCH /api/v1/customers/{id}", s.authed(s.handlePatchCustomer))
+
+	mux.Handle("PUT /api/v1/orders/{number}", s.authed(s.handlePutOrder))
+	mux.Handle("GET /api/v1/orders/{number}", s.authed(s.handleGetOrder))
+	mux.Handle("POST /api/v1/customers/{id}/merge", s.authed(s.handleMergeCustomer))
+	mux.Handle("POST /api/v1/merges/{merge_id}/undo", s.authed(s.handleUndoMerge))
+	mux.Handle("POST /api/v1/webhooks", s.authed(s.handleCreateWebhook))
+	mux.Handle("GET /api/v1/webhooks", s.authed(s.handleListWebhooks))
+	mux.Handle("DELETE /api/v1/webhooks/{id}", s.authed(s.handleDeleteWebhook))
+	mux.Handle("GET /api/v1/webhooks/{id}/deliveries", s.authed(s.handleWebhookDeliveries))
 
 	mux.Handle("GET /api/v1/attachments/{key...}", s.authed(s.handleAttachment))
 	mux.Handle("GET /api/v1/messages/{id}/original", s.authed(s.handleOriginal))

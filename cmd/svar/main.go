@@ -32,11 +32,14 @@ import (
 	"github.com/svar-dev/svar/ticketing/gdpr"
 	"github.com/svar-dev/svar/ticketing/hours"
 	"github.com/svar-dev/svar/ticketing/macro"
+	"github.com/svar-dev/svar/ticketing/merge"
 	"github.com/svar-dev/svar/ticketing/mongostore"
 	"github.com/svar-dev/svar/ticketing/natsbus"
+	"github.com/svar-dev/svar/ticketing/order"
 	"github.com/svar-dev/svar/ticketing/report"
 	"github.com/svar-dev/svar/ticketing/sla"
 	"github.com/svar-dev/svar/ticketing/staff"
+	"github.com/svar-dev/svar/ticketing/webhook"
 	"github.com/svar-dev/svar/web"
 )
 
@@ -78,7 +81,10 @@ type Main struct {
 	embStore *mongostore.Embedded
 	Store    *mongostore.Store
 	Bus      *natsbus.Bus
-	Leases   *natsbus.Leases // one-at-a-time jobs (the mailbox reader)
+	Leases   *natsbus.Leases  // one-at-a-time jobs (the mailbox reader)
+	Orders   *order.Service   // the shop's orders and the tickets linked to them
+	Webhooks *webhook.Service // events POSTed to the shop's other systems
+	Merges   *merge.Service   // customer merges and their undo
 	Service  *ticketing.Service
 	Macros   *macro.Service
 	files    *files.Signer
@@ -209,7 +215,8 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Metrics = web.NewMetrics()
 	checks := map[ticketing.Channel]func(string) (map[string]string, error){}
 	m.Service = ticketing.New(ticketing.Options{Store: store, Bus: bus, Logger: log.With("component", "core"),
-		ReopenWindow: c.ReopenWindow, ReplyChecks: checks, ReplyChannels: replyChannels(c)})
+		ReopenWindow: c.ReopenWindow, ReplyChecks: checks, ReplyChannels: replyChannels(c),
+		NormalizePhone: phoneNormalizer(c.SMS.DefaultRegion)})
 	m.Macros = macro.New(macro.Options{Store: store, State: store, Tickets: store, Customers: store, Core: m.Service, Events: bus})
 	m.Audit = audit.New(store, log.With("component", "audit"), nil)
 	m.Staff = staff.New(staff.Options{Store: store, Relay: bus, Logger: log.With("component", "staff"), Audit: m.Audit})
@@ -244,6 +251,11 @@ func (m *Main) Run(ctx context.Context) error {
 		})
 	})
 	m.goRun("core", func() error { return bus.ConsumeInbound(ctx, m.ingest) })
+	m.Orders = order.New(order.Options{Store: store, Customers: store, Core: m.Service, Events: bus, Logger: log.With("component", "order")})
+	m.goRun("orders", func() error { return m.Orders.Run(ctx) })
+	m.Merges = merge.New(store, m.Service, m.Orders)
+	m.Webhooks = webhook.New(webhook.Options{Store: store, Feed: bus, AllowPrivate: c.WebhookAllowPrivate, Logger: log.With("component", "webhook")})
+	m.goRun("webhooks", func() error { return m.Webhooks.Run(ctx) })
 	m.Hours = hours.NewService(store, nil)
 	m.SLA = sla.New(sla.Options{Store: store, Core: m.Service, Scheduler: bus, Events: bus, Hours: m.Hours,
 		Logger: log.With("component", "sla"), OnBreach: m.onBreach})
@@ -281,7 +293,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Hours: m.Hours, SLA: m.SLA, AutoReply: m.AutoReply,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://"),
 		ClientIP: clientIP, Audit: m.Audit, GDPR: m.GDPR, MetricsToken: c.MetricsToken, MetricsElsewhere: c.MetricsAddr != "",
-		CSAT: m.CSAT, Reports: m.Reports})
+		CSAT: m.CSAT, Reports: m.Reports, Orders: m.Orders, Webhooks: m.Webhooks, Merges: m.Merges})
 	if err := m.startMetrics(log); err != nil {
 		return err
 	}
