@@ -31,6 +31,9 @@ type Options struct {
 	ReplyChecks map[Channel]func(text string) (map[string]string, error)
 	// Now returns the time; default time.Now.
 	Now func() time.Time
+	// Query serves lists and counts (ticketing/query). Nil: the in-memory
+	// Inbox does, which holds every ticket in memory (tests, small tools).
+	Query TicketQuery
 }
 
 // Service is the ticketing core: it threads inbound envelopes into
@@ -49,7 +52,8 @@ type Service struct {
 	window time.Duration
 	conc   int
 	now    func() time.Time
-	inbox  *Inbox
+	inbox  *Inbox      // nil when query is set
+	query  TicketQuery // nil: inbox serves lists
 
 	// identities caches identity key → customer id. Identities never move
 	// between customers, so the cache is never wrong, only incomplete.
@@ -64,8 +68,11 @@ type Service struct {
 // New returns a Service.
 func New(o Options) *Service {
 	s := &Service{store: o.Store, bus: o.Bus, checks: o.ReplyChecks, log: o.Logger, valid: NewValidator(), window: o.ReopenWindow,
-		conc: o.Concurrency, now: o.Now, inbox: NewInbox(), identities: newLRU[string](200_000),
+		conc: o.Concurrency, now: o.Now, query: o.Query, identities: newLRU[string](200_000),
 		customers: newLRU[Customer](50_000)}
+	if s.query == nil {
+		s.inbox = NewInbox()
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -81,7 +88,8 @@ func New(o Options) *Service {
 	return s
 }
 
-// Inbox is the node's read model of tickets for lists and counts.
+// Inbox is the in-memory read model of tickets, nil when Options.Query
+// serves lists and counts.
 func (s *Service) Inbox() *Inbox { return s.inbox }
 
 // Validator is the Service's validator, for adapters and handlers.
@@ -93,6 +101,9 @@ func (s *Service) Store() Store { return s.store }
 // LoadInbox fills the read model from the store. Call it once at start,
 // after noting the events stream's sequence and before subscribing from it.
 func (s *Service) LoadInbox(ctx context.Context) error {
+	if s.inbox == nil {
+		return nil
+	}
 	return s.store.ScanTickets(ctx, func(t *Ticket) error {
 		s.inbox.Apply(t)
 		return nil
@@ -101,7 +112,7 @@ func (s *Service) LoadInbox(ctx context.Context) error {
 
 // ApplyEvent keeps the read model current from an event of any node.
 func (s *Service) ApplyEvent(ev *Event) {
-	if ev.Ticket != nil {
+	if ev.Ticket != nil && s.inbox != nil {
 		s.inbox.Apply(ev.Ticket)
 	}
 }
@@ -120,7 +131,9 @@ func (s *Service) publish(ctx context.Context, evs ...*Event) {
 		if ev.At.IsZero() {
 			ev.At = s.now()
 		}
-		if ev.Ticket != nil {
+		if n, ok := s.query.(EventNoter); ok {
+			n.Note(ev)
+		} else if ev.Ticket != nil && s.inbox != nil {
 			s.inbox.Apply(ev.Ticket)
 		}
 		if err := s.bus.PublishEvent(ctx, ev); err != nil {
@@ -271,13 +284,21 @@ func (s *Service) History(ctx context.Context, customerID string, limit int) ([]
 	return out, nil
 }
 
-// ListTickets serves a list from the read model.
-func (s *Service) ListTickets(_ context.Context, f TicketFilter) (*TicketPage, error) {
-	return s.inbox.List(f)
+// ListTickets serves a list from the query index (or the Inbox).
+func (s *Service) ListTickets(ctx context.Context, v Viewer, f TicketFilter) (*TicketPage, error) {
+	if s.query != nil {
+		return s.query.List(ctx, v, f)
+	}
+	return s.inbox.List(v, f)
 }
 
-// Counts returns the inbox view counts for an agent.
-func (s *Service) Counts(agentID string) map[string]int { return s.inbox.Counts(agentID) }
+// Counts returns the inbox view counts for a viewer.
+func (s *Service) Counts(ctx context.Context, v Viewer) (map[string]int, error) {
+	if s.query != nil {
+		return s.query.Counts(ctx, v)
+	}
+	return s.inbox.Counts(v), nil
+}
 
 // PatchCustomer changes a customer's shop-pushed fields.
 func (s *Service) PatchCustomer(ctx context.Context, id string, p CustomerPatch) (*Customer, error) {

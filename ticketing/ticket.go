@@ -51,6 +51,8 @@ type Ticket struct {
 	MessageCount       int       `json:"message_count" bson:"message_count"`
 	SolvedAt           time.Time `json:"solved_at,omitempty" bson:"solved_at,omitempty"`
 	PreviousTicketID   string    `json:"previous_ticket_id,omitempty" bson:"previous_ticket_id,omitempty"`
+	// OrderNumbers are the shop orders the ticket is about ("1042").
+	OrderNumbers []string `json:"order_numbers,omitempty" bson:"order_numbers,omitempty"`
 	// MessageIDs lists the ticket's messages in arrival order, so the ticket
 	// view reads them by _id instead of scanning the messages collection.
 	MessageIDs []string `json:"-" bson:"message_ids"`
@@ -90,15 +92,43 @@ func (t *Ticket) Unanswered() bool { return t.LastInboundAt.After(t.LastOutbound
 // Live reports whether new messages join this ticket without reopening it.
 func (t *Ticket) Live() bool { return t.Status == StatusOpen || t.Status == StatusPending }
 
-// TicketFilter selects tickets for a list.
+// TicketFilter selects tickets for a list. ParseTicketFilter builds one
+// from a list's query parameters; the query index (ticketing/query)
+// serves it.
 type TicketFilter struct {
 	Status     string // empty: any
 	AssigneeID string // empty: any; "-" (AssigneeNone): unassigned
 	CustomerID string
-	Query      string // case-insensitive substring of subject, preview, customer name or number
-	Limit      int
-	Cursor     string
+	// Query is searched in every message's text and subject, the
+	// customer's name, emails, phones and external id, ticket and order
+	// numbers, by stem and prefix, ignoring case.
+	Query    string
+	Channel  Channel
+	TeamID   string // empty: any; "-" (TeamNone): no team
+	Tag      string
+	Priority string
+	Type     string
+	Tier     string
+	// CreatedAfter and CreatedBefore bound CreatedAt (after: inclusive,
+	// before: exclusive); zero: unbounded.
+	CreatedAfter  time.Time
+	CreatedBefore time.Time
+	// Sort is SortActivity (default), SortOldest, SortWaiting or SortDue.
+	Sort   string
+	Limit  int
+	Cursor string
 }
+
+// TeamNone in TicketFilter.TeamID selects tickets without a team.
+const TeamNone = "-"
+
+// List sorts.
+const (
+	SortActivity = "activity" // newest activity first
+	SortOldest   = "oldest"   // oldest created first
+	SortWaiting  = "waiting"  // longest-waiting customer first (unanswered tickets)
+	SortDue      = "due"      // nearest SLA due time first
+)
 
 // AssigneeNone in TicketFilter.AssigneeID selects unassigned tickets.
 const AssigneeNone = "-"
