@@ -277,3 +277,10 @@ type ViewStore interface {
 	ListViews(ctx context.Context) ([]*View, error)
 	DeleteView(ctx context.Context, id string) error
 }
+
+// ViewInput is a new view: POST /api/v1/views.
+type ViewInput struct {
+	Name    string            `json:"name"`
+	Filters map[string]string `json:"filters"`
+	Shared  bool              `json:"shared"`
+}

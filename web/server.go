@@ -15,8 +15,8 @@ import (
 
 // Service is the ticketing core as the web layer uses it.
 type Service interface {
-	ListTickets(ctx context.Context, f ticketing.TicketFilter) (*ticketing.TicketPage, error)
-	Counts(agentID string) map[string]int
+	ListTickets(ctx context.Context, v ticketing.Viewer, f ticketing.TicketFilter) (*ticketing.TicketPage, error)
+	Counts(ctx context.Context, v ticketing.Viewer) (map[string]int, error)
 	TicketView(ctx context.Context, id string) (*ticketing.TicketView, error)
 	Reply(ctx context.Context, ticketID string, by *ticketing.Agent, in ticketing.ReplyInput) (*ticketing.Message, error)
 	UpdateTicket(ctx context.Context, id string, by *ticketing.Agent, u ticketing.TicketUpdate) (*ticketing.Ticket, error)
@@ -50,6 +50,13 @@ type Options struct {
 	Health  map[string]Pinger
 	Metrics *Metrics
 	Routers []Router
+	// Query serves search and the customer list (ticketing/query); Views
+	// saved views. Without them those endpoints answer 503.
+	Query Query
+	Views Views
+	// Viewer says what an agent may see; default: admins everything,
+	// others what Viewer.CanSee allows with no teams.
+	Viewer func(ctx context.Context, a *ticketing.Agent) ticketing.Viewer
 	// Relay, when set, tells every node to close the live sockets of an
 	// agent who was deactivated or changed their password (agent.go); without
 	// it only this node's sockets close at once. Call Server.Close to stop
@@ -118,6 +125,12 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("PATCH /api/v1/tickets/{id}", s.authed(s.handlePatchTicket))
 	mux.Handle("POST /api/v1/tickets/{id}/messages", s.authed(s.handlePostMessage))
 	mux.Handle("GET /api/v1/counts", s.authed(s.handleCounts))
+	mux.Handle("GET /api/v1/search", s.authed(s.handleSearch))
+	mux.Handle("GET /api/v1/customers", s.authed(s.handleListCustomers))
+	mux.Handle("POST /api/v1/views", s.authed(s.handleCreateView))
+	mux.Handle("GET /api/v1/views", s.authed(s.handleListViews))
+	mux.Handle("GET /api/v1/views/{id}", s.authed(s.handleGetView))
+	mux.Handle("DELETE /api/v1/views/{id}", s.authed(s.handleDeleteView))
 
 	mux.Handle("POST /api/v1/customers", s.authed(s.handlePushCustomer))
 	mux.Handle("GET /api/v1/customers/{id}", s.authed(s.handleGetCustomer))

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/ticketing/mongostore"
 	"github.com/svar-dev/svar/ticketing/natsbus"
+	"github.com/svar-dev/svar/ticketing/query"
 	"github.com/svar-dev/svar/web"
 )
 
@@ -80,6 +82,7 @@ type Main struct {
 	Store    *mongostore.Store
 	Bus      *natsbus.Bus
 	Service  *ticketing.Service
+	Query    *query.Index
 	Hub      *realtime.Hub
 	Metrics  *web.Metrics
 	Web      *web.Server
@@ -161,9 +164,16 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Store = store
 
 	m.Metrics = web.NewMetrics()
+	// The query index: lists, counts and search, on local disk.
+	ix, err := query.Open(query.Options{Path: filepath.Join(c.DataDir, "query", "index.db"), Store: store, Events: bus,
+		Logger: log.With("component", "query"), OnChange: m.pushCounts})
+	if err != nil {
+		return err
+	}
+	m.Query = ix
 	checks := map[ticketing.Channel]func(string) (map[string]string, error){}
 	m.Service = ticketing.New(ticketing.Options{Store: store, Bus: bus, Logger: log.With("component", "core"),
-		ReopenWindow: c.ReopenWindow, ReplyChecks: checks})
+		ReopenWindow: c.ReopenWindow, ReplyChecks: checks, Query: ix})
 	m.Hub = realtime.New(realtime.Options{Logger: log.With("component", "realtime"), Backlog: bus, Relay: bus})
 
 	created, generated, err := web.EnsureAdmin(ctx, store, c.AdminEmail, c.AdminPassword)
@@ -172,20 +182,17 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.AdminPassword = generated
 
-	// The inbox read model: note the events stream's position, load the
-	// store, then follow events from that position so nothing falls between.
+	// The query index follows the events stream on its own (from where it
+	// left off, or rebuilding from the store); consoles get events from now.
+	if err := ix.Start(ctx); err != nil {
+		return fmt.Errorf("query index: %w", err)
+	}
 	seq, err := bus.LastEventSeq(ctx)
 	if err != nil {
 		return fmt.Errorf("events: %w", err)
 	}
-	if err := m.Service.LoadInbox(ctx); err != nil {
-		return fmt.Errorf("load inbox: %w", err)
-	}
 	m.goRun("events", func() error {
-		return bus.SubscribeEvents(ctx, seq, func(ev *ticketing.Event) {
-			m.Service.ApplyEvent(ev)
-			m.Hub.Publish(ev)
-		})
+		return bus.SubscribeEvents(ctx, seq, m.Hub.Publish)
 	})
 	m.goRun("core", func() error { return bus.ConsumeInbound(ctx, m.ingest) })
 
@@ -196,6 +203,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 	m.registerGauges()
 	m.Web = web.New(web.Options{Service: m.Service, Store: store, Live: m.Hub, Metrics: m.Metrics,
+		Query: ix, Views: query.NewViews(store, ix),
 		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://")})
 	ln, err := net.Listen("tcp", c.HTTPAddr)
@@ -253,8 +261,36 @@ func (m *Main) registerGauges() {
 	m.Metrics.Gauge("svar_agent_websockets", "Agents' live websockets open on this node.", func() float64 {
 		return float64(m.Hub.Stats().Sessions)
 	})
-	m.Metrics.Gauge("svar_inbox_tickets", "Tickets in this node's inbox read model.", func() float64 {
-		return float64(m.Service.Inbox().Len())
+	m.Metrics.Gauge("svar_inbox_tickets", "Tickets in this node's query index.", func() float64 {
+		return float64(m.Query.Len())
+	})
+	m.Metrics.Gauge("svar_query_rebuilding", "1 while this node's query index is rebuilt from the store.", func() float64 {
+		if m.Query.Rebuilding() {
+			return 1
+		}
+		return 0
+	})
+}
+
+// pushCounts sends each connected agent their view counts as a live
+// "counts" frame, after the index changed (at most every 500 ms).
+func (m *Main) pushCounts() {
+	if m.Hub == nil || m.Web == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m.Hub.PushToAgents(func(agentID string) []byte {
+		a, err := m.Store.GetAgent(ctx, agentID)
+		if err != nil {
+			return nil
+		}
+		counts, err := m.Query.Counts(ctx, m.Web.Viewer(ctx, a))
+		if err != nil {
+			return nil
+		}
+		b, _ := json.Marshal(map[string]any{"type": "counts", "counts": counts})
+		return b
 	})
 }
 
@@ -335,6 +371,11 @@ func (m *Main) Close() error {
 			m.cancel()
 		}
 		m.wg.Wait()
+		if m.Query != nil {
+			if err := m.Query.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		if m.Bus != nil {
 			m.Bus.Close()
 		}

@@ -145,7 +145,7 @@ func TestSearchFindsTheRightTicket(t *testing.T) {
 		want string
 	}{
 		{"returnera", anna.ID},
-		{"retur", anna.ID},     // a prefix of the word
+		{"retur", anna.ID},      // a prefix of the word
 		{"RETURNERAR", anna.ID}, // the same Swedish stem, another case
 		{"skor", anna.ID},
 		{"paket", anna.ID},

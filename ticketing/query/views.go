@@ -36,15 +36,8 @@ var viewParams = func() map[string]bool {
 	return m
 }()
 
-// ViewInput is what POST /api/v1/views takes.
-type ViewInput struct {
-	Name    string            `json:"name"`
-	Filters map[string]string `json:"filters"`
-	Shared  bool              `json:"shared"`
-}
-
 // Create saves a view owned by v.
-func (vs *Views) Create(ctx context.Context, v ticketing.Viewer, in ViewInput) (*ticketing.View, error) {
+func (vs *Views) Create(ctx context.Context, v ticketing.Viewer, in ticketing.ViewInput) (*ticketing.View, error) {
 	name := strings.TrimSpace(in.Name)
 	if name == "" || utf8.RuneCountInString(name) > 80 {
 		return nil, ticketing.FieldError("name", "must be 1 to 80 characters")
