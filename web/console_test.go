@@ -128,7 +128,7 @@ func (c *client) do(method, path string, body any) reply {
 }
 
 func TestCatalogsAreComplete(t *testing.T) {
-	en, sv := english(), swedish()
+	en, sv := catalogFor(langEnglish), catalogFor(langSwedish)
 	for k := range en {
 		if _, ok := sv[k]; !ok {
 			t.Errorf("Swedish lacks %q", k)

@@ -59,10 +59,14 @@ func langFromRequest(r *http.Request) string {
 // catalogFor returns the catalog of a language. The catalogs are built on
 // each call: they are small, and nothing shared can be changed by accident.
 func catalogFor(lang string) catalog {
+	c := english()
 	if lang == langSwedish {
-		return swedish()
+		c = swedish()
 	}
-	return english()
+	for k, v := range queryStrings(lang) {
+		c[k] = v
+	}
+	return c
 }
 
 func english() catalog {

@@ -218,3 +218,12 @@ func (s *Server) Viewer(ctx context.Context, a *ticketing.Agent) ticketing.Viewe
 	}
 	return ticketing.Viewer{AgentID: a.ID, Role: a.Role, All: a.Role == ticketing.RoleAdmin}
 }
+
+// savedView reports whether id is a saved view a may use.
+func (s *Server) savedView(r *http.Request, a *ticketing.Agent, id string) bool {
+	if s.opts.Views == nil || len(id) > 64 {
+		return false
+	}
+	_, err := s.opts.Views.Get(r.Context(), s.viewer(r, a), id)
+	return err == nil
+}

@@ -131,6 +131,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/views", s.authed(s.handleListViews))
 	mux.Handle("GET /api/v1/views/{id}", s.authed(s.handleGetView))
 	mux.Handle("DELETE /api/v1/views/{id}", s.authed(s.handleDeleteView))
+	mux.HandleFunc("GET /search", s.page(""))
 
 	mux.Handle("POST /api/v1/customers", s.authed(s.handlePushCustomer))
 	mux.Handle("GET /api/v1/customers/{id}", s.authed(s.handleGetCustomer))
