@@ -45,6 +45,7 @@ var phaseFigures = map[string][]string{
 	phaseList:   {"list_p99_ms"},
 	phaseLive:   {"live_p50_ms", "live_p99_ms"},
 	phaseEmail:  {"email_latency_p50_s"},
+	phaseQuery:  queryFigures,
 }
 
 func (b *bench) run(ctx context.Context) error {
@@ -113,6 +114,7 @@ func (b *bench) run(ctx context.Context) error {
 		{phaseList, b.listPhase},
 		{phaseLive, b.livePhase},
 		{phaseEmail, b.emailPhase},
+		{phaseQuery, b.queryPhase},
 	}
 	for _, s := range steps {
 		if !b.cfg.runs(s.name) {

@@ -165,15 +165,19 @@ func (m *Main) Run(ctx context.Context) error {
 
 	m.Metrics = web.NewMetrics()
 	// The query index: lists, counts and search, on local disk.
-	ix, err := query.Open(query.Options{Path: filepath.Join(c.DataDir, "query", "index.db"), Store: store, Events: bus,
-		Logger: log.With("component", "query"), OnChange: m.pushCounts})
-	if err != nil {
-		return err
+	// SVAR_QUERY_INDEX=off (benchmarks only) lists from memory instead.
+	var tq ticketing.TicketQuery
+	if os.Getenv("SVAR_QUERY_INDEX") != "off" {
+		ix, err := query.Open(query.Options{Path: filepath.Join(c.DataDir, "query", "index.db"), Store: store, Events: bus,
+			Logger: log.With("component", "query"), OnChange: m.pushCounts})
+		if err != nil {
+			return err
+		}
+		m.Query, tq = ix, ix
 	}
-	m.Query = ix
 	checks := map[ticketing.Channel]func(string) (map[string]string, error){}
 	m.Service = ticketing.New(ticketing.Options{Store: store, Bus: bus, Logger: log.With("component", "core"),
-		ReopenWindow: c.ReopenWindow, ReplyChecks: checks, Query: ix})
+		ReopenWindow: c.ReopenWindow, ReplyChecks: checks, Query: tq})
 	m.Hub = realtime.New(realtime.Options{Logger: log.With("component", "realtime"), Backlog: bus, Relay: bus})
 
 	created, generated, err := web.EnsureAdmin(ctx, store, c.AdminEmail, c.AdminPassword)
@@ -184,15 +188,22 @@ func (m *Main) Run(ctx context.Context) error {
 
 	// The query index follows the events stream on its own (from where it
 	// left off, or rebuilding from the store); consoles get events from now.
-	if err := ix.Start(ctx); err != nil {
-		return fmt.Errorf("query index: %w", err)
-	}
 	seq, err := bus.LastEventSeq(ctx)
 	if err != nil {
 		return fmt.Errorf("events: %w", err)
 	}
+	if m.Query != nil {
+		if err := m.Query.Start(ctx); err != nil {
+			return fmt.Errorf("query index: %w", err)
+		}
+	} else if err := m.Service.LoadInbox(ctx); err != nil {
+		return fmt.Errorf("load inbox: %w", err)
+	}
 	m.goRun("events", func() error {
-		return bus.SubscribeEvents(ctx, seq, m.Hub.Publish)
+		return bus.SubscribeEvents(ctx, seq, func(ev *ticketing.Event) {
+			m.Service.ApplyEvent(ev)
+			m.Hub.Publish(ev)
+		})
 	})
 	m.goRun("core", func() error { return bus.ConsumeInbound(ctx, m.ingest) })
 
@@ -203,7 +214,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 	m.registerGauges()
 	m.Web = web.New(web.Options{Service: m.Service, Store: store, Live: m.Hub, Metrics: m.Metrics,
-		Query: ix, Views: query.NewViews(store, ix),
+		Query: webQuery(m.Query), Views: webViews(store, m.Query),
 		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://")})
 	ln, err := net.Listen("tcp", c.HTTPAddr)
@@ -262,10 +273,13 @@ func (m *Main) registerGauges() {
 		return float64(m.Hub.Stats().Sessions)
 	})
 	m.Metrics.Gauge("svar_inbox_tickets", "Tickets in this node's query index.", func() float64 {
+		if m.Query == nil {
+			return float64(m.Service.Inbox().Len())
+		}
 		return float64(m.Query.Len())
 	})
 	m.Metrics.Gauge("svar_query_rebuilding", "1 while this node's query index is rebuilt from the store.", func() float64 {
-		if m.Query.Rebuilding() {
+		if m.Query != nil && m.Query.Rebuilding() {
 			return 1
 		}
 		return 0
@@ -275,7 +289,7 @@ func (m *Main) registerGauges() {
 // pushCounts sends each connected agent their view counts as a live
 // "counts" frame, after the index changed (at most every 500 ms).
 func (m *Main) pushCounts() {
-	if m.Hub == nil || m.Web == nil {
+	if m.Hub == nil || m.Web == nil || m.Query == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -292,6 +306,22 @@ func (m *Main) pushCounts() {
 		b, _ := json.Marshal(map[string]any{"type": "counts", "counts": counts})
 		return b
 	})
+}
+
+// webQuery and webViews hand the web layer the index, or nothing (a nil
+// *query.Index in an interface would not be nil).
+func webQuery(ix *query.Index) web.Query {
+	if ix == nil {
+		return nil
+	}
+	return ix
+}
+
+func webViews(store *mongostore.Store, ix *query.Index) web.Views {
+	if ix == nil {
+		return nil
+	}
+	return query.NewViews(store, ix)
 }
 
 // goRun runs f in a goroutine owned by Main; Close waits for it.
