@@ -53,11 +53,25 @@ func decodeCursor(s, sort string) (listCursor, error) {
 	return c, nil
 }
 
-// where collects SQL conditions and their arguments.
+// where collects SQL conditions and their arguments, and the common
+// table expressions (with their arguments, which come first) they use.
 type where struct {
-	conds []string
-	args  []any
+	ctes    []string
+	cteArgs []any
+	conds   []string
+	args    []any
 }
+
+// with is the WITH clause, or "".
+func (w *where) with() string {
+	if len(w.ctes) == 0 {
+		return ""
+	}
+	return "WITH " + strings.Join(w.ctes, ", ") + " "
+}
+
+// allArgs are the CTEs' arguments, then the conditions'.
+func (w *where) allArgs() []any { return append(append([]any{}, w.cteArgs...), w.args...) }
 
 func (w *where) add(cond string, args ...any) {
 	w.conds = append(w.conds, cond)
@@ -91,11 +105,19 @@ func viewerCond(w *where, v ticketing.Viewer) {
 	w.add(cond+")", args...)
 }
 
-// termTickets is SQL for the ids of tickets one group matches: through a
+// maxTermDocs bounds the documents one word of q brings into a list: the
+// newest that many (by rowid, which grows with every write). A word in
+// more documents than that lists the tickets of its newest ones.
+const maxTermDocs = 5000
+
+// termCTE selects the documents one group matches.
+const termCTE = `m%d AS MATERIALIZED (SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rowid DESC LIMIT %d)`
+
+// termTickets is SQL for the ids of tickets group i matches: through a
 // message or the ticket itself, or through its customer.
-const termTickets = `SELECT d.ticket_id FROM docs d WHERE d.rowid IN (SELECT rowid FROM fts WHERE fts MATCH ?) AND d.ticket_id <> ''
-	UNION SELECT t2.id FROM tickets t2 WHERE t2.customer_id IN
-	(SELECT d.customer_id FROM docs d WHERE d.kind = 'c' AND d.rowid IN (SELECT rowid FROM fts WHERE fts MATCH ?))`
+const termTickets = `SELECT d.ticket_id FROM m%[1]d CROSS JOIN docs d ON d.rowid = m%[1]d.rowid WHERE d.ticket_id <> ''
+	UNION SELECT t2.id FROM m%[1]d CROSS JOIN docs d ON d.rowid = m%[1]d.rowid CROSS JOIN tickets t2 ON t2.customer_id = d.customer_id
+	WHERE d.kind = 'c'`
 
 // filterConds turns f into conditions on tickets t.
 func filterConds(w *where, f ticketing.TicketFilter) (ok bool) {
@@ -147,8 +169,9 @@ func filterConds(w *where, f ticketing.TicketFilter) (ok bool) {
 		}
 		parts := make([]string, len(terms))
 		for i, t := range terms {
-			parts[i] = termTickets
-			w.args = append(w.args, t.expr, t.expr)
+			w.ctes = append(w.ctes, fmt.Sprintf(termCTE, i, maxTermDocs))
+			w.cteArgs = append(w.cteArgs, t.expr)
+			parts[i] = fmt.Sprintf(termTickets, i)
 		}
 		w.conds = append(w.conds, "t.id IN ("+strings.Join(parts, " INTERSECT ")+")")
 	}
@@ -188,9 +211,9 @@ func (ix *Index) List(ctx context.Context, v ticketing.Viewer, f ticketing.Ticke
 		w.add(fmt.Sprintf("(t.%s, t.id) %s (?, ?)", spec.key, cmp), c.Key, c.ID)
 	}
 	ix.barrier(ctx)
-	q := fmt.Sprintf(`SELECT t.doc, t.%s, t.id FROM tickets t WHERE %s ORDER BY t.%s %s, t.id %s LIMIT %d`,
-		spec.key, w.sql(), spec.key, dir, dir, limit+1)
-	rows, err := ix.r.QueryContext(ctx, q, w.args...)
+	q := fmt.Sprintf(`%sSELECT t.doc, t.%s, t.id FROM tickets t WHERE %s ORDER BY t.%s %s, t.id %s LIMIT %d`,
+		w.with(), spec.key, w.sql(), spec.key, dir, dir, limit+1)
+	rows, err := ix.r.QueryContext(ctx, q, w.allArgs()...)
 	if err != nil {
 		return nil, fmt.Errorf("query: list: %w", err)
 	}
@@ -230,7 +253,7 @@ func (ix *Index) Count(ctx context.Context, v ticketing.Viewer, f ticketing.Tick
 		return 0, nil
 	}
 	var n int
-	err := ix.r.QueryRowContext(ctx, `SELECT count(*) FROM tickets t WHERE `+w.sql(), w.args...).Scan(&n)
+	err := ix.r.QueryRowContext(ctx, w.with()+`SELECT count(*) FROM tickets t WHERE `+w.sql(), w.allArgs()...).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("query: count: %w", err)
 	}

@@ -366,7 +366,7 @@ func TestCorruptIndexIsRebuiltNotFatal(t *testing.T) {
 func TestRestartCatchesUpFromTheStream(t *testing.T) {
 	f := newFixture(t)
 	f.ingest(email("u1@example.se", "", "u1", "Först", "första"))
-	eventually(t, "indexed", func() bool { return f.ix.Len() == 1 })
+	eventually(t, "indexed and complete", func() bool { return f.ix.Len() == 1 && !f.ix.Rebuilding() })
 	f.ix.Close()
 	// While this node's index is stopped, another node works.
 	other := ticketing.New(ticketing.Options{Store: f.store, Bus: f.bus})

@@ -124,40 +124,45 @@ type term struct {
 	expr  string   // the FTS5 expression
 	marks []string // lower-cased word prefixes to highlight
 	stems []string // stems to highlight
+	stop  bool     // a stop word ("och", "the"): left out when q has other words
 }
 
 // parseQuery turns what a person typed into FTS5 groups. It never
 // returns syntax the engine could reject.
 func parseQuery(q string) []term {
 	var terms []term
-	q = phoneLike.ReplaceAllStringFunc(q, func(span string) string {
+	// A phone number as typed: digits broken by separators, standing
+	// alone (not the digits inside "seed0001234" or an email).
+	var rest strings.Builder
+	last := 0
+	for _, loc := range phoneLike.FindAllStringIndex(q, -1) {
+		span := q[loc[0]:loc[1]]
 		d := digitsOf(span)
-		if len(d) < 7 {
-			return span
+		if len(d) < 7 || wordAt(q, loc[0]-1) || wordAt(q, loc[1]) {
+			continue
 		}
-		parts := words(span)
-		expr := quote(d) + "*"
-		if len(parts) > 1 {
-			and := make([]string, len(parts))
-			for i, p := range parts {
-				and[i] = quote(p) + "*"
-			}
-			expr = "(" + expr + " OR (" + strings.Join(and, " AND ") + "))"
-		}
-		terms = append(terms, term{expr: "raw : " + expr, marks: append([]string{d}, parts...)})
-		return " "
-	})
+		rest.WriteString(q[last:loc[0]])
+		rest.WriteByte(' ')
+		last = loc[1]
+		terms = append(terms, term{expr: "raw : " + quote(d) + "*", marks: append([]string{d}, words(span)...)})
+	}
+	rest.WriteString(q[last:])
+	q = rest.String()
 	for _, f := range strings.Fields(q) {
 		ws := words(f)
 		switch {
 		case len(ws) == 0:
 			continue
 		case len(ws) > 1:
-			// An email, a hyphenated word, an order "A-1042": the words
-			// in a row, or joined.
-			phrase := quote(strings.Join(ws, " ")) + "*"
-			joined := quote(strings.Join(ws, "")) + "*"
-			terms = append(terms, term{expr: "raw : (" + phrase + " OR " + joined + ")", marks: ws})
+			// An email, a hyphenated word, an order "A-1042": documents
+			// index such words joined too ("a1042"), which is cheaper to
+			// find than the phrase of their parts ("kund" "test" are in
+			// every customer's email). A phrase only for two parts.
+			expr := quote(strings.Join(ws, "")) + "*"
+			if len(ws) == 2 {
+				expr = "(" + expr + " OR " + quote(strings.Join(ws, " ")) + ")"
+			}
+			terms = append(terms, term{expr: "raw : " + expr, marks: ws})
 		default:
 			w := ws[0]
 			alts := []string{quote(w)}
@@ -168,11 +173,23 @@ func parseQuery(q string) []term {
 			for _, s := range st {
 				alts = append(alts, quote(s))
 			}
-			terms = append(terms, term{expr: "{raw st} : (" + strings.Join(alts, " OR ") + ")", marks: []string{w}, stems: st})
+			terms = append(terms, term{expr: "{raw st} : (" + strings.Join(alts, " OR ") + ")", marks: []string{w}, stems: st,
+				stop: swedish.IsStopWord(w) || english.IsStopWord(w)})
 		}
 		if len(terms) >= 16 {
 			break
 		}
+	}
+	// Stop words are in most documents: costly to match and they narrow
+	// nothing down, unless they are all there is.
+	kept := terms[:0:0]
+	for _, t := range terms {
+		if !t.stop {
+			kept = append(kept, t)
+		}
+	}
+	if len(kept) > 0 {
+		return kept
 	}
 	return terms
 }
@@ -347,4 +364,14 @@ func collapseSpace(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// wordAt reports whether the byte at i of s is part of a word (a letter,
+// a digit, @ or _), so that a digit run there is not a phone number.
+func wordAt(s string, i int) bool {
+	if i < 0 || i >= len(s) {
+		return false
+	}
+	c := s[i]
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '@' || c == '_' || c >= 0x80
 }
