@@ -102,8 +102,42 @@ func (ix *Index) runWriter(ctx context.Context) error {
 	}
 }
 
+// exec runs a statement of the writer, prepared once per transaction
+// (parsing SQL was a third of the cost of an event).
+func (b *batch) exec(query string, args ...any) (sql.Result, error) {
+	st, err := b.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(b.ctx, args...)
+}
+
+func (b *batch) queryRow(query string, args ...any) *sql.Row {
+	st, err := b.stmt(query)
+	if err != nil {
+		return b.tx.QueryRowContext(b.ctx, query, args...) // reports err on Scan
+	}
+	return st.QueryRowContext(b.ctx, args...)
+}
+
+// stmt prepares query once per transaction (a batch of up to 256 events,
+// or 2,000 documents of a rebuild). Preparing on the writer connection
+// itself would wait for the transaction that holds it.
+func (b *batch) stmt(query string) (*sql.Stmt, error) {
+	if st, ok := b.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := b.tx.PrepareContext(b.ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("query: prepare: %w", err)
+	}
+	b.stmts[query] = st
+	return st, nil
+}
+
 // batch is one write transaction.
 type batch struct {
+	stmts   map[string]*sql.Stmt
 	ix      *Index
 	ctx     context.Context
 	tx      *sql.Tx
@@ -116,9 +150,27 @@ type batch struct {
 
 // applyEvents applies events in one transaction.
 func (ix *Index) applyEvents(ctx context.Context, evs []*ticketing.Event) error {
+	// A batch often carries one ticket several times (message.created and
+	// ticket.updated of one message): write only its newest version.
+	newest := map[string]*ticketing.Ticket{}
+	for _, ev := range evs {
+		if t := ev.Ticket; t != nil {
+			if have, ok := newest[t.ID]; !ok || t.Version > have.Version {
+				newest[t.ID] = t
+			}
+		}
+	}
 	return ix.write(ctx, func(b *batch) error {
 		for _, ev := range evs {
-			if err := b.event(ev); err != nil {
+			e := *ev
+			if e.Ticket != nil {
+				if newest[e.Ticket.ID] != e.Ticket {
+					e.Ticket = nil
+				} else {
+					delete(newest, e.Ticket.ID)
+				}
+			}
+			if err := b.event(&e); err != nil {
 				return err
 			}
 			if ev.Seq > b.seq {
@@ -141,7 +193,7 @@ func (ix *Index) write(ctx context.Context, fn func(*batch) error) error {
 		return fmt.Errorf("query: begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	b := &batch{ix: ix, ctx: ctx, tx: tx, deltas: map[groupKey]int{}, missing: map[string]bool{}}
+	b := &batch{ix: ix, ctx: ctx, tx: tx, deltas: map[groupKey]int{}, missing: map[string]bool{}, stmts: map[string]*sql.Stmt{}}
 	if err := fn(b); err != nil {
 		return err
 	}
@@ -159,7 +211,7 @@ func (ix *Index) write(ctx context.Context, fn func(*batch) error) error {
 		}
 	}
 	if b.seq > ix.applied.Load() {
-		if _, err := tx.Exec(`UPDATE meta SET v = ? WHERE k = 'seq'`, strconv.FormatUint(b.seq, 10)); err != nil {
+		if _, err := b.exec(`UPDATE meta SET v = ? WHERE k = 'seq'`, strconv.FormatUint(b.seq, 10)); err != nil {
 			return fmt.Errorf("query: save seq: %w", err)
 		}
 	}
@@ -222,25 +274,26 @@ func (b *batch) ticket(t *ticketing.Ticket) (bool, error) {
 	if t.ID == "" {
 		return false, nil
 	}
+	// One statement reads the index's version of the ticket and the
+	// customer's tier (modernc's driver parses every statement anew, so
+	// statements are what an event costs).
 	var old struct {
-		version                int64
-		status, team, assignee string
+		version                              sql.NullInt64
+		status, team, assignee, tags, header sql.NullString
 	}
-	err := b.tx.QueryRow(`SELECT version, status, team_id, assignee_id FROM tickets WHERE id = ?`, t.ID).
-		Scan(&old.version, &old.status, &old.team, &old.assignee)
-	exists := err == nil
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	var tier sql.NullString
+	err := b.queryRow(`SELECT (SELECT tier FROM customers WHERE id = ?), t.version, t.status, t.team_id, t.assignee_id,
+		t.tags, t.header FROM (SELECT 1) LEFT JOIN tickets t ON t.id = ?`, t.CustomerID, t.ID).
+		Scan(&tier, &old.version, &old.status, &old.team, &old.assignee, &old.tags, &old.header)
+	if err != nil {
 		return false, fmt.Errorf("query: read ticket %s: %w", t.ID, err)
 	}
-	if exists && old.version >= t.Version {
+	exists := old.version.Valid
+	if exists && old.version.Int64 >= t.Version {
 		return false, nil
 	}
-	var tier string
-	err = b.tx.QueryRow(`SELECT tier FROM customers WHERE id = ?`, t.CustomerID).Scan(&tier)
-	if errors.Is(err, sql.ErrNoRows) && t.CustomerID != "" {
+	if !tier.Valid && t.CustomerID != "" {
 		b.missing[t.CustomerID] = true
-	} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return false, err
 	}
 	cp := *t
 	cp.MessageIDs = nil
@@ -256,33 +309,7 @@ func (b *batch) ticket(t *ticketing.Ticket) (bool, error) {
 	if d := t.SLA.NextDue(); !d.IsZero() && t.Live() {
 		due = nanos(d)
 	}
-	_, err = b.tx.Exec(`INSERT INTO tickets (id, number, status, priority, type, channel, team_id, assignee_id,
-		customer_id, tier, created_at, last_message_at, waiting_since, due_at, updated_at, version, doc)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET number = excluded.number, status = excluded.status,
-		priority = excluded.priority, type = excluded.type, channel = excluded.channel, team_id = excluded.team_id,
-		assignee_id = excluded.assignee_id, customer_id = excluded.customer_id, tier = excluded.tier,
-		created_at = excluded.created_at, last_message_at = excluded.last_message_at,
-		waiting_since = excluded.waiting_since, due_at = excluded.due_at, updated_at = excluded.updated_at,
-		version = excluded.version, doc = excluded.doc`,
-		t.ID, t.Number, t.Status, t.Priority, t.Type, string(t.Channel), t.TeamID, t.AssigneeID, t.CustomerID, tier,
-		nanos(t.CreatedAt), nanos(t.LastMessageAt), waiting, due, nanos(t.UpdatedAt), t.Version, doc)
-	if err != nil {
-		return false, fmt.Errorf("query: write ticket %s: %w", t.ID, err)
-	}
-	if exists {
-		b.deltas[groupKey{old.status, old.team, old.assignee}]--
-		if _, err := b.tx.Exec(`DELETE FROM ticket_tags WHERE ticket_id = ?`, t.ID); err != nil {
-			return false, err
-		}
-	}
-	b.deltas[groupKey{t.Status, t.TeamID, t.AssigneeID}]++
-	for _, tag := range t.Tags {
-		if _, err := b.tx.Exec(`INSERT OR IGNORE INTO ticket_tags (tag, ticket_id) VALUES (?, ?)`, tag, t.ID); err != nil {
-			return false, err
-		}
-	}
-	b.changed = true
+	tags := strings.Join(t.Tags, "\x1f")
 	// The ticket's own searchable text: subject, the customer's name as
 	// the ticket knows it, its number and order numbers.
 	var text strings.Builder
@@ -295,41 +322,76 @@ func (b *batch) ticket(t *ticketing.Ticket) (bool, error) {
 		text.WriteString("\n")
 		text.WriteString(o)
 	}
-	return true, b.doc("t:"+t.ID, "t", t.ID, t.CustomerID, text.String(), "", nil)
+	header := text.String()
+	_, err = b.exec(`INSERT INTO tickets (id, number, status, priority, type, channel, team_id, assignee_id,
+		customer_id, tier, created_at, last_message_at, waiting_since, due_at, updated_at, version, doc, tags, header)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET number = excluded.number, status = excluded.status,
+		priority = excluded.priority, type = excluded.type, channel = excluded.channel, team_id = excluded.team_id,
+		assignee_id = excluded.assignee_id, customer_id = excluded.customer_id, tier = excluded.tier,
+		created_at = excluded.created_at, last_message_at = excluded.last_message_at,
+		waiting_since = excluded.waiting_since, due_at = excluded.due_at, updated_at = excluded.updated_at,
+		version = excluded.version, doc = excluded.doc, tags = excluded.tags, header = excluded.header`,
+		t.ID, t.Number, t.Status, t.Priority, t.Type, string(t.Channel), t.TeamID, t.AssigneeID, t.CustomerID, tier.String,
+		nanos(t.CreatedAt), nanos(t.LastMessageAt), waiting, due, nanos(t.UpdatedAt), t.Version, doc, tags, header)
+	if err != nil {
+		return false, fmt.Errorf("query: write ticket %s: %w", t.ID, err)
+	}
+	if exists {
+		b.deltas[groupKey{old.status.String, old.team.String, old.assignee.String}]--
+	}
+	b.deltas[groupKey{t.Status, t.TeamID, t.AssigneeID}]++
+	if !exists || old.tags.String != tags {
+		if exists {
+			if _, err := b.exec(`DELETE FROM ticket_tags WHERE ticket_id = ?`, t.ID); err != nil {
+				return false, err
+			}
+		}
+		for _, tag := range t.Tags {
+			if _, err := b.exec(`INSERT OR IGNORE INTO ticket_tags (tag, ticket_id) VALUES (?, ?)`, tag, t.ID); err != nil {
+				return false, err
+			}
+		}
+	}
+	b.changed = true
+	if exists && old.header.String == header {
+		return true, nil
+	}
+	return true, b.doc("t:"+t.ID, "t", t.ID, t.CustomerID, header, "", nil)
 }
 
 // doc writes one searchable document unless it is there already with the
 // same text and ticket. extra is indexed but not kept for snippets.
 func (b *batch) doc(key, kind, ticketID, customerID, text, extra string, msg []byte) error {
+	// Most documents are new: insert first, compare only when it exists.
+	res, err := b.exec(`INSERT INTO docs (key, kind, ticket_id, customer_id, text, msg) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (key) DO NOTHING`, key, kind, ticketID, customerID, text, msg)
+	if err != nil {
+		return fmt.Errorf("query: insert doc %s: %w", key, err)
+	}
 	var rowid int64
-	var oldText, oldTicket string
-	err := b.tx.QueryRow(`SELECT rowid, text, ticket_id FROM docs WHERE key = ?`, key).Scan(&rowid, &oldText, &oldTicket)
-	switch {
-	case err == nil:
-		if oldText == text && oldTicket == ticketID {
-			if msg != nil {
-				_, err = b.tx.Exec(`UPDATE docs SET msg = ? WHERE rowid = ?`, msg, rowid)
-			}
-			return err
-		}
-		if _, err := b.tx.Exec(`DELETE FROM fts WHERE rowid = ?`, rowid); err != nil {
-			return fmt.Errorf("query: delete doc %s: %w", key, err)
-		}
-		if _, err := b.tx.Exec(`UPDATE docs SET ticket_id = ?, customer_id = ?, text = ?, msg = ? WHERE rowid = ?`,
-			ticketID, customerID, text, msg, rowid); err != nil {
-			return err
-		}
-	case errors.Is(err, sql.ErrNoRows):
-		res, err := b.tx.Exec(`INSERT INTO docs (key, kind, ticket_id, customer_id, text, msg) VALUES (?, ?, ?, ?, ?, ?)`,
-			key, kind, ticketID, customerID, text, msg)
-		if err != nil {
-			return fmt.Errorf("query: insert doc %s: %w", key, err)
-		}
+	if n, _ := res.RowsAffected(); n == 1 {
 		if rowid, err = res.LastInsertId(); err != nil {
 			return err
 		}
-	default:
-		return fmt.Errorf("query: read doc %s: %w", key, err)
+	} else {
+		var oldText, oldTicket string
+		if err := b.queryRow(`SELECT rowid, text, ticket_id FROM docs WHERE key = ?`, key).Scan(&rowid, &oldText, &oldTicket); err != nil {
+			return fmt.Errorf("query: read doc %s: %w", key, err)
+		}
+		if oldText == text && oldTicket == ticketID {
+			if msg != nil {
+				_, err = b.exec(`UPDATE docs SET msg = ? WHERE rowid = ?`, msg, rowid)
+			}
+			return err
+		}
+		if _, err := b.exec(`DELETE FROM fts WHERE rowid = ?`, rowid); err != nil {
+			return fmt.Errorf("query: delete doc %s: %w", key, err)
+		}
+		if _, err := b.exec(`UPDATE docs SET ticket_id = ?, customer_id = ?, text = ?, msg = ? WHERE rowid = ?`,
+			ticketID, customerID, text, msg, rowid); err != nil {
+			return err
+		}
 	}
 	raw := text
 	if j := joinedForms(text); len(j) > 0 {
@@ -338,7 +400,7 @@ func (b *batch) doc(key, kind, ticketID, customerID, text, extra string, msg []b
 	if extra != "" {
 		raw += "\n" + extra
 	}
-	if _, err := b.tx.Exec(`INSERT INTO fts (rowid, raw, st) VALUES (?, ?, ?)`, rowid, raw, stemColumn(text)); err != nil {
+	if _, err := b.exec(`INSERT INTO fts (rowid, raw, st) VALUES (?, ?, ?)`, rowid, raw, b.ix.stems.column(text)); err != nil {
 		return fmt.Errorf("query: index doc %s: %w", key, err)
 	}
 	b.changed = true
@@ -374,7 +436,7 @@ func (b *batch) customer(c *ticketing.Customer) error {
 		return nil
 	}
 	var updated int64
-	err := b.tx.QueryRow(`SELECT updated_at FROM customers WHERE id = ?`, c.ID).Scan(&updated)
+	err := b.queryRow(`SELECT updated_at FROM customers WHERE id = ?`, c.ID).Scan(&updated)
 	if err == nil && updated > nanos(c.UpdatedAt) {
 		return nil
 	}
@@ -388,13 +450,13 @@ func (b *batch) customer(c *ticketing.Customer) error {
 		return err
 	}
 	tier := c.Attributes["tier"]
-	if _, err := b.tx.Exec(`INSERT INTO customers (id, name_key, tier, updated_at, doc) VALUES (?, ?, ?, ?, ?)
+	if _, err := b.exec(`INSERT INTO customers (id, name_key, tier, updated_at, doc) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET name_key = excluded.name_key, tier = excluded.tier,
 		updated_at = excluded.updated_at, doc = excluded.doc`,
 		c.ID, fold(strings.TrimSpace(c.Name)), tier, nanos(c.UpdatedAt), doc); err != nil {
 		return fmt.Errorf("query: write customer %s: %w", c.ID, err)
 	}
-	if _, err := b.tx.Exec(`UPDATE tickets SET tier = ? WHERE customer_id = ? AND tier <> ?`, tier, c.ID, tier); err != nil {
+	if _, err := b.exec(`UPDATE tickets SET tier = ? WHERE customer_id = ? AND tier <> ?`, tier, c.ID, tier); err != nil {
 		return err
 	}
 	delete(b.missing, c.ID)

@@ -98,3 +98,54 @@ func BenchmarkSearch(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkStemColumn(b *testing.B) {
+	text := strings.Join(benchVocab[:25], " ")
+	var c stemCache
+	for b.Loop() {
+		c.column(text)
+	}
+}
+
+// BenchmarkApplyMessageEvents: what one inbound message costs the index
+// (its message.created and ticket.updated events), in batches of 64.
+func BenchmarkApplyMessageEvents(b *testing.B) {
+	ix, err := Open(Options{Path: filepath.Join(b.TempDir(), "ix.db")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ix.Close()
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(3, 4))
+	now := time.Now()
+	i := 0
+	var evs []*ticketing.Event
+	for b.Loop() {
+		cid := fmt.Sprintf("c%d", i%2000)
+		var w []string
+		for range 25 {
+			w = append(w, benchVocab[rng.IntN(len(benchVocab))])
+		}
+		t := &ticketing.Ticket{ID: cid + "-1", Number: int64(1001 + i%2000), Status: "open", Priority: "normal", CustomerID: cid,
+			CustomerName: "Kund", Subject: "Var är min order?", CreatedAt: now, LastMessageAt: now.Add(time.Duration(i)), Version: int64(i + 1)}
+		m := &ticketing.Message{ID: fmt.Sprintf("m%d", i), TicketID: t.ID, CustomerID: cid, Text: strings.Join(w, " ")}
+		evs = append(evs, &ticketing.Event{Type: ticketing.EventMessageCreated, Ticket: t, Message: m},
+			&ticketing.Event{Type: ticketing.EventTicketUpdated, Ticket: t})
+		if len(evs) == 128 {
+			if err := ix.write(ctx, func(bt *batch) error {
+				bt.missing = map[string]bool{} // no store in this benchmark
+				for _, ev := range evs {
+					if err := bt.event(ev); err != nil {
+						return err
+					}
+				}
+				bt.missing = map[string]bool{}
+				return nil
+			}); err != nil {
+				b.Fatal(err)
+			}
+			evs = evs[:0]
+		}
+		i++
+	}
+}

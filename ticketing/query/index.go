@@ -19,7 +19,7 @@ import (
 
 // schemaVersion is the index's layout. An index file of another version
 // is deleted and rebuilt from the store.
-const schemaVersion = "3"
+const schemaVersion = "4"
 
 // Store is what the index reads from the store: scans for a rebuild, _id
 // lookups for reconciliation. ticketing/mongostore implements it.
@@ -88,8 +88,10 @@ type Index struct {
 	wg     sync.WaitGroup
 	closed sync.Once
 
-	// writeMu serializes batches from the writer goroutine and rebuilds.
+	// writeMu serializes batches from the writer goroutine and rebuilds,
+	// and guards stems.
 	writeMu sync.Mutex
+	stems   stemCache
 }
 
 type groupKey struct{ status, team, assignee string }
@@ -229,7 +231,9 @@ CREATE TABLE tickets (
 	due_at INTEGER NOT NULL,
 	updated_at INTEGER NOT NULL,
 	version INTEGER NOT NULL,
-	doc BLOB NOT NULL
+	doc BLOB NOT NULL,
+	tags TEXT NOT NULL,
+	header TEXT NOT NULL
 );
 CREATE INDEX tickets_activity ON tickets (last_message_at, id);
 CREATE INDEX tickets_status_activity ON tickets (status, last_message_at, id);

@@ -49,16 +49,39 @@ func stems(w string) []string {
 	return out
 }
 
-// stemColumn is the st column of a text.
-func stemColumn(text string) string {
+// stemCache remembers the stems of words seen, for the writer: stemming
+// is most of the cost of indexing a message, and words repeat. When full
+// it starts over. Not safe for concurrent use.
+type stemCache struct {
+	m map[string]string
+}
+
+const stemCacheMax = 100_000
+
+// column is the st column of a text.
+func (c *stemCache) column(text string) string {
+	if c.m == nil || len(c.m) > stemCacheMax {
+		c.m = make(map[string]string, 1024)
+	}
 	var b strings.Builder
 	for _, w := range words(text) {
-		for _, s := range stems(w) {
-			b.WriteString(s)
+		st, ok := c.m[w]
+		if !ok {
+			st = strings.Join(stems(w), " ")
+			c.m[w] = st
+		}
+		if st != "" {
+			b.WriteString(st)
 			b.WriteByte(' ')
 		}
 	}
 	return b.String()
+}
+
+// stemColumn is the st column of a text, without a cache.
+func stemColumn(text string) string {
+	var c stemCache
+	return c.column(text)
 }
 
 func isDigits(s string) bool {
