@@ -88,88 +88,82 @@ func (ix *Index) Rebuild(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	total := 0
-	var custs []*ticketing.Customer
-	flushC := func() error {
-		err := ix.write(ctx, func(b *batch) error {
-			for _, c := range custs {
-				if err := b.customer(c); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		total += len(custs)
-		custs = custs[:0]
-		return err
+	n, err := rebuildPart(ctx, ix, "customers", ix.o.Store.ScanCustomers, func(b *batch, c *ticketing.Customer) error { return b.customer(c) })
+	total += n
+	if err != nil {
+		return total, err
 	}
-	if err := ix.o.Store.ScanCustomers(ctx, func(c *ticketing.Customer) error {
-		custs = append(custs, c)
-		if len(custs) == rebuildBatch {
-			return flushC()
+	n, err = rebuildPart(ctx, ix, "tickets", ix.o.Store.ScanTickets, func(b *batch, t *ticketing.Ticket) error {
+		_, err := b.ticket(t)
+		return err
+	})
+	total += n
+	if err != nil {
+		return total, err
+	}
+	n, err = rebuildPart(ctx, ix, "messages", ix.o.Store.ScanMessages, func(b *batch, m *ticketing.Message) error { return b.message(m) })
+	total += n
+	if err != nil {
+		return total, err
+	}
+	return total, ix.setMeta("complete", "1")
+}
+
+// rebuildPart reads one collection and writes it in batches, reading the
+// next batch from the store while the last one is written (the two take
+// about as long, on two cores).
+func rebuildPart[T any](ctx context.Context, ix *Index, what string, scan func(context.Context, func(*T) error) error,
+	apply func(*batch, *T) error) (int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []*T, 2)
+	werr := make(chan error, 1)
+	go func() {
+		var err error
+		for items := range batches {
+			if err != nil {
+				continue // drain
+			}
+			err = ix.write(ctx, func(b *batch) error {
+				for _, it := range items {
+					if err := apply(b, it); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				cancel()
+			}
+		}
+		werr <- err
+	}()
+	n := 0
+	cur := make([]*T, 0, rebuildBatch)
+	err := scan(ctx, func(v *T) error {
+		cur = append(cur, v)
+		n++
+		if len(cur) == rebuildBatch {
+			select {
+			case batches <- cur:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			cur = make([]*T, 0, rebuildBatch)
 		}
 		return nil
-	}); err != nil {
-		return total, fmt.Errorf("query: rebuild customers: %w", err)
+	})
+	if err == nil && len(cur) > 0 {
+		batches <- cur
 	}
-	if err := flushC(); err != nil {
-		return total, err
+	close(batches)
+	if wErr := <-werr; wErr != nil {
+		return n, fmt.Errorf("query: rebuild %s: %w", what, wErr)
 	}
-	var ts []*ticketing.Ticket
-	flushT := func() error {
-		err := ix.write(ctx, func(b *batch) error {
-			for _, t := range ts {
-				if _, err := b.ticket(t); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		total += len(ts)
-		ts = ts[:0]
-		return err
+	if err != nil {
+		return n, fmt.Errorf("query: rebuild %s: %w", what, err)
 	}
-	if err := ix.o.Store.ScanTickets(ctx, func(t *ticketing.Ticket) error {
-		ts = append(ts, t)
-		if len(ts) == rebuildBatch {
-			return flushT()
-		}
-		return nil
-	}); err != nil {
-		return total, fmt.Errorf("query: rebuild tickets: %w", err)
-	}
-	if err := flushT(); err != nil {
-		return total, err
-	}
-	var ms []*ticketing.Message
-	flushM := func() error {
-		err := ix.write(ctx, func(b *batch) error {
-			for _, m := range ms {
-				if err := b.message(m); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		total += len(ms)
-		ms = ms[:0]
-		return err
-	}
-	if err := ix.o.Store.ScanMessages(ctx, func(m *ticketing.Message) error {
-		ms = append(ms, m)
-		if len(ms) == rebuildBatch {
-			return flushM()
-		}
-		return nil
-	}); err != nil {
-		return total, fmt.Errorf("query: rebuild messages: %w", err)
-	}
-	if err := flushM(); err != nil {
-		return total, err
-	}
-	if err := ix.setMeta("complete", "1"); err != nil {
-		return total, err
-	}
-	return total, nil
+	return n, nil
 }
 
 // notifyLoop calls OnChange after changes, at most every 500 ms.
