@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -25,11 +26,17 @@ type Config struct {
 	DataDir   string `yaml:"data_dir"`   // SVAR_DATA_DIR, default ./data
 	PublicURL string `yaml:"public_url"` // SVAR_PUBLIC_URL, default http://localhost:8080
 
-	NATSURL             string `yaml:"nats_url"`              // SVAR_NATS_URL; empty starts an embedded server
-	MongoDBURI          string `yaml:"mongodb_uri"`           // SVAR_MONGODB_URI; empty starts an embedded store
-	MongoDBDatabase     string `yaml:"mongodb_database"`      // SVAR_MONGODB_DATABASE, default svar
-	EmbeddedNATSAddr    string `yaml:"embedded_nats_addr"`    // SVAR_EMBEDDED_NATS_ADDR, default 127.0.0.1 and a free port
-	EmbeddedMongoDBAddr string `yaml:"embedded_mongodb_addr"` // SVAR_EMBEDDED_MONGODB_ADDR, default 127.0.0.1:0
+	NATSURL string `yaml:"nats_url"` // SVAR_NATS_URL; empty starts an embedded server
+	// NATSReplicas is how many servers of a NATS cluster keep each of
+	// Svar's streams and buckets. Default 1; 3 on a three-server cluster.
+	NATSReplicas int `yaml:"nats_replicas"` // SVAR_NATS_REPLICAS
+	// LeaseTTL is how long a one-at-a-time job's lease (the mailbox
+	// reader's) outlives a node that died holding it. Default 10s.
+	LeaseTTL            time.Duration `yaml:"lease_ttl"`             // SVAR_LEASE_TTL
+	MongoDBURI          string        `yaml:"mongodb_uri"`           // SVAR_MONGODB_URI; empty starts an embedded store
+	MongoDBDatabase     string        `yaml:"mongodb_database"`      // SVAR_MONGODB_DATABASE, default svar
+	EmbeddedNATSAddr    string        `yaml:"embedded_nats_addr"`    // SVAR_EMBEDDED_NATS_ADDR, default 127.0.0.1 and a free port
+	EmbeddedMongoDBAddr string        `yaml:"embedded_mongodb_addr"` // SVAR_EMBEDDED_MONGODB_ADDR, default 127.0.0.1:0
 
 	AdminEmail    string `yaml:"admin_email"`    // SVAR_ADMIN_EMAIL, default admin@localhost
 	AdminPassword string `yaml:"admin_password"` // SVAR_ADMIN_PASSWORD; empty generates one on first start
@@ -40,6 +47,11 @@ type Config struct {
 	Email EmailConfig `yaml:"email"`
 	SMS   SMSConfig   `yaml:"sms"`
 	Chat  ChatConfig  `yaml:"chat"`
+
+	// TrustedProxies are the reverse proxies (CIDRs or addresses) whose
+	// X-Forwarded-For is believed when telling a client's address for
+	// per-address limits. Empty: the TCP peer is the client.
+	TrustedProxies []string `yaml:"trusted_proxies"` // SVAR_TRUSTED_PROXIES, comma-separated
 
 	// ReopenWindow: a message within this time after a ticket was solved
 	// reopens it; later ones start a new ticket. Default 7 days.
@@ -89,6 +101,12 @@ type ChatConfig struct {
 	// MessagesPerMinute is each visitor's message rate limit (a token
 	// bucket with as much burst). Default 20.
 	MessagesPerMinute int `yaml:"messages_per_minute"` // SVAR_CHAT_MESSAGES_PER_MINUTE
+	// MaxPerAddress caps open chat sockets per client address on a node
+	// (customers behind one NAT or office share one). Default 200.
+	MaxPerAddress int `yaml:"max_per_address"` // SVAR_CHAT_MAX_PER_ADDRESS
+	// MaxPerVisitor caps open chat sockets per visitor token on a node
+	// (a few tabs). Default 5.
+	MaxPerVisitor int `yaml:"max_per_visitor"` // SVAR_CHAT_MAX_PER_VISITOR
 }
 
 // Default returns the documented defaults.
@@ -109,8 +127,10 @@ func Default() Config {
 			TwilioAPIBase: "https://api.twilio.com",
 			ElksAPIBase:   "https://api.46elks.com",
 		},
-		Chat:         ChatConfig{FallbackGrace: 10 * time.Minute, MessagesPerMinute: 20},
+		Chat:         ChatConfig{FallbackGrace: 10 * time.Minute, MessagesPerMinute: 20, MaxPerAddress: 200, MaxPerVisitor: 5},
 		ReopenWindow: 7 * 24 * time.Hour,
+		NATSReplicas: 1,
+		LeaseTTL:     10 * time.Second,
 		LogLevel:     "info",
 	}
 }
@@ -140,12 +160,46 @@ type setting struct {
 
 func str(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
 
+// list sets a comma-separated list, without empty items.
+func list(p *[]string) func(string) error {
+	return func(v string) error {
+		*p = nil
+		for _, o := range strings.Split(v, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				*p = append(*p, o)
+			}
+		}
+		return nil
+	}
+}
+
+// positive sets a whole number of at least 1.
+func positive(p *int) func(string) error {
+	return func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("must be a whole number of at least 1")
+		}
+		*p = n
+		return nil
+	}
+}
+
 func (c *Config) settings() []setting {
 	return []setting{
 		{"SVAR_HTTP_ADDR", "http-addr", "HTTP listen address", str(&c.HTTPAddr)},
 		{"SVAR_DATA_DIR", "data-dir", "where embedded servers keep their files", str(&c.DataDir)},
 		{"SVAR_PUBLIC_URL", "public-url", "the URL customers and providers reach", str(&c.PublicURL)},
 		{"SVAR_NATS_URL", "nats-url", "external NATS (empty: embedded)", str(&c.NATSURL)},
+		{"SVAR_NATS_REPLICAS", "nats-replicas", "stream replicas on a NATS cluster (1, 3 or 5)", func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 5 {
+				return fmt.Errorf("must be a whole number from 1 to 5")
+			}
+			c.NATSReplicas = n
+			return nil
+		}},
+		{"SVAR_LEASE_TTL", "lease-ttl", "how long a dead node's job lease lasts", duration(&c.LeaseTTL)},
 		{"SVAR_MONGODB_URI", "mongodb-uri", "external MongoDB (empty: embedded)", str(&c.MongoDBURI)},
 		{"SVAR_MONGODB_DATABASE", "mongodb-database", "database name", str(&c.MongoDBDatabase)},
 		{"SVAR_EMBEDDED_NATS_ADDR", "embedded-nats-addr", "embedded NATS listen address (loopback)", str(&c.EmbeddedNATSAddr)},
@@ -199,6 +253,9 @@ func (c *Config) settings() []setting {
 			c.Chat.MessagesPerMinute = n
 			return nil
 		}},
+		{"SVAR_CHAT_MAX_PER_ADDRESS", "chat-max-per-address", "open chat sockets per client address", positive(&c.Chat.MaxPerAddress)},
+		{"SVAR_CHAT_MAX_PER_VISITOR", "chat-max-per-visitor", "open chat sockets per visitor token", positive(&c.Chat.MaxPerVisitor)},
+		{"SVAR_TRUSTED_PROXIES", "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed", list(&c.TrustedProxies)},
 		{"SVAR_REOPEN_WINDOW", "reopen-window", "how long a solved ticket reopens on a new message", duration(&c.ReopenWindow)},
 		{"SVAR_LOG_LEVEL", "log-level", "debug, info, warn or error", str(&c.LogLevel)},
 	}
@@ -263,6 +320,26 @@ func Load(fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool)
 	return c, c.Validate()
 }
 
+// TrustedProxyPrefixes parses TrustedProxies: CIDRs such as 10.0.0.0/8,
+// or single addresses.
+func (c *Config) TrustedProxyPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		s = strings.TrimSpace(s)
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or an address", s)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
 // Validate checks the configuration and names the setting that is wrong.
 func (c *Config) Validate() error {
 	var errs []error
@@ -294,6 +371,12 @@ func (c *Config) Validate() error {
 		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
 			bad(env, "must be a loopback host:port such as 127.0.0.1:4222 (got %q)", addr)
 		}
+	}
+	if c.LeaseTTL < time.Second {
+		bad("SVAR_LEASE_TTL", "must be at least 1s (got %s)", c.LeaseTTL)
+	}
+	if c.NATSReplicas > 1 && c.NATSURL == "" {
+		bad("SVAR_NATS_REPLICAS", "needs a NATS cluster in SVAR_NATS_URL; the embedded server is a single server")
 	}
 	if c.MongoDBDatabase == "" || strings.ContainsAny(c.MongoDBDatabase, "/\\. \"$") {
 		bad("SVAR_MONGODB_DATABASE", "must be a plain database name (got %q)", c.MongoDBDatabase)
@@ -348,6 +431,15 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" {
 			bad("SVAR_CHAT_ALLOWED_ORIGINS", "%q is not an origin such as https://shop.example", o)
 		}
+	}
+	if c.Chat.MaxPerAddress < 1 {
+		bad("SVAR_CHAT_MAX_PER_ADDRESS", "must be at least 1")
+	}
+	if c.Chat.MaxPerVisitor < 1 {
+		bad("SVAR_CHAT_MAX_PER_VISITOR", "must be at least 1")
+	}
+	if _, err := c.TrustedProxyPrefixes(); err != nil {
+		bad("SVAR_TRUSTED_PROXIES", "%v", err)
 	}
 	if c.ReopenWindow < 0 {
 		bad("SVAR_REOPEN_WINDOW", "must not be negative")

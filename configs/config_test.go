@@ -43,6 +43,9 @@ func TestValidationNamesTheSetting(t *testing.T) {
 		"SVAR_EMBEDDED_NATS_ADDR":   {"SVAR_EMBEDDED_NATS_ADDR": "0.0.0.0:4222"},
 		"SVAR_DEMO":                 {"SVAR_DEMO": "maybe"},
 		"SVAR_CHAT_ALLOWED_ORIGINS": {"SVAR_CHAT_ALLOWED_ORIGINS": "shop"},
+		"SVAR_TRUSTED_PROXIES":      {"SVAR_TRUSTED_PROXIES": "10.0.0.0/8, 10.0.0.0/33"},
+		"SVAR_CHAT_MAX_PER_ADDRESS": {"SVAR_CHAT_MAX_PER_ADDRESS": "0"},
+		"SVAR_CHAT_MAX_PER_VISITOR": {"SVAR_CHAT_MAX_PER_VISITOR": "many"},
 	}
 	for want, vars := range cases {
 		t.Run(want, func(t *testing.T) {
@@ -58,5 +61,23 @@ func TestExampleFileLoads(t *testing.T) {
 	_, err := Load(flag.NewFlagSet("t", flag.ContinueOnError), []string{"--config", "svar.example.yaml"}, env(nil))
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestTrustedProxiesAndChatCaps(t *testing.T) {
+	c, err := Load(flag.NewFlagSet("t", flag.ContinueOnError), nil,
+		env(map[string]string{"SVAR_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7,2001:db8::/32", "SVAR_CHAT_MAX_PER_ADDRESS": "500"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := c.TrustedProxyPrefixes()
+	if err != nil || len(ps) != 3 || ps[1].String() != "192.0.2.7/32" {
+		t.Fatalf("prefixes = %v (%v)", ps, err)
+	}
+	if c.Chat.MaxPerAddress != 500 || c.Chat.MaxPerVisitor != 5 {
+		t.Fatalf("caps = %d per address, %d per visitor", c.Chat.MaxPerAddress, c.Chat.MaxPerVisitor)
+	}
+	if d := Default(); d.Chat.MaxPerAddress < 50 {
+		t.Fatalf("default per-address cap %d refuses 50 customers behind one address", d.Chat.MaxPerAddress)
 	}
 }

@@ -20,6 +20,14 @@
 // drops an event silently: a console either receives every event in order or
 // is told it was disconnected, and reconnects with ?since=<last seq>.
 //
+// Typing and presence frames are ephemeral: they say how things are now and
+// are repeated, so they have a small share of the buffer of their own and are
+// dropped (counted in Stats.EphemeralDropped) when it is full or when durable
+// frames fill half the buffer. Only durable frames count toward the
+// slow-consumer cut: no rate of customers' typing can cut a console off. A
+// chat customer's typing is also coalesced per customer on every node: at
+// most one customer.typing per customer per second, the latest state last.
+//
 // Publish keeps the order of its callers: call it from one goroutine (the
 // events subscription) so that sessions see events in stream order.
 //
@@ -70,7 +78,11 @@
 //
 // The hub also answers the relay request "agents.online" with true while
 // this node holds at least one agent session (the chat widget uses it to say
-// that nobody is online), and DisconnectAgent is relayed on
+// that nobody is online). It subscribes to that topic only while it holds a
+// session, so with no agent anywhere the request has no responders and is
+// answered at once, and it publishes "agents.changed" when its first
+// session opens or its last closes, so that the chat tells open widgets
+// without waiting for its next poll. DisconnectAgent is relayed on
 // "agents.disconnect" so that the agent's consoles on every node close.
 //
 // # Lifecycle and locks
@@ -78,5 +90,6 @@
 // Each session has a writer goroutine owned by the hub and a reader that runs
 // in the ServeAgent call; Close closes every socket with 1001 and waits for
 // all of them (http.Server.Shutdown does not close hijacked connections).
-// Hub.mu and presenceBook.mu are never held together.
+// Hub.mu and presenceBook.mu are never held together; Hub.onlineMu is taken
+// before Hub.mu.
 package realtime

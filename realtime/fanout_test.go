@@ -147,7 +147,7 @@ func benchLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 func setupHubWebsocket(b *testing.B, consumers int, ev *ticketing.Event) *fanoutFixture {
 	hub := New(Options{Logger: benchLogger()})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hub.ServeAgent(w, r, &ticketing.Agent{ID: r.URL.Query().Get("agent"), Active: true})
+		hub.ServeAgent(w, r, &ticketing.Agent{ID: r.URL.Query().Get("agent"), Active: true}, ticketing.System)
 	}))
 	tr := newFanoutTracker(consumers)
 	base := "ws" + strings.TrimPrefix(srv.URL, "http") + "/live?agent="

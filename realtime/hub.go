@@ -42,6 +42,24 @@ type Options struct {
 	MaxMessageBytes int64         // largest console frame; default 64 KiB (larger closes with 1009)
 	MaxReplay       int           // most events replayed to one reconnecting console; default 10,000
 	PresenceTTL     time.Duration // presence without a refresh expires; default 30s
+
+	// Tickets finds the ticket of a message-only event (scope.go); nil:
+	// such events reach only sessions that see everything.
+	Tickets Tickets
+	// Viewers recomputes a session's Viewer on RefreshViewers.
+	Viewers ViewerFunc
+	// OnAvailability is called on the node where an agent's first console
+	// opened (online true) or, after ConsoleGrace, the last one closed
+	// (false), when no other node holds a console of theirs
+	// (availability.go).
+	OnAvailability func(agentID string, online bool)
+	// ConsoleGrace is how long an agent counts as online after their last
+	// console closed (a reload, a flaky network); default 15s.
+	ConsoleGrace time.Duration
+	// ConsoleBeat is how often a node tells the others which agents have
+	// consoles on it; default 5s. A node not heard from for 3 beats counts
+	// as holding none.
+	ConsoleBeat time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -69,6 +87,12 @@ func (o Options) withDefaults() Options {
 	if o.PresenceTTL <= 0 {
 		o.PresenceTTL = 30 * time.Second
 	}
+	if o.ConsoleGrace <= 0 {
+		o.ConsoleGrace = 15 * time.Second
+	}
+	if o.ConsoleBeat <= 0 {
+		o.ConsoleBeat = 5 * time.Second
+	}
 	return o
 }
 
@@ -77,6 +101,10 @@ const (
 	topicPresence         = "presence"
 	topicAgentsOnline     = "agents.online"
 	topicAgentsDisconnect = "agents.disconnect"
+	// topicAgentsChanged is published (empty) when this node gets its first
+	// agent session or loses its last: the chat asks agents.online again
+	// and tells open widgets at once.
+	topicAgentsChanged = "agents.changed"
 )
 
 // relayTimeout bounds one relay publish.
@@ -89,6 +117,7 @@ type Hub struct {
 	upgrader websocket.Upgrader
 	pong     *websocket.PreparedMessage
 	presence *presenceBook
+	consoles *consoleBook
 	now      func() time.Time
 
 	// ctx ends when Close has finished with the sessions; it bounds relay
@@ -105,14 +134,24 @@ type Hub struct {
 	relayed     bool
 	unsubscribe []func()
 
-	wg        sync.WaitGroup // session readers (ServeAgent calls) and writers
-	closeOnce sync.Once
+	// onlineMu guards onlineCancel: this node answers agents.online only
+	// while it holds a session, so that with no agent anywhere the
+	// question has no responders and is answered at once. Lock order:
+	// onlineMu before mu.
+	onlineMu     sync.Mutex
+	onlineCancel func()
+
+	wg         sync.WaitGroup // session readers (ServeAgent calls) and writers
+	consolesWG sync.WaitGroup // runConsoles
+	closeOnce  sync.Once
 
 	lastSeq   atomic.Uint64
 	published atomic.Uint64
 	pushed    atomic.Uint64
 	replayed  atomic.Uint64
 	slow      atomic.Uint64
+	dropped   atomic.Uint64 // ephemeral frames not queued for a busy console
+	typing    *typingGate
 }
 
 // New returns a hub. When o.Relay is set it subscribes to the relay topics
@@ -124,6 +163,7 @@ func New(o Options) *Hub {
 		log:      o.Logger,
 		opts:     o,
 		presence: newPresenceBook(o.PresenceTTL),
+		consoles: newConsoleBook(),
 		now:      time.Now,
 		upgrader: websocket.Upgrader{
 			ReadBufferSize:  4096,
@@ -136,6 +176,7 @@ func New(o Options) *Hub {
 		},
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.typing = newTypingGate(customerTypingEvery, h.sendCustomerTyping)
 	pong, err := websocket.NewPreparedMessage(websocket.TextMessage, []byte(`{"type":"pong"}`))
 	if err != nil {
 		panic("realtime: prepare pong: " + err.Error()) // a constant frame cannot fail
@@ -144,6 +185,7 @@ func New(o Options) *Hub {
 	if o.Relay != nil {
 		h.subscribe(o.Relay)
 	}
+	h.consolesWG.Go(h.runConsoles)
 	return h
 }
 
@@ -155,17 +197,17 @@ func (h *Hub) subscribe(r ticketing.Relay) {
 		h.unsubscribe = append(h.unsubscribe, cancelPresence)
 		h.relayed = true
 	}
-	cancelOnline, err := r.Subscribe(topicAgentsOnline, func([]byte) bool { return h.online() })
-	if err != nil {
-		h.log.Error("realtime: subscribe to agents.online", "err", err)
-	} else {
-		h.unsubscribe = append(h.unsubscribe, cancelOnline)
-	}
 	cancelTyping, err := r.Subscribe(topicCustomerTyping, h.customerTyping)
 	if err != nil {
 		h.log.Error("realtime: subscribe to chat.typing", "err", err)
 	} else {
 		h.unsubscribe = append(h.unsubscribe, cancelTyping)
+	}
+	cancelConsoles, err := r.Subscribe(topicConsoles, h.consolesFromRelay)
+	if err != nil {
+		h.log.Error("realtime: subscribe to agents.consoles; availability counts this node's consoles only", "err", err)
+	} else {
+		h.unsubscribe = append(h.unsubscribe, cancelConsoles)
 	}
 	cancelDisconnect, err := r.Subscribe(topicAgentsDisconnect, func(payload []byte) bool {
 		h.disconnectLocal(string(payload))
@@ -210,11 +252,14 @@ func (h *Hub) Publish(ev *ticketing.Event) {
 		}
 	}
 	for _, s := range h.sessions {
-		s.offer(f)
+		if s.sees(ev) {
+			s.offer(f)
+		}
 	}
 }
 
-// broadcast offers a non-event frame to every session.
+// broadcast offers a non-event frame to every session; typing and
+// presence are marked ephemeral by their callers.
 func (h *Hub) broadcast(f frame) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
@@ -262,22 +307,28 @@ func (h *Hub) Close() {
 			s.stop(closeReason{code: websocket.CloseGoingAway, text: "server shutting down"})
 		}
 		h.wg.Wait()
+		h.syncOnline() // closed: no longer answers agents.online
 		for _, cancel := range h.unsubscribe {
 			cancel()
 		}
+		h.typing.close()
 		h.cancel()
+		h.consolesWG.Wait()
 	})
 }
 
 // Stats are counters for metrics.
 type Stats struct {
-	Sessions        int    // open agent sessions on this node
-	Agents          int    // distinct agents among them
-	SlowConsumers   uint64 // sessions disconnected because their buffer was full
-	EventsPublished uint64 // events handed to Publish
-	EventsPushed    uint64 // event frames written to sockets, live and replayed
-	EventsReplayed  uint64 // of which replayed after a reconnect
-	LastSeq         uint64 // the newest event sequence this node has seen
+	Sessions      int    // open agent sessions on this node
+	Agents        int    // distinct agents among them
+	SlowConsumers uint64 // sessions disconnected because their buffer was full
+	// EphemeralDropped counts typing and presence frames not queued for a
+	// console whose buffer was filling (they are repeated; nothing is lost).
+	EphemeralDropped uint64
+	EventsPublished  uint64 // events handed to Publish
+	EventsPushed     uint64 // event frames written to sockets, live and replayed
+	EventsReplayed   uint64 // of which replayed after a reconnect
+	LastSeq          uint64 // the newest event sequence this node has seen
 }
 
 // Stats returns the hub's counters.
@@ -290,13 +341,49 @@ func (h *Hub) Stats() Stats {
 	}
 	h.mu.RUnlock()
 	return Stats{
-		Sessions:        n,
-		Agents:          len(agents),
-		SlowConsumers:   h.slow.Load(),
-		EventsPublished: h.published.Load(),
-		EventsPushed:    h.pushed.Load(),
-		EventsReplayed:  h.replayed.Load(),
-		LastSeq:         h.lastSeq.Load(),
+		Sessions:         n,
+		Agents:           len(agents),
+		SlowConsumers:    h.slow.Load(),
+		EphemeralDropped: h.dropped.Load(),
+		EventsPublished:  h.published.Load(),
+		EventsPushed:     h.pushed.Load(),
+		EventsReplayed:   h.replayed.Load(),
+		LastSeq:          h.lastSeq.Load(),
+	}
+}
+
+// syncOnline answers agents.online while this node holds a session and
+// tells every node when that changes. Callers call it after each register
+// and unregister; it looks at the current count, so concurrent calls end
+// in the right state.
+func (h *Hub) syncOnline() {
+	r := h.opts.Relay
+	if r == nil {
+		return
+	}
+	h.onlineMu.Lock()
+	defer h.onlineMu.Unlock()
+	h.mu.RLock()
+	online := len(h.sessions) > 0 && !h.closed
+	h.mu.RUnlock()
+	switch {
+	case online && h.onlineCancel == nil:
+		cancel, err := r.Subscribe(topicAgentsOnline, func([]byte) bool { return h.online() })
+		if err != nil {
+			h.log.Error("realtime: subscribe to agents.online; widgets say nobody is online", "err", err)
+			return
+		}
+		h.onlineCancel = cancel
+	case !online && h.onlineCancel != nil:
+		h.onlineCancel()
+		h.onlineCancel = nil
+	default:
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(h.ctx), relayTimeout)
+	defer cancel()
+	if err := r.Publish(ctx, topicAgentsChanged, nil); err != nil {
+		h.log.Warn("realtime: relay agents.changed; widgets learn it within a poll", "err", err)
 	}
 }
 

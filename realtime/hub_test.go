@@ -42,7 +42,7 @@ func newTestNode(t testing.TB, o Options, wrap func(net.Listener) net.Listener) 
 	hub := New(o)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.URL.Query().Get("agent")
-		hub.ServeAgent(w, r, &ticketing.Agent{ID: id, Name: "Agent " + id, Active: true})
+		hub.ServeAgent(w, r, &ticketing.Agent{ID: id, Name: "Agent " + id, Active: true}, ticketing.System)
 	}))
 	if wrap != nil {
 		srv.Listener = wrap(srv.Listener)
@@ -686,16 +686,46 @@ func TestAgentsOnline(t *testing.T) {
 		}
 		return ok
 	}
+	changed := make(chan struct{}, 10)
+	if _, err := relay.Subscribe(topicAgentsChanged, func([]byte) bool { changed <- struct{}{}; return false }); err != nil {
+		t.Fatal(err)
+	}
+	waitChanged := func(what string) {
+		t.Helper()
+		select {
+		case <-changed:
+		case <-time.After(waitFor):
+			t.Fatalf("no agents.changed when %s", what)
+		}
+	}
 	if online() {
 		t.Fatal("online with no sessions")
 	}
+	// With no session the node does not even listen: nobody online is
+	// answered at once by "no responders" on a real bus.
+	if len(relay.handlers(topicAgentsOnline)) != 0 {
+		t.Fatal("the node answers agents.online with no session")
+	}
 	c := mustDial(t, n, "anna", "", nil)
 	c.nextOf("hello")
+	waitChanged("the first agent came")
 	if !online() {
 		t.Fatal("not online with a session")
 	}
+	c2 := mustDial(t, n, "bo", "", nil)
+	c2.nextOf("hello")
+	c2.conn.Close()
 	c.conn.Close()
-	poll(t, "agents.online to turn false", func() bool { return !online() })
+	waitChanged("the last agent left")
+	if online() {
+		t.Fatal("online after the last session left")
+	}
+	if len(relay.handlers(topicAgentsOnline)) != 0 {
+		t.Fatal("the node still answers agents.online")
+	}
+	if len(changed) != 0 {
+		t.Fatalf("%d more agents.changed; want one per first and last session", len(changed))
+	}
 }
 
 func TestDisconnectAgent(t *testing.T) {

@@ -41,7 +41,7 @@ func startNATSNode(t *testing.T, bus *natsbus.Bus, from uint64) *natsNode {
 	})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.URL.Query().Get("agent")
-		hub.ServeAgent(w, r, &ticketing.Agent{ID: id, Name: "Agent " + id, Active: true})
+		hub.ServeAgent(w, r, &ticketing.Agent{ID: id, Name: "Agent " + id, Active: true}, ticketing.System)
 	}))
 	t.Cleanup(func() {
 		cancel()

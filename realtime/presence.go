@@ -57,7 +57,7 @@ func (h *Hub) presenceFromSession(s *session, in clientFrame) error {
 	}
 	if in.State == stateViewing {
 		for _, f := range h.presence.snapshot(in.TicketID, now, s.agentID) {
-			s.offerJSON(f)
+			s.offerJSONFrame(f, true)
 		}
 	}
 	return nil
@@ -124,7 +124,7 @@ func (h *Hub) applyPresence(f presenceFrame, data []byte) {
 		h.log.Error("realtime: prepare presence", "err", err)
 		return
 	}
-	h.broadcast(frame{pm: pm})
+	h.broadcast(frame{pm: pm, ephemeral: true})
 }
 
 func validState(s string) bool {

@@ -30,7 +30,15 @@ type frame struct {
 	pm    *websocket.PreparedMessage
 	seq   uint64 // the event's sequence; 0 for unsequenced events and other frames
 	event bool   // counted in Stats.EventsPushed
+	// ephemeral frames (typing, presence) say how things are now and are
+	// repeated: a console whose buffer is filling misses them rather than
+	// being disconnected, and they never count toward the slow-consumer cut.
+	ephemeral bool
 }
+
+// ephemeralBuffer is how many ephemeral frames may wait per session, on
+// top of Options.BufferSize durable ones.
+const ephemeralBuffer = 32
 
 // closeReason says how a session ends. code 0: the console is gone, send
 // nothing. errCode set: an error frame precedes the close frame.
@@ -48,8 +56,13 @@ type session struct {
 	conn      *websocket.Conn
 	agentID   string
 	agentName string
+	// viewer is what the agent may see; RefreshViewers replaces it.
+	viewer atomic.Pointer[ticketing.Viewer]
 
 	send chan frame
+	// Frames waiting in send, by kind: durable ones up to
+	// Options.BufferSize, ephemeral ones up to ephemeralBuffer.
+	durable, ephemeral atomic.Int32
 
 	ctx    context.Context // cancelled by stop: ends Backlog reads
 	cancel context.CancelFunc
@@ -78,7 +91,9 @@ type presenceState struct {
 // same-origin (the hub's upgrader accepts any Origin). ?since=<seq> replays
 // the events after seq before live ones. ServeAgent returns when the
 // session's goroutines have ended.
-func (h *Hub) ServeAgent(w http.ResponseWriter, r *http.Request, agent *ticketing.Agent) {
+//
+// v is what the agent may see: the session gets only those events.
+func (h *Hub) ServeAgent(w http.ResponseWriter, r *http.Request, agent *ticketing.Agent, v ticketing.Viewer) {
 	if agent == nil || agent.ID == "" {
 		writeHTTPError(w, http.StatusUnauthorized, ticketing.EUnauthorized, "not signed in")
 		return
@@ -111,12 +126,13 @@ func (h *Hub) ServeAgent(w http.ResponseWriter, r *http.Request, agent *ticketin
 		conn:      conn,
 		agentID:   agent.ID,
 		agentName: agent.Name,
-		send:      make(chan frame, h.opts.BufferSize),
+		send:      make(chan frame, h.opts.BufferSize+ephemeralBuffer),
 		done:      make(chan struct{}),
 		readDone:  make(chan struct{}),
 		writeDone: make(chan struct{}),
 		onTickets: make(map[string]presenceState),
 	}
+	s.viewer.Store(&v)
 	s.ctx, s.cancel = context.WithCancel(h.ctx)
 	defer s.cancel()
 	hello, ok := h.register(s)
@@ -127,13 +143,17 @@ func (h *Hub) ServeAgent(w http.ResponseWriter, r *http.Request, agent *ticketin
 		_ = conn.Close()
 		return
 	}
+	h.consoleOpened(agent.ID)
 	defer func() {
 		s.stop(closeReason{}) // the console is gone, if nothing else stopped the session
 		<-s.writeDone
 		h.unregister(s)
+		h.consoleClosed(agent.ID)
+		h.syncOnline()
 		s.leaveAll()
 		h.wg.Done()
 	}()
+	h.syncOnline()
 	go s.writeLoop(hello, since, resume)
 	s.readLoop()
 }
@@ -152,25 +172,48 @@ func (s *session) stop(reason closeReason) bool {
 	return first
 }
 
-// offer queues f without blocking; a full buffer makes the session a slow
-// consumer.
+// offer queues f without blocking. Durable frames past Options.BufferSize
+// make the session a slow consumer; an ephemeral frame is dropped when
+// its share is full or the durable ones fill half the buffer, so no rate
+// of typing or presence can cut a console off.
 func (s *session) offer(f frame) {
 	if s.stopped.Load() {
 		return
 	}
-	select {
-	case s.send <- f:
-	default:
-		if s.stop(closeReason{code: websocket.ClosePolicyViolation, text: "slow consumer",
-			errCode: "slow_consumer", errMessage: "the console fell too far behind; reconnect with since=<last seq>"}) {
-			s.hub.slow.Add(1)
-			s.hub.log.Warn("realtime: slow consumer disconnected", "agent_id", s.agentID, "buffer", cap(s.send))
+	if f.ephemeral {
+		if int(s.durable.Load()) > s.hub.opts.BufferSize/2 || s.ephemeral.Add(1) > ephemeralBuffer {
+			s.ephemeral.Add(-1)
+			s.hub.dropped.Add(1)
+			return
 		}
+		select {
+		case s.send <- f:
+		default:
+			s.ephemeral.Add(-1)
+			s.hub.dropped.Add(1)
+		}
+		return
+	}
+	if int(s.durable.Add(1)) <= s.hub.opts.BufferSize {
+		select {
+		case s.send <- f:
+			return
+		default:
+		}
+	}
+	s.durable.Add(-1)
+	if s.stop(closeReason{code: websocket.ClosePolicyViolation, text: "slow consumer",
+		errCode: "slow_consumer", errMessage: "the console fell too far behind; reconnect with since=<last seq>"}) {
+		s.hub.slow.Add(1)
+		s.hub.log.Warn("realtime: slow consumer disconnected", "agent_id", s.agentID, "buffer", s.hub.opts.BufferSize)
 	}
 }
 
 // offerJSON encodes v and queues it for this session only.
-func (s *session) offerJSON(v any) {
+func (s *session) offerJSON(v any) { s.offerJSONFrame(v, false) }
+
+// offerJSONFrame encodes v and queues it, ephemeral or not.
+func (s *session) offerJSONFrame(v any, ephemeral bool) {
 	data, err := json.Marshal(v)
 	if err != nil {
 		s.hub.log.Error("realtime: encode frame", "err", err)
@@ -181,7 +224,7 @@ func (s *session) offerJSON(v any) {
 		s.hub.log.Error("realtime: prepare frame", "err", err)
 		return
 	}
-	s.offer(frame{pm: pm})
+	s.offer(frame{pm: pm, ephemeral: ephemeral})
 }
 
 func (s *session) offerError(code, message string) {
@@ -278,6 +321,11 @@ func (s *session) run(hello, since uint64, resume bool) error {
 		case <-s.done:
 			return nil
 		case f := <-s.send:
+			if f.ephemeral {
+				s.ephemeral.Add(-1)
+			} else {
+				s.durable.Add(-1)
+			}
 			if f.seq != 0 && f.seq <= skip {
 				continue
 			}
@@ -336,6 +384,10 @@ func (s *session) replay(hello, since uint64) (uint64, error) {
 				// Events the console missed are gone from the stream.
 				h.log.Info("realtime: missed events expired; console told to resync", "agent_id", s.agentID, "after", last, "next", ev.Seq)
 				return last, s.writeJSON(resyncFrame{Type: "resync", Seq: last})
+			}
+			if !s.sees(ev) {
+				last = ev.Seq
+				continue
 			}
 			if err := s.writeJSON(ev); err != nil {
 				return last, err

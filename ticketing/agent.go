@@ -17,6 +17,48 @@ type Agent struct {
 	// SessionEpoch grows when the agent is deactivated or their password
 	// changes; sessions and tokens minted under an older epoch are void.
 	SessionEpoch int64 `json:"-" bson:"session_epoch"`
+	// TeamIDs are the teams the agent belongs to.
+	TeamIDs []string `json:"team_ids" bson:"team_ids,omitempty"`
+	// Capacity is how many open tickets auto-assignment gives the agent at
+	// once; nil means DefaultCapacity.
+	Capacity *int `json:"capacity" bson:"capacity,omitempty"`
+	// Status is the availability the agent chose (online, away, offline;
+	// empty: online while a console is open).
+	Status string `json:"-" bson:"status,omitempty"`
+	// Availability is derived when the agent is shown: online, away or
+	// offline (the chosen status and whether a console is open anywhere).
+	Availability string `json:"availability,omitempty" bson:"-"`
+}
+
+// DefaultCapacity is an agent's capacity when none was set.
+const DefaultCapacity = 10
+
+// Availability states.
+const (
+	AvailabilityOnline  = "online"
+	AvailabilityAway    = "away"
+	AvailabilityOffline = "offline"
+)
+
+// MaxOpen is the agent's capacity for auto-assignment.
+func (a *Agent) MaxOpen() int {
+	if a.Capacity == nil {
+		return DefaultCapacity
+	}
+	return *a.Capacity
+}
+
+// Team is a group of agents that owns tickets.
+type Team struct {
+	ID   string `json:"id" bson:"id"`
+	Name string `json:"name" bson:"name"`
+	// AutoAssign gives the team's new and reopened unassigned tickets to
+	// its online agents (ticketing/assign).
+	AutoAssign bool `json:"auto_assign" bson:"auto_assign"`
+	// VisibleToAll lets every agent see the team's tickets.
+	VisibleToAll bool      `json:"visible_to_all" bson:"visible_to_all"`
+	AgentIDs     []string  `json:"agent_ids" bson:"-"`
+	CreatedAt    time.Time `json:"created_at" bson:"created_at"`
 }
 
 // Session is a signed-in console session or an API token.

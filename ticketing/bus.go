@@ -73,6 +73,11 @@ type Outbound struct {
 	// Fallback names the channel the reply was first meant for, when it is
 	// carried by another (a chat reply mailed to an offline customer).
 	Fallback Channel `json:"fallback,omitempty"`
+	// Attachments are the reply's files (content in the blob store).
+	Attachments []Attachment `json:"attachments,omitempty"`
+	// Language is the customer's (CustomerLanguage): it picks the email
+	// signature's language.
+	Language string `json:"language,omitempty"`
 }
 
 // OutboundPublisher publishes to SVAR_OUTBOUND (svar.outbound.<channel>),

@@ -90,8 +90,10 @@ func (c *Customer) Reachable() []Channel {
 
 // Order is a purchase the shop pushed, shown in the agent's sidebar.
 type Order struct {
-	ID        string    `json:"id" bson:"id" validate:"required,max=100"`
-	Total     string    `json:"total,omitempty" bson:"total,omitempty" validate:"max=50"`
-	Status    string    `json:"status,omitempty" bson:"status,omitempty" validate:"max=50"`
-	CreatedAt time.Time `json:"created_at,omitempty" bson:"created_at,omitempty"`
+	ID     string `json:"id" bson:"id" validate:"required,max=100"`
+	Total  string `json:"total,omitempty" bson:"total,omitempty" validate:"max=50"`
+	Status string `json:"status,omitempty" bson:"status,omitempty" validate:"max=50"`
+	// TrackingURL is where the customer follows the delivery ({{order.tracking_url}} in macros).
+	TrackingURL string    `json:"tracking_url,omitempty" bson:"tracking_url,omitempty" validate:"omitempty,max=2000,url"`
+	CreatedAt   time.Time `json:"created_at,omitzero" bson:"created_at,omitempty"`
 }

@@ -45,8 +45,11 @@ type Envelope struct {
 	Bounce     *Bounce   `json:"bounce,omitempty"`
 	ReceivedAt time.Time `json:"received_at" validate:"required"`
 	// ClientID is the chat client's own id for the message.
-	ClientID string            `json:"client_id,omitempty" validate:"max=100"`
-	Meta     map[string]string `json:"meta,omitempty" validate:"max=30"`
+	ClientID string `json:"client_id,omitempty" validate:"max=100"`
+	// Meta holds the channel's extra facts about the message. Keys are
+	// short names of letters, digits, '_' and '-' (nothing a store reads as
+	// an operator or a path: no '$', '.' or NUL); values are bounded.
+	Meta map[string]string `json:"meta,omitempty" validate:"max=30,dive,keys,metakey,endkeys,max=131072"`
 }
 
 // ThreadHints are what the channel knows about the conversation a message
@@ -57,7 +60,7 @@ type ThreadHints struct {
 	TicketNumber int64    `json:"ticket_number,omitempty" validate:"min=0"`
 	// MessageIDs are Svar message ids the hints resolve to (for example
 	// decoded from Svar's own Message-ID headers), in order of preference.
-	MessageIDs []string `json:"message_ids,omitempty" validate:"max=100"`
+	MessageIDs []string `json:"message_ids,omitempty" validate:"max=100,dive,max=200"`
 }
 
 // Bounce reports that an outbound message could not be delivered.
@@ -96,7 +99,35 @@ func NewValidator() *Validator {
 		}
 		return name
 	})
+	if err := v.RegisterValidation("metakey", func(fl validator.FieldLevel) bool {
+		return ValidMetaKey(fl.Field().String())
+	}); err != nil {
+		panic(err) // a programming error: the tag name is fixed
+	}
 	return &Validator{v: v}
+}
+
+// MaxMetaKey is the longest key Meta takes; MaxMetaBytes bounds all its
+// keys and values together, so that an envelope stays far below the
+// store's 16 MB document limit.
+const (
+	MaxMetaKey   = 64
+	MaxMetaBytes = 512 << 10
+)
+
+// ValidMetaKey reports whether k may be a key of Envelope.Meta (and so of
+// Message.Meta): 1 to MaxMetaKey ASCII letters, digits, '_' or '-'.
+func ValidMetaKey(k string) bool {
+	if k == "" || len(k) > MaxMetaKey {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // Struct validates s and returns an *Error naming the first bad field.
@@ -126,6 +157,8 @@ func describe(fe validator.FieldError) string {
 		return fmt.Sprintf("must be at least %s", fe.Param())
 	case "email":
 		return "must be an email address"
+	case "metakey":
+		return fmt.Sprintf("keys must be 1 to %d letters, digits, '_' or '-'", MaxMetaKey)
 	default:
 		return fmt.Sprintf("failed the %q check", fe.Tag())
 	}
@@ -135,6 +168,13 @@ func describe(fe validator.FieldError) string {
 func (v *Validator) Validate(e *Envelope) error {
 	if err := v.Struct(e); err != nil {
 		return err
+	}
+	metaBytes := 0
+	for k, v := range e.Meta {
+		metaBytes += len(k) + len(v)
+	}
+	if metaBytes > MaxMetaBytes {
+		return FieldError("meta", "must be at most %d bytes in all", MaxMetaBytes)
 	}
 	if strings.TrimSpace(e.Text) == "" && strings.TrimSpace(e.HTML) == "" && len(e.Attachments) == 0 && e.Bounce == nil {
 		return FieldError("text", "is empty")

@@ -187,7 +187,10 @@ func ViewFilter(view, agentID string) (TicketFilter, bool) {
 	return TicketFilter{}, false
 }
 
-// Counts returns how many tickets each view holds for an agent.
+// CountsFor is Counts.
+func (in *Inbox) CountsFor(v Viewer) map[string]int { return in.Counts(v) }
+
+// Counts returns how many tickets each view holds that v may see.
 func (in *Inbox) Counts(v Viewer) map[string]int {
 	agentID := v.AgentID
 	c := map[string]int{ViewOpen: 0, ViewMine: 0, ViewUnassigned: 0, ViewPending: 0, ViewSolved: 0, ViewAll: 0}

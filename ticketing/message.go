@@ -56,7 +56,7 @@ type Delivery struct {
 	// Channel is the channel that carried it, when a fallback was used.
 	Channel    Channel   `json:"channel,omitempty" bson:"channel,omitempty"`
 	ProviderID string    `json:"provider_id,omitempty" bson:"provider_id,omitempty"`
-	UpdatedAt  time.Time `json:"updated_at,omitempty" bson:"updated_at,omitempty"`
+	UpdatedAt  time.Time `json:"updated_at,omitzero" bson:"updated_at,omitempty"`
 }
 
 // Attachment is a file's metadata; the content lives in the blob store.

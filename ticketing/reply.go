@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -19,6 +20,13 @@ type ReplyInput struct {
 	// ClientID makes a retried request idempotent: the same agent and
 	// client id store one message.
 	ClientID string `json:"client_id" validate:"max=100"`
+	// Render, when set, makes the reply's text from the ticket and customer
+	// the reply reads anyway (a macro, package ticketing/macro), so that
+	// rendering costs no extra reads; its error refuses the reply.
+	Render func(t *Ticket, c *Customer) (string, error) `json:"-" validate:"-"`
+	// Attachments are files already in the blob store that go out with the
+	// reply (as mail attachments, chat links or MMS).
+	Attachments []Attachment `json:"-" validate:"omitempty,max=10,dive"`
 }
 
 // Reply stores an agent's reply as outbound with delivery queued and puts
@@ -29,7 +37,7 @@ func (s *Service) Reply(ctx context.Context, ticketID string, by *Agent, in Repl
 		return nil, err
 	}
 	text := strings.TrimSpace(in.Text)
-	if text == "" {
+	if text == "" && in.Render == nil && len(in.Attachments) == 0 {
 		return nil, FieldError("text", "is empty")
 	}
 	t, err := s.ticket(ctx, ticketID)
@@ -40,6 +48,14 @@ func (s *Service) Reply(ctx context.Context, ticketID string, by *Agent, in Repl
 	if err != nil {
 		return nil, fmt.Errorf("reply %s: customer: %w", t.ID, err)
 	}
+	if in.Render != nil {
+		if text, err = in.Render(t, c); err != nil {
+			return nil, err
+		}
+		if text = strings.TrimSpace(text); text == "" {
+			return nil, FieldError("text", "is empty")
+		}
+	}
 	now := s.now().UTC()
 	id := NewID()
 	if in.ClientID != "" {
@@ -49,7 +65,7 @@ func (s *Service) Reply(ctx context.Context, ticketID string, by *Agent, in Repl
 	m := &Message{
 		ID: id, TicketID: t.ID, CustomerID: c.ID, Text: text,
 		Author: Author{Kind: AuthorAgent, ID: by.ID, Name: by.Name}, CreatedAt: now,
-		ClientID: in.ClientID,
+		ClientID: in.ClientID, Attachments: in.Attachments,
 	}
 	var out *Outbound
 	if in.Note {
@@ -68,6 +84,13 @@ func (s *Service) Reply(ctx context.Context, ticketID string, by *Agent, in Repl
 		}
 		if ch == "" {
 			ch = t.Channel
+		}
+		if !slices.Contains(s.sends, ch) {
+			why := ""
+			if in.Channel == "" {
+				why = fmt.Sprintf("the customer last wrote by %s, but ", ch)
+			}
+			return nil, FieldError("channel", "%sreplies by %s are not set up on this Svar; pick one of: %s", why, ch, joinChannels(s.sends))
 		}
 		to, ok := Recipient(c, ch)
 		if !ok {
@@ -88,7 +111,8 @@ func (s *Service) Reply(ctx context.Context, ticketID string, by *Agent, in Repl
 		m.Delivery = &Delivery{Status: DeliveryQueued, UpdatedAt: now}
 		out = &Outbound{
 			MessageID: m.ID, TicketID: t.ID, TicketNumber: t.Number, CustomerID: c.ID, Channel: ch, To: to,
-			Subject: t.Subject, Text: text, AgentName: by.Name, CreatedAt: now,
+			Subject: t.Subject, Text: text, AgentName: by.Name, CreatedAt: now, Attachments: in.Attachments,
+			Language: CustomerLanguage(c),
 		}
 		if ch == ChannelEmail {
 			out.InReplyTo, out.References = s.emailThread(ctx, t)
@@ -115,6 +139,9 @@ func (s *Service) Reply(ctx context.Context, ticketID string, by *Agent, in Repl
 	change := TicketChange{AddMessageID: m.ID, LastMessage: now, UpdatedAt: now}
 	if out != nil {
 		preview := FirstLine(text, 140)
+		if preview == "" && len(m.Attachments) > 0 {
+			preview = "📎 " + m.Attachments[0].Filename
+		}
 		change.Preview = &preview
 		change.LastOutbound = now
 	}
@@ -152,31 +179,59 @@ func Recipient(c *Customer, ch Channel) (Identity, bool) {
 	return Identity{}, false
 }
 
+// maxReferences bounds a reply's References: the thread's first mail and
+// its latest ones, as RFC 5322 suggests when a chain grows long.
+const maxReferences = 11
+
 // emailThread returns In-Reply-To and References for a reply: the
-// customer's latest mail on the ticket and what it referenced.
+// customer's latest mail, and the thread's whole chain (what the first
+// mail referenced, then every mail of the ticket in and out, oldest
+// first), bounded to the first and the latest ten.
 func (s *Service) emailThread(ctx context.Context, t *Ticket) (string, []string) {
 	ids := t.MessageIDs
-	if len(ids) > 30 {
-		ids = ids[len(ids)-30:]
+	if len(ids) > 24 { // the first few and the latest: enough for the bound
+		ids = append(append([]string(nil), ids[:4]...), ids[len(ids)-20:]...)
 	}
 	msgs, err := s.store.GetMessages(ctx, ids)
 	if err != nil {
 		s.log.Warn("reply threading", "ticket", t.ID, "err", err)
 		return "", nil
 	}
-	for i := len(msgs) - 1; i >= 0; i-- {
-		m := msgs[i]
-		mid := m.Meta["message_id"]
-		if m.Direction != DirectionInbound || m.Channel != ChannelEmail || mid == "" {
+	var chain []string
+	seen := map[string]bool{}
+	add := func(id string) {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			chain = append(chain, id)
+		}
+	}
+	inReplyTo := ""
+	for _, m := range msgs {
+		if m.Channel != ChannelEmail {
 			continue
 		}
-		refs := strings.Fields(m.Meta["references"])
-		if len(refs) > 20 {
-			refs = refs[len(refs)-20:]
+		switch {
+		case m.Direction == DirectionInbound && m.Meta["message_id"] != "":
+			if len(chain) == 0 {
+				for _, r := range strings.Fields(m.Meta["references"]) {
+					add(r)
+				}
+				add(m.Meta["in_reply_to"])
+			}
+			add(m.Meta["message_id"])
+			inReplyTo = m.Meta["message_id"]
+		case m.Direction == DirectionOutbound && m.Delivery != nil && m.Delivery.ProviderID != "" &&
+			(m.Delivery.Channel == "" || m.Delivery.Channel == ChannelEmail):
+			add(m.Delivery.ProviderID)
 		}
-		return mid, append(refs, mid)
 	}
-	return "", nil
+	if inReplyTo == "" {
+		return "", nil
+	}
+	if len(chain) > maxReferences {
+		chain = append(chain[:1], chain[len(chain)-(maxReferences-1):]...)
+	}
+	return inReplyTo, chain
 }
 
 // UpdateTicket changes a ticket's status, assignee, priority, type or tags.
@@ -196,7 +251,15 @@ func (s *Service) UpdateTicket(ctx context.Context, id string, by *Agent, u Tick
 		}
 	}
 	now := s.now().UTC()
-	change := TicketChange{Status: u.Status, AssigneeID: u.AssigneeID, Priority: u.Priority, Type: u.Type, UpdatedAt: now}
+	change := TicketChange{Status: u.Status, AssigneeID: u.AssigneeID, Priority: u.Priority, Type: u.Type,
+		TeamID: u.TeamID, AssignmentReason: u.AssignmentReason, UpdatedAt: now}
+	if u.AssigneeID != nil && u.AssignmentReason == nil && *u.AssigneeID != t.AssigneeID {
+		reason := "manual"
+		if by != nil {
+			reason = "manual: " + by.Name
+		}
+		change.AssignmentReason = &reason
+	}
 	if u.Tags != nil {
 		tags := normalizeTags(*u.Tags)
 		change.Tags = &tags
@@ -256,4 +319,36 @@ func (s *Service) GetMessage(ctx context.Context, id string) (*Message, error) {
 		return nil, Errorf(ENotFound, "message %s not found", id)
 	}
 	return m, err
+}
+
+// allChannels are the channels in the order pickers offer them.
+var allChannels = []Channel{ChannelEmail, ChannelChat, ChannelSMS}
+
+// replyChannels orders the configured channels; nil means all.
+func replyChannels(cs []Channel) []Channel {
+	if cs == nil {
+		return slices.Clone(allChannels)
+	}
+	out := []Channel{}
+	for _, ch := range allChannels {
+		if slices.Contains(cs, ch) {
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
+// ReplyChannels returns the channels replies can go out on here: the
+// configured adapters. A reply on another is refused with a field error.
+func (s *Service) ReplyChannels() []Channel { return slices.Clone(s.sends) }
+
+func joinChannels(cs []Channel) string {
+	if len(cs) == 0 {
+		return "(none)"
+	}
+	names := make([]string, len(cs))
+	for i, ch := range cs {
+		names[i] = string(ch)
+	}
+	return strings.Join(names, ", ")
 }

@@ -29,6 +29,10 @@ type Options struct {
 	// ReplyChecks validate a reply's text per channel before it is stored
 	// (SMS segment limits) and return metadata to keep on the message.
 	ReplyChecks map[Channel]func(text string) (map[string]string, error)
+	// ReplyChannels are the channels this installation can send replies
+	// on (the adapters that are configured); a reply on any other is
+	// refused. Nil means every channel.
+	ReplyChannels []Channel
 	// Now returns the time; default time.Now.
 	Now func() time.Time
 	// Query serves lists and counts (ticketing/query). Nil: the in-memory
@@ -47,6 +51,7 @@ type Service struct {
 		OutboundPublisher
 	}
 	checks map[Channel]func(text string) (map[string]string, error)
+	sends  []Channel // ReplyChannels, in a fixed order (reply.go)
 	log    *slog.Logger
 	valid  *Validator
 	window time.Duration
@@ -69,7 +74,7 @@ type Service struct {
 func New(o Options) *Service {
 	s := &Service{store: o.Store, bus: o.Bus, checks: o.ReplyChecks, log: o.Logger, valid: NewValidator(), window: o.ReopenWindow,
 		conc: o.Concurrency, now: o.Now, query: o.Query, identities: newLRU[string](200_000),
-		customers: newLRU[Customer](50_000)}
+		customers: newLRU[Customer](50_000), sends: replyChannels(o.ReplyChannels)}
 	if s.query == nil {
 		s.inbox = NewInbox()
 	}
@@ -149,6 +154,8 @@ type TicketView struct {
 	Ticket   *Ticket    `json:"ticket"`
 	Customer *Customer  `json:"customer"`
 	Messages []*Message `json:"messages"`
+	// ReplyChannels are the channels a reply can go out on here.
+	ReplyChannels []Channel `json:"reply_channels"`
 }
 
 // TicketView returns a ticket, its customer and its messages, oldest first.
@@ -168,7 +175,7 @@ func (s *Service) TicketView(ctx context.Context, id string) (*TicketView, error
 	if msgs == nil {
 		msgs = []*Message{}
 	}
-	return &TicketView{Ticket: t, Customer: c, Messages: msgs}, nil
+	return &TicketView{Ticket: t, Customer: c, Messages: msgs, ReplyChannels: s.ReplyChannels()}, nil
 }
 
 // ticket reads a ticket by id, or by number when id is "#1042" or "1042"
@@ -299,6 +306,9 @@ func (s *Service) Counts(ctx context.Context, v Viewer) (map[string]int, error) 
 	}
 	return s.inbox.Counts(v), nil
 }
+
+// Ticket returns a ticket by id, or by number ("#1042" or "1042").
+func (s *Service) Ticket(ctx context.Context, id string) (*Ticket, error) { return s.ticket(ctx, id) }
 
 // PatchCustomer changes a customer's shop-pushed fields.
 func (s *Service) PatchCustomer(ctx context.Context, id string, p CustomerPatch) (*Customer, error) {

@@ -2,6 +2,7 @@ package ticketing
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -91,6 +92,8 @@ type TicketChange struct {
 	Status             *string
 	SolvedAt           *time.Time // set with Status solved; zero time clears
 	AssigneeID         *string
+	TeamID             *string // "" clears
+	AssignmentReason   *string
 	Priority           *string
 	Tags               *[]string
 	Type               *string
@@ -102,7 +105,10 @@ type TicketChange struct {
 // and external id, so a duplicate insert is the idempotency check.
 type MessageStore interface {
 	// InsertMessages inserts msgs (unordered). dup[i] is true where msgs[i]
-	// already existed; that is not an error.
+	// already existed; that is not an error. When the messages fare
+	// differently (the store refuses one for its shape or size and keeps
+	// the others) the error is an *InsertErrors naming each one's fate;
+	// any other error leaves every message's fate unknown.
 	InsertMessages(ctx context.Context, msgs []*Message) (dup []bool, err error)
 	GetMessage(ctx context.Context, id string) (*Message, error)
 	// GetMessages returns the messages with the given ids in that order,
@@ -158,4 +164,24 @@ type Blob struct {
 	ContentType string
 	Data        []byte
 	CreatedAt   time.Time
+}
+
+// InsertErrors is InsertMessages' error when some messages were stored and
+// others were not: Errs[i] is msgs[i]'s own error, nil where it is stored
+// (or dup[i]). An error with code EInvalid means the store refuses that
+// message for what it is, on every attempt.
+type InsertErrors struct{ Errs []error }
+
+func (e *InsertErrors) Error() string {
+	n := 0
+	var first error
+	for _, err := range e.Errs {
+		if err != nil {
+			if first == nil {
+				first = err
+			}
+			n++
+		}
+	}
+	return fmt.Sprintf("%d of %d messages not stored, first: %v", n, len(e.Errs), first)
 }

@@ -91,14 +91,30 @@ func (s *Service) Ingest(ctx context.Context, envs []*Envelope) []error {
 		return errs
 	}
 	dup, err := s.store.InsertMessages(ctx, msgs)
-	if err != nil {
+	var each *InsertErrors
+	switch {
+	case errors.As(err, &each) && len(each.Errs) == len(msgs):
+		// Some messages were stored, others not: each envelope fares on
+		// its own, and one the store refuses goes to the dead letters alone.
+		for k, i := range at {
+			switch ierr := each.Errs[k]; {
+			case ierr == nil:
+			case ErrorCode(ierr) == EInvalid:
+				errs[i] = &PoisonError{Reason: ierr.Error()}
+			default:
+				errs[i] = fmt.Errorf("ingest: insert message %s: %w", msgs[k].ID, ierr)
+			}
+		}
+	case err != nil:
 		for _, i := range at {
 			errs[i] = fmt.Errorf("ingest: insert messages: %w", err)
 		}
 		return errs
 	}
 	for k, i := range at {
-		plans[i].stored = dup[k]
+		if errs[i] == nil {
+			plans[i].stored = dup[k]
+		}
 	}
 	s.perSender(order, groups, func(i int) {
 		p := plans[i]

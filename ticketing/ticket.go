@@ -33,6 +33,8 @@ type Ticket struct {
 	// TeamID is the team that owns the ticket; empty: no team (everyone
 	// may see it).
 	TeamID string `json:"team_id,omitempty" bson:"team_id,omitempty"`
+	// AssignmentReason says why the ticket has its assignee (or none).
+	AssignmentReason string `json:"assignment_reason,omitempty" bson:"assignment_reason,omitempty"`
 	// SLA holds the ticket's response clocks (ticketing/sla keeps them).
 	SLA       *SLAState `json:"sla,omitempty" bson:"sla,omitempty"`
 	CreatedAt time.Time `json:"created_at" bson:"created_at"`
@@ -43,13 +45,13 @@ type Ticket struct {
 	// Preview is the first line of the latest message.
 	Preview        string    `json:"preview" bson:"preview"`
 	LastMessageAt  time.Time `json:"last_message_at" bson:"last_message_at"`
-	LastInboundAt  time.Time `json:"last_inbound_at,omitempty" bson:"last_inbound_at,omitempty"`
-	LastOutboundAt time.Time `json:"last_outbound_at,omitempty" bson:"last_outbound_at,omitempty"`
+	LastInboundAt  time.Time `json:"last_inbound_at,omitzero" bson:"last_inbound_at,omitempty"`
+	LastOutboundAt time.Time `json:"last_outbound_at,omitzero" bson:"last_outbound_at,omitempty"`
 	// LastInboundChannel is where the customer last wrote from; a reply
 	// goes there unless the agent picks another channel.
 	LastInboundChannel Channel   `json:"last_inbound_channel,omitempty" bson:"last_inbound_channel,omitempty"`
 	MessageCount       int       `json:"message_count" bson:"message_count"`
-	SolvedAt           time.Time `json:"solved_at,omitempty" bson:"solved_at,omitempty"`
+	SolvedAt           time.Time `json:"solved_at,omitzero" bson:"solved_at,omitempty"`
 	PreviousTicketID   string    `json:"previous_ticket_id,omitempty" bson:"previous_ticket_id,omitempty"`
 	// OrderNumbers are the shop orders the ticket is about ("1042").
 	OrderNumbers []string `json:"order_numbers,omitempty" bson:"order_numbers,omitempty"`
@@ -146,4 +148,10 @@ type TicketUpdate struct {
 	Priority   *string   `json:"priority" validate:"omitempty,oneof=low normal high urgent"`
 	Tags       *[]string `json:"tags" validate:"omitempty,max=50,dive,min=1,max=50"`
 	Type       *string   `json:"type" validate:"omitempty,oneof=question order delivery return complaint"`
+	// TeamID moves the ticket to a team ("" : no team). The caller checks
+	// that the team exists (teams are ticketing/staff's).
+	TeamID *string `json:"team_id" validate:"omitempty,max=64"`
+	// AssignmentReason says why the assignee changed (auto-assignment
+	// records its decision; an agent's change is "manual").
+	AssignmentReason *string `json:"-"`
 }

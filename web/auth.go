@@ -2,29 +2,21 @@ package web
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"net/http"
 	"strings"
-	"time"
-
-	"github.com/pquerna/otp/totp"
 
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/staff"
 )
 
-const (
-	sessionCookie = "svar_session"
-	sessionTTL    = 14 * 24 * time.Hour
-	// A sender may fail this many logins per window before being refused.
-	maxLoginFailures = 5
-	loginWindow      = 15 * time.Minute
-)
+const sessionCookie = "svar_session"
 
 type ctxKey int
 
-const agentKey ctxKey = 1
+const (
+	agentKey ctxKey = iota + 1
+	viewerKey
+)
 
 // AgentFrom returns the signed-in agent of a request.
 func AgentFrom(ctx context.Context) *ticketing.Agent {
@@ -32,12 +24,29 @@ func AgentFrom(ctx context.Context) *ticketing.Agent {
 	return a
 }
 
-func sessionID(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
+// ViewerFrom returns what the request's agent may see.
+func ViewerFrom(ctx context.Context) ticketing.Viewer {
+	v, ok := ctx.Value(viewerKey).(ticketing.Viewer)
+	if !ok {
+		// No agent: see nothing but tickets without a team.
+		return ticketing.Viewer{AgentID: "-", Role: ticketing.RoleViewer, TeamIDs: []string{}}
+	}
+	return v
+}
+
+// clientAddr is the address sign-in throttles count against: the real
+// client behind SVAR_TRUSTED_PROXIES (Options.ClientIP).
+func (s *Server) clientAddr(r *http.Request) string { return s.opts.ClientIP(r) }
+
+// unsafeMethod reports whether a request may change something.
+func unsafeMethod(m string) bool {
+	return m != http.MethodGet && m != http.MethodHead && m != http.MethodOptions
 }
 
 // authed wraps an agent-only handler: a session cookie or a bearer token.
+// It puts the agent and their Viewer in the request's context, and
+// refuses every unsafe request of a viewer, except to their own settings
+// under /api/v1/me.
 func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *ticketing.Agent)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a, err := s.authenticate(r)
@@ -45,7 +54,17 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *ticketing.Ag
 			writeError(w, r, err)
 			return
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), agentKey, a)), a)
+		if a.Role == ticketing.RoleViewer && unsafeMethod(r.Method) && !strings.HasPrefix(r.URL.Path, "/api/v1/me") {
+			writeError(w, r, ticketing.Errorf(ticketing.EForbidden, "viewers cannot change anything"))
+			return
+		}
+		v, err := s.staff.Viewer(r.Context(), a)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		ctx := context.WithValue(context.WithValue(r.Context(), agentKey, a), viewerKey, v)
+		h(w, r.WithContext(ctx), a)
 	})
 }
 
@@ -60,119 +79,49 @@ func (s *Server) authenticate(r *http.Request) (*ticketing.Agent, error) {
 	} else if c, err := r.Cookie(sessionCookie); err == nil {
 		secret = c.Value
 	}
-	if secret == "" || len(secret) > 200 {
-		return nil, ticketing.Errorf(ticketing.EUnauthorized, "sign in first")
-	}
-	sess, err := s.store.GetSession(r.Context(), sessionID(secret))
-	if ticketing.IsNotFound(err) {
-		return nil, ticketing.Errorf(ticketing.EUnauthorized, "the session is not valid; sign in again")
-	}
-	if err != nil {
-		return nil, err
-	}
-	if sess.Pending2FA || s.now().After(sess.ExpiresAt) {
-		return nil, ticketing.Errorf(ticketing.EUnauthorized, "the session has expired; sign in again")
-	}
-	a, err := s.store.GetAgent(r.Context(), sess.AgentID)
-	if ticketing.IsNotFound(err) {
-		return nil, ticketing.Errorf(ticketing.EUnauthorized, "the session is not valid; sign in again")
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !a.Active || a.SessionEpoch != sess.Epoch {
-		return nil, ticketing.Errorf(ticketing.EUnauthorized, "the session was ended; sign in again")
-	}
-	return a, nil
-}
-
-type loginRequest struct {
-	Email    string `json:"email" validate:"required,max=320"`
-	Password string `json:"password" validate:"required,max=1024"`
-	// Code is the TOTP code of an agent with two-factor sign-in.
-	Code string `json:"code" validate:"max=10"`
-}
-
-type throttle struct {
-	Failures int       `bson:"failures"`
-	Since    time.Time `bson:"since"`
+	return s.staff.Authenticate(r.Context(), secret)
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	var in loginRequest
+	var in staff.LoginInput
 	if !s.readInput(w, r, &in) {
 		return
 	}
-	email := ticketing.NormalizeEmail(in.Email)
-	ctx := r.Context()
-	key := "login:" + email
-	var th throttle
-	if err := s.store.GetState(ctx, key, &th); err != nil && !ticketing.IsNotFound(err) {
+	in.Address = s.clientAddr(r)
+	st, err := s.staff.Login(r.Context(), in)
+	if err != nil {
+		if ticketing.ErrorCode(err) == ticketing.ETooMany {
+			w.Header().Set("Retry-After", "900")
+		}
 		writeError(w, r, err)
 		return
-	}
-	now := s.now()
-	if now.Sub(th.Since) > loginWindow {
-		th = throttle{Since: now}
-	}
-	if th.Failures >= maxLoginFailures {
-		w.Header().Set("Retry-After", "900")
-		writeError(w, r, ticketing.Errorf(ticketing.ETooMany, "too many failed sign-ins for this email; try again in 15 minutes"))
-		return
-	}
-	a, err := s.store.GetAgentByEmail(ctx, email)
-	if err != nil && !ticketing.IsNotFound(err) {
-		writeError(w, r, err)
-		return
-	}
-	fail := func(msg string) {
-		th.Failures++
-		if err := s.store.PutState(ctx, key, th); err != nil {
-			s.log.Warn("record failed login", "err", err)
-		}
-		writeError(w, r, ticketing.Errorf(ticketing.EUnauthorized, "%s", msg))
-	}
-	if a == nil {
-		CheckPassword(dummyHash, in.Password)
-		fail("wrong email or password")
-		return
-	}
-	if !CheckPassword(a.PasswordHash, in.Password) || !a.Active {
-		fail("wrong email or password")
-		return
-	}
-	if a.TOTPEnabled {
-		if in.Code == "" {
-			writeError(w, r, &ticketing.Error{Code: ticketing.EUnauthorized, Field: "code", Message: "code: the two-factor code is required"})
-			return
-		}
-		if !totp.Validate(in.Code, a.TOTPSecret) {
-			fail("code: the two-factor code is wrong")
-			return
-		}
-	}
-	if th.Failures > 0 {
-		_ = s.store.DeleteState(ctx, key)
 	}
 	// Rotate: a cookie from before the login never becomes the session.
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		_ = s.store.DeleteSession(ctx, sessionID(c.Value))
+		_ = s.staff.EndSession(r.Context(), c.Value)
 	}
-	secret := RandomSecret(32)
-	sess := &ticketing.Session{ID: sessionID(secret), AgentID: a.ID, Epoch: a.SessionEpoch, Kind: "session",
-		CreatedAt: now, ExpiresAt: now.Add(sessionTTL)}
-	if err := s.store.InsertSession(ctx, sess); err != nil {
-		writeError(w, r, err)
-		return
+	s.setSessionCookie(w, st)
+	writeJSON(w, http.StatusOK, map[string]any{"agent": st.Agent})
+}
+
+func (s *Server) setSessionCookie(w http.ResponseWriter, st *staff.Started) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: st.Secret, Path: "/", HttpOnly: true,
+		Secure: s.opts.SecureCookies, SameSite: http.SameSiteLaxMode, Expires: st.ExpiresAt})
+}
+
+// startSession stores a new console session for a and sets its cookie.
+func (s *Server) startSession(ctx context.Context, w http.ResponseWriter, a *ticketing.Agent) error {
+	st, err := s.staff.StartSession(ctx, a)
+	if err != nil {
+		return err
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: secret, Path: "/", HttpOnly: true,
-		Secure: s.opts.SecureCookies, SameSite: http.SameSiteLaxMode, Expires: sess.ExpiresAt})
-	writeJSON(w, http.StatusOK, map[string]any{"agent": a})
+	s.setSessionCookie(w, st)
+	return nil
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		if err := s.store.DeleteSession(r.Context(), sessionID(c.Value)); err != nil && !ticketing.IsNotFound(err) {
+		if err := s.staff.EndSession(r.Context(), c.Value); err != nil {
 			writeError(w, r, err)
 			return
 		}
@@ -196,39 +145,10 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, a *ti
 	if !s.readInput(w, r, &in) {
 		return
 	}
-	secret := "svt_" + RandomSecret(32)
-	now := s.now()
-	t := &ticketing.Session{ID: sessionID(secret), AgentID: a.ID, Epoch: a.SessionEpoch, Kind: "token",
-		Name: in.Name, CreatedAt: now, ExpiresAt: now.Add(365 * 24 * time.Hour)}
-	if err := s.store.InsertSession(r.Context(), t); err != nil {
+	t, err := s.staff.CreateToken(r.Context(), a, in.Name)
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"token": secret, "name": in.Name, "expires_at": t.ExpiresAt})
-}
-
-// EnsureAdmin creates the first admin when there are no agents yet. It
-// returns the password it generated, if it generated one.
-func EnsureAdmin(ctx context.Context, store ticketing.AgentStore, email, password string) (created bool, generated string, err error) {
-	n, err := store.CountAgents(ctx)
-	if err != nil || n > 0 {
-		return false, "", err
-	}
-	if password == "" {
-		password = RandomSecret(12)
-		generated = password
-	}
-	hash, err := HashPassword(password)
-	if err != nil {
-		return false, "", err
-	}
-	a := &ticketing.Agent{ID: ticketing.NewID(), Email: ticketing.NormalizeEmail(email), Name: "Admin",
-		Role: ticketing.RoleAdmin, Language: "en", Active: true, PasswordHash: hash, CreatedAt: time.Now().UTC()}
-	if err := store.InsertAgent(ctx, a); err != nil {
-		if errors.Is(err, ticketing.ErrDuplicate) {
-			return false, "", nil // another node created it first
-		}
-		return false, "", err
-	}
-	return true, generated, nil
+	writeJSON(w, http.StatusCreated, t)
 }

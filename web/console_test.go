@@ -20,6 +20,7 @@ import (
 
 	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/ticketing/mongostore/mongotest"
+	"github.com/svar-dev/svar/ticketing/staff"
 )
 
 // fakeLive records which agents were disconnected.
@@ -28,7 +29,7 @@ type fakeLive struct {
 	gone []string
 }
 
-func (f *fakeLive) ServeAgent(w http.ResponseWriter, _ *http.Request, _ *ticketing.Agent) {
+func (f *fakeLive) ServeAgent(w http.ResponseWriter, _ *http.Request, _ *ticketing.Agent, _ ticketing.Viewer) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -61,7 +62,7 @@ func newEnv(t *testing.T) *testEnv {
 	s := New(Options{Store: st, Live: live})
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	if _, _, err := EnsureAdmin(context.Background(), st, "admin@example.se", adminPassword); err != nil {
+	if _, _, err := staff.EnsureAdmin(context.Background(), st, "admin@example.se", adminPassword); err != nil {
 		t.Fatal(err)
 	}
 	e := &testEnv{t: t, srv: srv, store: st, live: live}

@@ -23,9 +23,9 @@ type Views interface {
 	Delete(ctx context.Context, v ticketing.Viewer, id string) error
 }
 
-// viewer is who a is for read paths.
-func (s *Server) viewer(r *http.Request, a *ticketing.Agent) ticketing.Viewer {
-	return s.Viewer(r.Context(), a)
+// viewer is who the request's agent is for read paths (set by authed).
+func (s *Server) viewer(r *http.Request, _ *ticketing.Agent) ticketing.Viewer {
+	return ViewerFrom(r.Context())
 }
 
 // handleListTickets serves GET /api/v1/tickets: the contract's filters
@@ -209,14 +209,6 @@ func (s *Server) handleDeleteView(w http.ResponseWriter, r *http.Request, a *tic
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// Viewer is who a is for read paths (Options.Viewer, or the default).
-func (s *Server) Viewer(ctx context.Context, a *ticketing.Agent) ticketing.Viewer {
-	if s.opts.Viewer != nil {
-		return s.opts.Viewer(ctx, a)
-	}
-	return ticketing.Viewer{AgentID: a.ID, Role: a.Role, All: a.Role == ticketing.RoleAdmin}
 }
 
 // savedView reports whether id is a saved view a may use.

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/files"
+	"github.com/svar-dev/svar/ticketing/staff"
 )
 
 // Service is the ticketing core as the web layer uses it.
@@ -18,6 +20,7 @@ type Service interface {
 	ListTickets(ctx context.Context, v ticketing.Viewer, f ticketing.TicketFilter) (*ticketing.TicketPage, error)
 	Counts(ctx context.Context, v ticketing.Viewer) (map[string]int, error)
 	TicketView(ctx context.Context, id string) (*ticketing.TicketView, error)
+	Ticket(ctx context.Context, id string) (*ticketing.Ticket, error)
 	Reply(ctx context.Context, ticketID string, by *ticketing.Agent, in ticketing.ReplyInput) (*ticketing.Message, error)
 	UpdateTicket(ctx context.Context, id string, by *ticketing.Agent, u ticketing.TicketUpdate) (*ticketing.Ticket, error)
 	CustomerView(ctx context.Context, id string) (*ticketing.Customer, []*ticketing.Ticket, error)
@@ -25,10 +28,18 @@ type Service interface {
 	PushCustomer(ctx context.Context, in ticketing.ShopCustomer) (*ticketing.Customer, []ticketing.Identity, error)
 }
 
-// Live serves agents' live websockets (package realtime).
+// Live serves agents' live websockets (package realtime). A session gets
+// only the events of tickets its Viewer may see.
 type Live interface {
-	ServeAgent(w http.ResponseWriter, r *http.Request, agent *ticketing.Agent)
+	ServeAgent(w http.ResponseWriter, r *http.Request, agent *ticketing.Agent, v ticketing.Viewer)
 	DisconnectAgent(agentID string)
+}
+
+// Presence says whether an agent has a console open on any node, and
+// hears when an agent chose another availability.
+type Presence interface {
+	Online(agentID string) bool
+	StatusChanged(ctx context.Context, a *ticketing.Agent)
 }
 
 // Pinger checks a dependency for /healthz.
@@ -45,18 +56,23 @@ type Router interface {
 type Options struct {
 	Service Service
 	Store   ticketing.Store
-	Live    Live
+	// Staff is agents, sessions and teams; nil: one on Store.
+	Staff *staff.Service
+	// Presence, when set, makes availability follow open consoles.
+	Presence Presence
+	Live     Live
 	// Health names the dependencies /healthz checks ("nats", "mongodb").
-	Health  map[string]Pinger
+	Health map[string]Pinger
+	// HealthTimeout is how long /healthz waits for each part; default 3s.
+	HealthTimeout time.Duration
+	// Ready answers /readyz; nil: ready as soon as it serves.
+	Ready   Readiness
 	Metrics *Metrics
 	Routers []Router
 	// Query serves search and the customer list (ticketing/query); Views
 	// saved views. Without them those endpoints answer 503.
 	Query Query
 	Views Views
-	// Viewer says what an agent may see; default: admins everything,
-	// others what Viewer.CanSee allows with no teams.
-	Viewer func(ctx context.Context, a *ticketing.Agent) ticketing.Viewer
 	// Relay, when set, tells every node to close the live sockets of an
 	// agent who was deactivated or changed their password (agent.go); without
 	// it only this node's sockets close at once. Call Server.Close to stop
@@ -68,6 +84,15 @@ type Options struct {
 	SecureCookies bool
 	// Now returns the time; default time.Now.
 	Now func() time.Time
+	// Macros serves /api/v1/macros and replies with a macro_id (nil: 503).
+	Macros Macros
+	// Files checks the signed download links of agents' attachments
+	// (/files/...); nil refuses every link.
+	Files *files.Signer
+	// ClientIP tells a request's client address for per-address limits;
+	// default ClientIP(nil), the TCP peer. cmd/svar passes the one built
+	// from SVAR_TRUSTED_PROXIES.
+	ClientIP func(r *http.Request) string
 }
 
 // Server is the HTTP handler of one node.
@@ -83,6 +108,9 @@ type Server struct {
 	now     func() time.Time
 	handler http.Handler
 	console *console // the console's templates and static files (console.go)
+	staff   *staff.Service
+	// ownStaff: New made staff, so Close closes it.
+	ownStaff bool
 }
 
 // New returns a Server with every route registered.
@@ -95,8 +123,16 @@ func New(o Options) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if s.opts.ClientIP == nil {
+		s.opts.ClientIP = ClientIP(nil)
+	}
 	if s.metrics == nil {
 		s.metrics = NewMetrics()
+	}
+	s.staff = o.Staff
+	if s.staff == nil {
+		s.staff = staff.New(staff.Options{Store: o.Store, Logger: s.log, Relay: o.Relay, Now: o.Now})
+		s.ownStaff = true
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)
@@ -104,6 +140,9 @@ func New(o Options) *Server {
 		r.Routes(mux)
 	}
 	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, ticketing.Errorf(ticketing.EForbidden, "cross-origin request refused: %s %s may only come from Svar's own pages or a non-browser client", r.Method, r.URL.Path))
+	}))
 	s.handler = s.recoverer(securityHeaders(cop.Handler(mux)))
 	return s
 }
@@ -114,6 +153,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.Handle("GET /metrics", s.metrics.Handler())
+	s.opsRoutes(mux)
 
 	mux.HandleFunc("POST /api/v1/session", s.handleLogin)
 	mux.HandleFunc("DELETE /api/v1/session", s.handleLogout)
@@ -140,9 +180,16 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/attachments/{key...}", s.authed(s.handleAttachment))
 	mux.Handle("GET /api/v1/live", s.authed(s.handleLive))
 
+	mux.Handle("GET /api/v1/teams", s.authed(s.handleListTeams))
+	mux.Handle("POST /api/v1/teams", s.authed(s.handleCreateTeam))
+	mux.Handle("GET /api/v1/teams/{id}", s.authed(s.handleGetTeam))
+	mux.Handle("PATCH /api/v1/teams/{id}", s.authed(s.handlePatchTeam))
+	mux.Handle("PUT /api/v1/me/availability", s.authed(s.handleAvailability))
+
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, ticketing.Errorf(ticketing.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
+	s.composerRoutes(mux)
 	s.consoleRoutes(mux)
 }
 
@@ -170,21 +217,4 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
-}
-
-func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-	defer cancel()
-	out := map[string]string{"status": "ok"}
-	code := http.StatusOK
-	for name, p := range s.health {
-		if err := p.Ping(ctx); err != nil {
-			out[name] = "error: " + err.Error()
-			out["status"] = "degraded"
-			code = http.StatusServiceUnavailable
-			continue
-		}
-		out[name] = "ok"
-	}
-	writeJSON(w, code, out)
 }

@@ -89,8 +89,8 @@ type demoText struct {
 
 type demoProduct struct {
 	Name, Desc, Price string
-	Color             template.CSS // a trusted constant
-	Icon              string
+	Tone              string        // the picture's background: a class in demo.html
+	Picture           template.HTML // a trusted constant (demo_pictures.go)
 }
 
 // demoCopy returns the demo shop's copy in lang (en or sv).
@@ -103,10 +103,10 @@ func demoCopy(lang string) (demoText, bool) {
 			Console: "Open the agent console", Add: "Add to cart", Cart: "Cart", Switch: "På svenska", SwitchLang: "sv",
 			Footer: "Nordlys Outdoor is not a real shop. Nothing here is for sale.",
 			Products: []demoProduct{
-				{"Wool sweater", "Merino, knitted in Dalarna", "899 kr", "#c2410c1f", "🧶"},
-				{"Down jacket", "Light, warm, packs into its pocket", "2 495 kr", "#1d4ed81f", "🧥"},
-				{"Thermos", "Keeps coffee hot for 24 hours", "349 kr", "#15803d1f", "☕"},
-				{"Headlamp", "400 lumen, USB-C", "449 kr", "#7e22ce1f", "🔦"},
+				{"Wool sweater", "Merino, knitted in Dalarna", "899 kr", "tone-wool", pictureSweater},
+				{"Down jacket", "Light, warm, packs into its pocket", "2 495 kr", "tone-down", pictureJacket},
+				{"Thermos", "Keeps coffee hot for 24 hours", "349 kr", "tone-thermos", pictureThermos},
+				{"Headlamp", "400 lumen, USB-C", "449 kr", "tone-lamp", pictureHeadlamp},
 			},
 		}, true
 	case "sv":
@@ -116,10 +116,10 @@ func demoCopy(lang string) (demoText, bool) {
 			Console: "Öppna agentkonsolen", Add: "Lägg i varukorgen", Cart: "Varukorg", Switch: "In English", SwitchLang: "en",
 			Footer: "Nordlys Outdoor är ingen riktig butik. Inget här är till salu.",
 			Products: []demoProduct{
-				{"Ulltröja", "Merino, stickad i Dalarna", "899 kr", "#c2410c1f", "🧶"},
-				{"Dunjacka", "Lätt, varm och packas i egen ficka", "2 495 kr", "#1d4ed81f", "🧥"},
-				{"Termos", "Håller kaffet varmt i ett dygn", "349 kr", "#15803d1f", "☕"},
-				{"Pannlampa", "400 lumen, USB-C", "449 kr", "#7e22ce1f", "🔦"},
+				{"Ulltröja", "Merino, stickad i Dalarna", "899 kr", "tone-wool", pictureSweater},
+				{"Dunjacka", "Lätt, varm och packas i egen ficka", "2 495 kr", "tone-down", pictureJacket},
+				{"Termos", "Håller kaffet varmt i ett dygn", "349 kr", "tone-thermos", pictureThermos},
+				{"Pannlampa", "400 lumen, USB-C", "449 kr", "tone-lamp", pictureHeadlamp},
 			},
 		}, true
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/svar-dev/svar/ticketing"
 )
@@ -97,6 +98,20 @@ func TestDemoPage(t *testing.T) {
 		}
 		if strings.Count(body, "<script") != 1 || !strings.Contains(body, `<script src="/widget.js" async></script>`) {
 			t.Errorf("%s: the page does not embed the widget with exactly one async script tag", tc.query)
+		}
+		// Pictures that render everywhere: inline SVG, no emoji (which need
+		// an emoji font), no inline style (CSP), nothing fetched.
+		if n := strings.Count(body, "<svg "); n != 4 {
+			t.Errorf("%s: %d inline SVG pictures, want one per product", tc.query, n)
+		}
+		for _, r := range body {
+			if r >= 0x2190 && unicode.Is(unicode.So, r) || r >= 0x1F000 {
+				t.Errorf("%s: the page has the symbol %q, which needs an emoji font", tc.query, r)
+				break
+			}
+		}
+		if strings.Contains(body, "style=") || strings.Contains(body, "url(") || strings.Contains(body, `src="http`) {
+			t.Errorf("%s: inline style attributes or external resources on the page", tc.query)
 		}
 	}
 

@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/files"
 )
 
 // Outbound is the part of the bus the chat channel uses for agents'
@@ -66,6 +67,9 @@ type Options struct {
 	Demo bool
 	// PublicURL is where customers reach Svar, e.g. https://support.shop.
 	PublicURL string
+	// Files signs the download links of agents' attachments; nil: the
+	// widget shows no files.
+	Files *files.Signer
 	// EmailFallback says the email channel is configured: replies to a
 	// customer who left the chat are mailed after FallbackGrace.
 	EmailFallback bool
@@ -79,16 +83,29 @@ type Options struct {
 	// MessagesPerMinute is each visitor's message rate (a token bucket with
 	// as much burst). Default 20.
 	MessagesPerMinute int
-	// MaxConnsPerIP caps open sockets per client address. Default 20.
+	// FramesPerSecond and FrameBurst limit every frame a socket sends,
+	// whatever its type (a token bucket); past them the socket is closed
+	// with 1008. Defaults 10 per second with a burst of 60, raised to twice
+	// what MessagesPerMinute allows when that is more.
+	FramesPerSecond float64
+	FrameBurst      int
+	// MaxConnsPerIP caps open sockets per client address
+	// (SVAR_CHAT_MAX_PER_ADDRESS). Default 200: customers behind one
+	// carrier-grade NAT, office or proxy share an address.
 	MaxConnsPerIP int
+	// MaxConnsPerVisitor caps open sockets per visitor token on this node
+	// (SVAR_CHAT_MAX_PER_VISITOR); a hello past it is closed with 1008.
+	// Default 5: a few tabs of one browser.
+	MaxConnsPerVisitor int
 	// PingInterval is how often sockets are pinged; a socket silent for
 	// three intervals is closed. Default 25 seconds.
 	PingInterval time.Duration
 	// AgentsInterval is how often the node asks whether agents are online
 	// and tells the visitors when that changes. Default 30 seconds.
 	AgentsInterval time.Duration
-	// ClientIP returns the client's address for the per-IP cap. Default:
-	// the TCP peer's address; behind a proxy, read its header here.
+	// ClientIP returns the client's address for the per-address cap.
+	// Default: the TCP peer's address; behind a reverse proxy, pass one
+	// that reads its header (web.ClientIP with SVAR_TRUSTED_PROXIES).
 	ClientIP func(r *http.Request) string
 
 	Logger *slog.Logger
@@ -96,12 +113,15 @@ type Options struct {
 
 // Defaults.
 const (
-	DefaultFallbackGrace     = 10 * time.Minute
-	DefaultMaxFrameBytes     = 16 << 10
-	DefaultMessagesPerMinute = 20
-	DefaultMaxConnsPerIP     = 20
-	DefaultPingInterval      = 25 * time.Second
-	DefaultAgentsInterval    = 30 * time.Second
+	DefaultFallbackGrace      = 10 * time.Minute
+	DefaultMaxFrameBytes      = 16 << 10
+	DefaultMessagesPerMinute  = 20
+	DefaultFramesPerSecond    = 10
+	DefaultFrameBurst         = 60
+	DefaultMaxConnsPerIP      = 200
+	DefaultMaxConnsPerVisitor = 5
+	DefaultPingInterval       = 25 * time.Second
+	DefaultAgentsInterval     = 30 * time.Second
 
 	historyLimit = 50
 	writeTimeout = 10 * time.Second
@@ -114,16 +134,17 @@ const (
 //
 // Lock order: Channel.mu before session.mu.
 type Channel struct {
-	o         Options
-	log       *slog.Logger
-	validator *ticketing.Validator
-	upgrader  websocket.Upgrader
-	anyOrigin bool
-	origins   map[string]bool
-	limiter   *rateLimiter
-	perIP     *connCounter
-	widget    asset
-	demo      *template.Template
+	o          Options
+	log        *slog.Logger
+	validator  *ticketing.Validator
+	upgrader   websocket.Upgrader
+	anyOrigin  bool
+	origins    map[string]bool
+	limiter    *rateLimiter
+	perIP      *connCounter
+	perVisitor *connCounter
+	widget     asset
+	demo       *template.Template
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -135,7 +156,10 @@ type Channel struct {
 	sessions map[*session]struct{}
 	topics   map[string]*topicSub
 	agents   agentsState
-	typing   map[string]*agentTyping // customer id -> agents typing to them
+	// agentsKick wakes agentsLoop when agents.changed arrives; made in
+	// startLoops.
+	agentsKick chan struct{}
+	typing     map[string]*agentTyping // customer id -> agents typing to them
 }
 
 // New checks o and returns a Channel. Nothing runs until a visitor
@@ -153,8 +177,21 @@ func New(o Options) (*Channel, error) {
 	if o.MessagesPerMinute <= 0 {
 		o.MessagesPerMinute = DefaultMessagesPerMinute
 	}
+	if o.FramesPerSecond <= 0 {
+		o.FramesPerSecond = DefaultFramesPerSecond
+	}
+	if o.FrameBurst <= 0 {
+		o.FrameBurst = DefaultFrameBurst
+	}
+	// The frame limit never refuses what the message limit allows, with
+	// room for a typing frame beside each message.
+	o.FramesPerSecond = max(o.FramesPerSecond, 2*float64(o.MessagesPerMinute)/60)
+	o.FrameBurst = max(o.FrameBurst, 2*o.MessagesPerMinute)
 	if o.MaxConnsPerIP <= 0 {
 		o.MaxConnsPerIP = DefaultMaxConnsPerIP
+	}
+	if o.MaxConnsPerVisitor <= 0 {
+		o.MaxConnsPerVisitor = DefaultMaxConnsPerVisitor
 	}
 	if o.PingInterval <= 0 {
 		o.PingInterval = DefaultPingInterval
@@ -169,14 +206,15 @@ func New(o Options) (*Channel, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Channel{
-		o:         o,
-		log:       o.Logger.With("channel", "chat"),
-		validator: ticketing.NewValidator(),
-		limiter:   newRateLimiter(o.MessagesPerMinute),
-		perIP:     newConnCounter(o.MaxConnsPerIP),
-		origins:   make(map[string]bool),
-		sessions:  make(map[*session]struct{}),
-		topics:    make(map[string]*topicSub),
+		o:          o,
+		log:        o.Logger.With("channel", "chat"),
+		validator:  ticketing.NewValidator(),
+		limiter:    newRateLimiter(o.MessagesPerMinute),
+		perIP:      newConnCounter(o.MaxConnsPerIP),
+		perVisitor: newConnCounter(o.MaxConnsPerVisitor),
+		origins:    make(map[string]bool),
+		sessions:   make(map[*session]struct{}),
+		topics:     make(map[string]*topicSub),
 	}
 	allowed := o.AllowedOrigins
 	if len(allowed) == 0 && !o.Demo {

@@ -151,7 +151,9 @@ type welcomeFrame struct {
 	VisitorID    string         `json:"visitor_id"`
 	Verified     bool           `json:"verified"`
 	Messages     []*messageView `json:"messages"`
-	AgentsOnline bool           `json:"agents_online"`
+	// AgentsOnline is left out until the node knows; an "agents" frame
+	// follows then.
+	AgentsOnline *bool `json:"agents_online,omitempty"`
 }
 
 type messageFrame struct {
@@ -198,6 +200,31 @@ type messageView struct {
 	CreatedAt time.Time           `json:"created_at"`
 	Delivery  *ticketing.Delivery `json:"delivery,omitempty"`
 	ClientID  string              `json:"client_id,omitempty"`
+	// Attachments are an agent's files, as signed download links.
+	Attachments []fileView `json:"attachments,omitempty"`
+}
+
+// fileView is an attachment as the visitor sees it: a signed, expiring
+// download link (package files), a path the widget resolves against the
+// server it talks to.
+type fileView struct {
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	URL         string `json:"url"`
+}
+
+// view is viewOf with the attachments' download links signed for the
+// visitor; without a signer the files are left out.
+func (c *Channel) view(m *ticketing.Message) *messageView {
+	v := viewOf(m)
+	if v == nil || c.o.Files == nil || m.Direction != ticketing.DirectionOutbound {
+		return v
+	}
+	for _, a := range m.Attachments {
+		v.Attachments = append(v.Attachments, fileView{Filename: a.Filename, ContentType: a.ContentType, Size: a.Size, URL: c.o.Files.Path(a.Key)})
+	}
+	return v
 }
 
 // viewOf returns the customer's view of m, or nil when the customer may

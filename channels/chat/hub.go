@@ -89,27 +89,30 @@ type relayReply struct {
 }
 
 // agentsState is the node's latest answer to whether any agent is online.
-// Until the first answer, agents are assumed online: a visitor is never
-// told to leave their email because the node has not asked yet.
+// Until the first answer nothing is claimed: the welcome leaves
+// agents_online out and the widget says neither "online" nor "nobody".
 type agentsState struct {
 	known  bool
 	online bool
 }
 
-// agentsOnline returns the node's latest answer without waiting.
-func (c *Channel) agentsOnline() bool {
+// agentsOnline returns the node's latest answer without waiting; known is
+// false before the first one.
+func (c *Channel) agentsOnline() (online, known bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return !c.agents.known || c.agents.online
+	return c.agents.online, c.agents.known
 }
 
-// agentsTimeout bounds the question; a node whose consoles are all gone
-// stays silent, so "nobody" is the answer that takes this long.
+// agentsTimeout bounds the question. Consoles' nodes answer only while
+// they hold a session, so "nobody" is normally answered at once (no
+// responders); a node that stops answering makes it take this long.
 const agentsTimeout = 3 * time.Second
 
-// refreshAgents asks the relay whether agents are online and reports the
-// answer and whether it differs from what visitors were last told.
-func (c *Channel) refreshAgents(ctx context.Context) (online, changed bool) {
+// refreshAgents asks the relay whether agents are online and, when the
+// answer is new or differs from what visitors were told, tells every
+// welcomed local visitor.
+func (c *Channel) refreshAgents(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, agentsTimeout)
 	defer cancel()
 	online, err := c.o.Relay.Request(ctx, TopicAgentsOnline, nil)
@@ -118,15 +121,33 @@ func (c *Channel) refreshAgents(ctx context.Context) (online, changed bool) {
 		online = false
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	before := !c.agents.known || c.agents.online
+	changed := !c.agents.known || c.agents.online != online
 	c.agents = agentsState{known: true, online: online}
-	return online, online != before
+	c.mu.Unlock()
+	if changed {
+		c.broadcast(&agentsFrame{Type: frameAgents, Online: online}, "")
+	}
+	return online
 }
 
 // startLoops starts the node's background loops with the first socket.
 func (c *Channel) startLoops() {
 	c.loops.Do(func() {
+		c.agentsKick = make(chan struct{}, 1)
+		if cancel, err := c.o.Relay.Subscribe(TopicAgentsChanged, func([]byte) bool {
+			select {
+			case c.agentsKick <- struct{}{}:
+			default: // a refresh is already due
+			}
+			return false
+		}); err != nil {
+			c.log.Warn("chat: subscribe to agents.changed; widgets learn of agents every AgentsInterval", "err", err)
+		} else {
+			c.goRun(func() {
+				<-c.ctx.Done()
+				cancel()
+			})
+		}
 		c.goRun(c.agentsLoop)
 		c.goRun(c.pingLoop)
 		cancel, err := c.o.Relay.Subscribe(topicPresence, c.presence)
@@ -164,20 +185,19 @@ func (c *Channel) pingLoop() {
 	}
 }
 
-// agentsLoop asks at once and then every AgentsInterval whether agents are
-// online, and tells every local visitor when that changes.
+// agentsLoop asks at once, whenever a consoles' node says its first agent
+// came or its last left (agents.changed), and every AgentsInterval as a
+// fallback, whether agents are online; refreshAgents tells the visitors.
 func (c *Channel) agentsLoop() {
 	t := time.NewTicker(c.o.AgentsInterval)
 	defer t.Stop()
 	for {
-		online, changed := c.refreshAgents(c.ctx)
-		if changed {
-			c.broadcast(&agentsFrame{Type: frameAgents, Online: online}, "")
-		}
+		c.refreshAgents(c.ctx)
 		select {
 		case <-c.ctx.Done():
 			return
 		case <-t.C:
+		case <-c.agentsKick:
 		}
 	}
 }

@@ -23,6 +23,9 @@ const (
 	TopicTyping = "chat.typing"
 	// TopicAgentsOnline is asked (Relay.Request) whether any agent is online.
 	TopicAgentsOnline = "agents.online"
+	// TopicAgentsChanged is published by the consoles' nodes (package
+	// realtime) when their first agent session opens or their last closes.
+	TopicAgentsChanged = "agents.changed"
 )
 
 // newVisitorToken returns a fresh, unguessable visitor token.

@@ -60,7 +60,8 @@ func (l *rateLimiter) sweep(now time.Time) {
 	}
 }
 
-// connCounter caps the open sockets per client IP.
+// connCounter caps the open sockets per key: a client address, or a
+// visitor id.
 type connCounter struct {
 	max int
 	mu  sync.Mutex
@@ -69,7 +70,8 @@ type connCounter struct {
 
 func newConnCounter(max int) *connCounter { return &connCounter{max: max, n: make(map[string]int)} }
 
-// acquire counts a connection from ip, or reports false at the cap.
+// acquire counts a connection for ip (or any key), or reports false at
+// the cap.
 func (c *connCounter) acquire(ip string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

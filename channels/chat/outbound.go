@@ -57,7 +57,7 @@ func (c *Channel) handleOutbound(ctx context.Context, o *ticketing.Outbound, att
 		return ticketing.Retry(fmt.Errorf("chat: get customer %s: %w", custID, err), 0)
 	}
 
-	delivered, err := c.deliverReply(ctx, cust, viewOf(m))
+	delivered, err := c.deliverReply(ctx, cust, c.view(m))
 	if delivered {
 		d := ticketing.Delivery{Status: ticketing.DeliveryDelivered, Channel: ticketing.ChannelChat, UpdatedAt: time.Now()}
 		if _, err := c.o.Service.ReportDelivery(ctx, m.ID, d); err != nil {
@@ -176,6 +176,10 @@ func (c *Channel) mailFallback(ctx context.Context, o *ticketing.Outbound, m *ti
 		AgentName:    o.AgentName,
 		CreatedAt:    time.Now().UTC(),
 		Fallback:     ticketing.ChannelChat,
+		Language:     ticketing.CustomerLanguage(cust),
+	}
+	for _, b := range batch {
+		out.Attachments = append(out.Attachments, b.Attachments...)
 	}
 	if err := c.o.Outbound.PublishOutbound(ctx, out); err != nil {
 		return ticketing.Retry(fmt.Errorf("chat: publish fallback mail for %s: %w", m.ID, err), 0)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/svar-dev/svar/ticketing"
 )
@@ -23,6 +24,7 @@ type session struct {
 	ip   string
 
 	ctx      context.Context // ends when the session ends
+	frames   *rate.Limiter   // every frame the visitor sends, whatever its type
 	send     chan []byte     // bounded: a visitor who cannot keep up is dropped
 	quit     chan struct{}   // closed by stop
 	stopOnce sync.Once
@@ -44,6 +46,7 @@ type session struct {
 	claims   []ticketing.Identity
 	verified bool
 	topics   []string
+	counted  bool // the visitor's socket is counted in Channel.perVisitor
 
 	mu         sync.Mutex
 	customerID string
@@ -58,6 +61,9 @@ type session struct {
 }
 
 const seenMax = 256
+
+// errVisitorCap: the visitor has Options.MaxConnsPerVisitor sockets open.
+var errVisitorCap = errors.New("chat: too many sockets for this visitor")
 
 // serveWS is GET /chat/ws.
 func (c *Channel) serveWS(w http.ResponseWriter, r *http.Request) {
@@ -107,9 +113,10 @@ func (c *Channel) runSession(conn *websocket.Conn, ip string) {
 	defer cancel()
 	s := &session{
 		c: c, conn: conn, ip: ip, ctx: ctx,
-		send: make(chan []byte, sendBuffer),
-		quit: make(chan struct{}),
-		seen: make(map[string]bool),
+		send:   make(chan []byte, sendBuffer),
+		quit:   make(chan struct{}),
+		seen:   make(map[string]bool),
+		frames: rate.NewLimiter(rate.Limit(c.o.FramesPerSecond), c.o.FrameBurst),
 	}
 	c.mu.Lock()
 	if c.closed {
@@ -132,6 +139,9 @@ func (c *Channel) runSession(conn *websocket.Conn, ip string) {
 	c.mu.Lock()
 	delete(c.sessions, s)
 	c.mu.Unlock()
+	if s.counted {
+		c.perVisitor.release(s.vid)
+	}
 	for _, t := range s.topics {
 		c.leave(s, t)
 	}
@@ -254,6 +264,14 @@ func (s *session) readLoop() {
 			return
 		}
 		s.conn.SetReadDeadline(time.Now().Add(pongWait))
+		if !s.frames.Allow() {
+			// A flood of any frame (typing included) costs every console
+			// something: the socket goes, the widget reconnects later.
+			s.c.log.Info("chat: too many frames; connection closed", "visitor", s.vid, "ip", s.ip)
+			s.enqueue(newErrorFrame(codeRateLimited, "too many frames; slow down", ""))
+			s.stop(websocket.ClosePolicyViolation, "too many frames")
+			return
+		}
 		if typ != websocket.TextMessage {
 			s.stop(websocket.CloseUnsupportedData, "text frames only")
 			return
@@ -277,7 +295,12 @@ func (s *session) readLoop() {
 				s.stop(websocket.ClosePolicyViolation, "hello expected")
 				return
 			}
-			if err := s.hello(f); err != nil {
+			if err := s.hello(f); errors.Is(err, errVisitorCap) {
+				s.c.log.Info("chat: too many sockets for one visitor; connection closed", "visitor", s.vid, "ip", s.ip)
+				s.sendError(ticketing.Errorf(ticketing.ETooMany, "too many chat windows are open; close one and try again"), "")
+				s.stop(websocket.ClosePolicyViolation, "too many connections for this visitor")
+				return
+			} else if err != nil {
 				s.c.log.Error("chat: hello", "err", err)
 				s.sendError(ticketing.Errorf(codeUnavailable, "the chat is unavailable; try again soon"), "")
 				s.stop(websocket.CloseTryAgainLater, "unavailable")
@@ -345,6 +368,10 @@ func (s *session) hello(f *clientFrame) error {
 		cust = nil
 		s.setCustomer("")
 	}
+	if !c.perVisitor.acquire(s.vid) {
+		return errVisitorCap
+	}
+	s.counted = true
 	if s.verified {
 		// Replies to the logged-in customer reach this browser's visitor
 		// topic too; the claim attaches only if no one owns it.
@@ -367,7 +394,7 @@ func (s *session) hello(f *clientFrame) error {
 			return err
 		}
 		for _, m := range hist {
-			v := viewOf(m)
+			v := s.c.view(m)
 			if v == nil {
 				continue
 			}
@@ -378,13 +405,19 @@ func (s *session) hello(f *clientFrame) error {
 			}
 		}
 	}
-	w.AgentsOnline = c.agentsOnline()
+	online, known := c.agentsOnline()
+	if !known {
+		// The node has not asked yet (its first visitor): ask now rather
+		// than guess, so the widget never claims someone is there.
+		online = c.refreshAgents(ctx)
+	}
+	w.AgentsOnline = &online
 	s.enqueue(w)
 	s.flushEarly()
 	// An answer that came between the welcome and flushEarly was broadcast
 	// to the welcomed sockets only: tell this one too.
-	if online := c.agentsOnline(); online != w.AgentsOnline {
-		s.enqueue(&agentsFrame{Type: frameAgents, Online: online})
+	if now, ok := c.agentsOnline(); ok && (w.AgentsOnline == nil || now != *w.AgentsOnline) {
+		s.enqueue(&agentsFrame{Type: frameAgents, Online: now})
 	}
 
 	// Replies left queued for this visit have now been shown.

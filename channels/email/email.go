@@ -51,6 +51,11 @@ type Options struct {
 	// PollInterval is how often the mailbox is checked when the server
 	// offers no IDLE. Default 30s.
 	PollInterval time.Duration
+	// Leases, when set, makes the mailbox reader run on one node at a time:
+	// the node holding the mailbox's lease reads it, another takes over
+	// when that node stops or dies. Nil reads on every node that runs the
+	// channel (mail is still imported once, by its dedupe id).
+	Leases ticketing.Leases
 }
 
 // IMAPOptions name the inbound mailbox (SVAR_IMAP_*).
@@ -242,7 +247,14 @@ func (c *Channel) Run(ctx context.Context) error {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		c.runIngest(ctx)
+		if c.o.Leases == nil {
+			c.runIngest(ctx)
+			return
+		}
+		_ = c.o.Leases.Run(ctx, c.leaseName(), func(ctx context.Context) error {
+			c.runIngest(ctx)
+			return ctx.Err() // the lease was lost or Run is stopping: try again
+		})
 	}()
 	go func() {
 		defer wg.Done()

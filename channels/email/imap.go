@@ -32,6 +32,12 @@ func (c *Channel) checkpointKey() string {
 	return "email:checkpoint:" + strings.ToLower(c.o.IMAP.Username) + "@" + strings.ToLower(c.o.IMAP.Addr) + "/" + c.mailbox
 }
 
+// leaseName names the lease of the mailbox reader: one node at a time
+// reads a mailbox.
+func (c *Channel) leaseName() string {
+	return "email:mailbox:" + strings.ToLower(c.o.IMAP.Username) + "@" + strings.ToLower(c.o.IMAP.Addr) + "/" + c.mailbox
+}
+
 var errUIDValidity = errors.New("the mailbox's UIDVALIDITY changed")
 
 // runIngest keeps an IMAP session running until ctx ends, reconnecting

@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/mailsettings"
 )
 
 // sendRecord is the state document email:sent:<message id>, written once
@@ -67,7 +68,15 @@ func (c *Channel) HandleOutbound(ctx context.Context, o *ticketing.Outbound, att
 		reason := fmt.Sprintf("no email address to send to (%s)", o.To.Key())
 		return c.fail(ctx, o, reason)
 	}
-	raw, mid, err := c.compose(o, to)
+	x, err := c.extras(ctx, o)
+	if err != nil {
+		var perm *permanentError
+		if errors.As(err, &perm) {
+			return c.fail(ctx, o, err.Error())
+		}
+		return ticketing.Retry(err, 0)
+	}
+	raw, mid, err := c.compose(o, to, x)
 	if err != nil {
 		return c.fail(ctx, o, "the reply could not be composed: "+err.Error())
 	}
@@ -194,13 +203,15 @@ func (c *Channel) dialSMTP(ctx context.Context) (*smtp.Client, error) {
 	return client, nil
 }
 
-// compose builds the reply mail: multipart/alternative with the text and
-// simple HTML made from it, From the support address, Svar's own fixed
-// Message-ID, threading headers and the [#number] subject token. It
-// returns the mail and its Message-ID.
-func (c *Channel) compose(o *ticketing.Outbound, to string) ([]byte, string, error) {
+// compose builds the reply mail: multipart/alternative with the text
+// (ending with the signature) and simple HTML made from it, inside
+// multipart/mixed with the attachments when there are any; From
+// "<from name>" <support address>, Svar's own fixed Message-ID, threading
+// headers and the [#number] subject token. It returns the mail and its
+// Message-ID.
+func (c *Channel) compose(o *ticketing.Outbound, to string, x composeExtras) ([]byte, string, error) {
 	var h mail.Header
-	from := &mail.Address{Name: o.AgentName, Address: c.addr}
+	from := &mail.Address{Name: x.fromName, Address: c.addr}
 	if from.Name == "" {
 		from.Name = c.name
 	}
@@ -230,11 +241,20 @@ func (c *Channel) compose(o *ticketing.Outbound, to string) ([]byte, string, err
 	}
 
 	var buf bytes.Buffer
-	w, err := mail.CreateInlineWriter(&buf, h)
+	var mixed *mail.Writer
+	var w *mail.InlineWriter
+	var err error
+	if len(x.files) > 0 {
+		if mixed, err = mail.CreateWriter(&buf, h); err == nil {
+			w, err = mixed.CreateInline()
+		}
+	} else {
+		w, err = mail.CreateInlineWriter(&buf, h)
+	}
 	if err != nil {
 		return nil, "", err
 	}
-	text := strings.ReplaceAll(o.Text, "\r\n", "\n")
+	text := mailsettings.AppendSignature(strings.ReplaceAll(o.Text, "\r\n", "\n"), x.signature)
 	for _, part := range []struct{ ctype, body string }{
 		{"text/plain", text},
 		{"text/html", textToHTML(text)},
@@ -255,7 +275,68 @@ func (c *Channel) compose(o *ticketing.Outbound, to string) ([]byte, string, err
 	if err := w.Close(); err != nil {
 		return nil, "", err
 	}
+	if mixed != nil {
+		for _, b := range x.files {
+			var ah mail.AttachmentHeader
+			ctype := b.ContentType
+			if ctype == "" {
+				ctype = "application/octet-stream"
+			}
+			ah.SetContentType(ctype, nil)
+			ah.SetFilename(b.Filename)
+			aw, err := mixed.CreateAttachment(ah)
+			if err != nil {
+				return nil, "", err
+			}
+			if _, err := aw.Write(b.Data); err != nil {
+				return nil, "", err
+			}
+			if err := aw.Close(); err != nil {
+				return nil, "", err
+			}
+		}
+		if err := mixed.Close(); err != nil {
+			return nil, "", err
+		}
+	}
 	return buf.Bytes(), mid, nil
+}
+
+// composeExtras is what a reply's mail needs beyond the Outbound: the
+// shop's email identity and the attachments' content.
+type composeExtras struct {
+	fromName  string
+	signature string
+	files     []*ticketing.Blob
+}
+
+// extras reads the email settings (one _id lookup) and the attachments.
+// An attachment missing from the store is a permanent failure.
+func (c *Channel) extras(ctx context.Context, o *ticketing.Outbound) (composeExtras, error) {
+	var x composeExtras
+	st, err := mailsettings.Get(ctx, c.o.Store)
+	if err != nil {
+		return x, err
+	}
+	x.fromName = st.FromName
+	x.signature = st.SignatureFor(o.Language)
+	for _, a := range o.Attachments {
+		b, err := c.o.Store.GetBlob(ctx, a.Key)
+		if ticketing.IsNotFound(err) {
+			return x, &permanentError{err: &smtp.SMTPError{Code: 554, Message: "attachment " + a.Filename + " is no longer stored"}}
+		}
+		if err != nil {
+			return x, errorf("read attachment "+a.Key, err)
+		}
+		if b.Filename == "" {
+			b.Filename = a.Filename
+		}
+		if b.ContentType == "" {
+			b.ContentType = a.ContentType
+		}
+		x.files = append(x.files, b)
+	}
+	return x, nil
 }
 
 // replySubject is "Re: <subject> [#number]", with earlier reply prefixes

@@ -99,7 +99,7 @@ func TestSendReply(t *testing.T) {
 	pm := readSent(t, m.Data)
 	h := pm.h
 	want := map[string]string{
-		"From":              `"Maja" <support@shop.example>`,
+		"From":              `"Svar Support" <support@shop.example>`, // the shop, not the agent`
 		"To":                "<anna.lindqvist@gmail.com>",
 		"Subject":           "Re: Where is my order? [#1042]",
 		"Message-Id":        "<svar.r1@shop.example>",
@@ -138,7 +138,7 @@ func TestComposeAutoReply(t *testing.T) {
 	o := testOutbound("r9")
 	o.Auto, o.AgentName, o.InReplyTo, o.References = true, "", "", nil
 	o.Subject = "Re: SV: Din beställning [#7]"
-	raw, mid, err := c.compose(o, "anna@example.com")
+	raw, mid, err := c.compose(o, "anna@example.com", composeExtras{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestComposeAutoReply(t *testing.T) {
 		t.Errorf("From %q", from)
 	}
 	// The same message composed again keeps its Message-ID.
-	if _, mid2, _ := c.compose(o, "anna@example.com"); mid2 != mid {
+	if _, mid2, _ := c.compose(o, "anna@example.com", composeExtras{}); mid2 != mid {
 		t.Errorf("Message-ID changed on a resend: %q then %q", mid, mid2)
 	}
 }

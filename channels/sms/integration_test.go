@@ -320,3 +320,33 @@ func TestEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestGarbageNumberRefused: a sender that libphonenumber does not call a
+// valid number is refused at the webhook and stored nowhere, while a real
+// number sent next is threaded.
+func TestGarbageNumberRefused(t *testing.T) {
+	for _, provider := range []string{ProviderTwilio, ProviderElks} {
+		t.Run(provider, func(t *testing.T) {
+			s := newStack(t, provider)
+			ctx := context.Background()
+			for i, from := range []string{"0000000000", "+46000000000", "+46 10 000 00 00"} {
+				id := fmt.Sprintf("SM90000000%02d", i)
+				if code := s.send(s.kit.inbound(id, from, "Hej")); code != http.StatusBadRequest {
+					t.Fatalf("from %q: webhook answered %d, want 400", from, code)
+				}
+				if _, err := s.store.GetMessage(ctx, ticketing.InboundMessageID(ticketing.ChannelSMS, id)); !ticketing.IsNotFound(err) {
+					t.Fatalf("from %q: message stored (err %v)", from, err)
+				}
+			}
+			if code := s.send(s.kit.inbound("SM9100000001", "070-123 45 67", "Hej igen")); code != http.StatusOK {
+				t.Fatalf("a real number: webhook answered %d", code)
+			}
+			s.inboundStored("SM9100000001")
+			for _, key := range []string{"phone:+46000000000", "phone:+4600000000", "phone:+46100000000"} {
+				if _, err := s.store.LookupIdentity(ctx, key); !ticketing.IsNotFound(err) {
+					t.Fatalf("identity %s exists (err %v)", key, err)
+				}
+			}
+		})
+	}
+}

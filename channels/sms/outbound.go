@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/svar-dev/svar/ticketing"
@@ -59,7 +60,8 @@ func (c *Channel) deliver(ctx context.Context, o *ticketing.Outbound, attempt in
 	if err != nil || to.Kind != KindNumber {
 		return c.fail(ctx, o, fmt.Sprintf("cannot text %q: SMS replies go to phone numbers only, not to short codes or sender names", o.To.Value))
 	}
-	if _, err := CheckText(o.Text, c.maxSegments); err != nil {
+	text, media := c.withFiles(o)
+	if _, err := CheckText(text, c.maxSegments); err != nil {
 		return c.fail(ctx, o, ticketing.ErrorMessage(err))
 	}
 	reason, err := c.optedOut(ctx, to.Identity())
@@ -75,7 +77,7 @@ func (c *Channel) deliver(ctx context.Context, o *ticketing.Outbound, attempt in
 	}
 
 	providerID, err := c.provider.Send(ctx, &OutgoingSMS{
-		MessageID: o.MessageID, From: c.from, To: to.Value, Text: o.Text,
+		MessageID: o.MessageID, From: c.from, To: to.Value, Text: text, MediaURLs: media,
 		StatusURL: c.provider.StatusURL(o.MessageID),
 	})
 	if err != nil {
@@ -164,4 +166,28 @@ func persist(ctx context.Context, write func(context.Context) error) error {
 		}
 	}
 	return err
+}
+
+// withFiles returns the text and MMS media of a reply with attachments:
+// signed download links as media where the provider sends MMS, else the
+// links at the end of the text.
+func (c *Channel) withFiles(o *ticketing.Outbound) (string, []string) {
+	if len(o.Attachments) == 0 || c.files == nil {
+		return o.Text, nil
+	}
+	ms, ok := c.provider.(MediaSender)
+	var media []string
+	text := strings.TrimRight(o.Text, "\n ")
+	for _, a := range o.Attachments {
+		u := c.files.URL(a.Key)
+		if ok && ms.SendsMedia() && len(media) < 10 {
+			media = append(media, u)
+			continue
+		}
+		if text != "" {
+			text += "\n"
+		}
+		text += a.Filename + ": " + u
+	}
+	return text, media
 }

@@ -83,6 +83,8 @@ func normalizeNumber(raw, region string) (Number, string) {
 		return Number{Value: s, Kind: KindAlphanumeric}, ""
 	}
 	if digits == len(s) && digits >= 3 && digits <= 6 && s[0] != '0' {
+		// SMS short codes are the operators' own and missing from the
+		// numbering metadata: a possible length is all that is checked.
 		return Number{Value: s, Kind: KindShortCode}, ""
 	}
 	if digits < 5 {
@@ -92,12 +94,12 @@ func normalizeNumber(raw, region string) (Number, string) {
 	if err != nil {
 		return Number{}, "is not a phone number"
 	}
-	international := strings.HasPrefix(s, "+") || strings.HasPrefix(s, "00")
-	// Metadata lags behind new number ranges, so a number the provider gave
-	// in international form only needs a possible length; a national one
-	// must be valid for the region, or "41234567" would become a Swedish
-	// number that does not exist.
-	if !phonenumbers.IsValidNumber(pn) && !(international && phonenumbers.IsPossibleNumber(pn)) {
+	// Only numbers that libphonenumber calls valid: a possible length is
+	// not enough, or "0000000000" (read as 00, the international prefix,
+	// and zeros) would become a customer. A national number must be valid
+	// for the region, so "41234567" does not become a Swedish number that
+	// does not exist.
+	if !phonenumbers.IsValidNumber(pn) {
 		return Number{}, "is not a valid phone number"
 	}
 	return Number{Value: phonenumbers.Format(pn, phonenumbers.E164), Kind: KindNumber}, ""

@@ -47,6 +47,11 @@ func TestNormalizeNumber(t *testing.T) {
 		{"emoji", "📱", "SE", "", ""},
 		{"email address", "anna@example.se", "SE", "", ""},
 		{"two digits", "12", "SE", "", ""},
+		{"zeros read as the international prefix", "0000000000", "SE", "", ""},
+		{"zeros in E.164", "+46000000000", "SE", "", ""},
+		{"zeros after 00 and a country code", "0046000000000", "SE", "", ""},
+		{"possible but not valid", "+46 10 000 00 00", "SE", "", ""},
+		{"ones", "1111111111", "SE", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

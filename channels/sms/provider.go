@@ -79,6 +79,14 @@ type OutgoingSMS struct {
 	Text      string
 	// StatusURL is where the provider reports delivery, on SVAR_PUBLIC_URL.
 	StatusURL string
+	// MediaURLs are files to send as MMS (only to a MediaSender).
+	MediaURLs []string
+}
+
+// MediaSender is implemented by providers that send MMS media by URL
+// (Twilio's MediaUrl); others get attachments as links in the text.
+type MediaSender interface {
+	SendsMedia() bool
 }
 
 // AuthError is a webhook that failed verification.

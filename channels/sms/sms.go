@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/files"
 )
 
 // OutboundConsumer is the part of the bus the channel consumes replies
@@ -56,10 +57,14 @@ type Options struct {
 	// MaxMediaBytes caps each MMS attachment (0: 5 MiB).
 	MaxMediaBytes int64
 
-	Publisher  ticketing.InboundPublisher
-	Outbound   OutboundConsumer
-	Store      Store
-	Service    Service
+	Publisher ticketing.InboundPublisher
+	Outbound  OutboundConsumer
+	Store     Store
+	Service   Service
+	// Files signs download links for agents' attachments: sent as MMS
+	// media where the provider takes it (Twilio), else as links in the
+	// text. nil: attachments are left out.
+	Files      *files.Signer
 	HTTPClient *http.Client // nil: a client with a 30 s timeout
 	Logger     *slog.Logger // nil: slog.Default()
 }
@@ -99,6 +104,7 @@ type Channel struct {
 	validator   *ticketing.Validator
 	maxSegments int
 	maxMedia    int64
+	files       *files.Signer
 	now         func() time.Time
 }
 
@@ -141,7 +147,7 @@ func New(o Options) (*Channel, error) {
 		from: from.Value, region: region,
 		pub: o.Publisher, out: o.Outbound, store: o.Store, svc: o.Service,
 		log: o.Logger, validator: ticketing.NewValidator(),
-		maxSegments: o.MaxSegments, maxMedia: o.MaxMediaBytes, now: time.Now,
+		maxSegments: o.MaxSegments, maxMedia: o.MaxMediaBytes, files: o.Files, now: time.Now,
 	}
 	if c.log == nil {
 		c.log = slog.Default()

@@ -190,8 +190,14 @@ func parseTwilioStatus(messageID string, form url.Values) (*StatusReport, error)
 	return rep, nil
 }
 
+// SendsMedia: Twilio takes MMS media as MediaUrl parameters it fetches.
+func (t *twilio) SendsMedia() bool { return true }
+
 func (t *twilio) Send(ctx context.Context, m *OutgoingSMS) (string, error) {
 	form := url.Values{"To": {m.To}, "From": {m.From}, "Body": {m.Text}}
+	for _, u := range m.MediaURLs {
+		form.Add("MediaUrl", u)
+	}
 	if m.StatusURL != "" {
 		form.Set("StatusCallback", m.StatusURL)
 	}

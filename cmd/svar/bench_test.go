@@ -20,6 +20,11 @@ import (
 const benchTestNodeEnv = "SVAR_BENCH_TEST_NODE"
 
 func TestMain(m *testing.M) {
+	if args, ok := os.LookupEnv(mainTestArgsEnv); ok { // commands_test.go
+		os.Args = append([]string{"svar"}, strings.Fields(args)...)
+		main()
+		os.Exit(0)
+	}
 	if os.Getenv(benchTestNodeEnv) == "1" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		err := serve(ctx, nil)

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 
 	"github.com/svar-dev/svar/channels/chat"
 	"github.com/svar-dev/svar/channels/email"
 	"github.com/svar-dev/svar/channels/sms"
+	"github.com/svar-dev/svar/configs"
 	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/web"
 )
@@ -44,6 +46,19 @@ func (r reporting) ReportDelivery(ctx context.Context, id string, d ticketing.De
 	return m, err
 }
 
+// replyChannels are the channels whose adapters this configuration runs:
+// chat always, email and SMS when they are set up.
+func replyChannels(c *configs.Config) []ticketing.Channel {
+	out := []ticketing.Channel{ticketing.ChannelChat}
+	if c.EmailOn() {
+		out = append(out, ticketing.ChannelEmail)
+	}
+	if c.SMSOn() {
+		out = append(out, ticketing.ChannelSMS)
+	}
+	return out
+}
+
 // startChannels starts the configured channel adapters and returns their
 // HTTP routes. checks receives per-channel reply validators.
 func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]func(string) (map[string]string, error)) ([]web.Router, error) {
@@ -58,9 +73,15 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 			origins = []string{u.Scheme + "://" + u.Host}
 		}
 	}
+	clientIP, err := m.clientIP()
+	if err != nil {
+		return nil, err
+	}
 	ch, err := chat.New(chat.Options{Publisher: m.Bus, Outbound: m.Bus, Relay: m.Bus, Service: svc, Store: m.Store,
-		IdentitySecret: c.Chat.IdentitySecret, AllowedOrigins: origins, Demo: c.DemoOn(), PublicURL: c.PublicURL,
-		EmailFallback: c.EmailOn(), FallbackGrace: c.Chat.FallbackGrace, MessagesPerMinute: c.Chat.MessagesPerMinute, Logger: log.With("component", "chat")})
+		IdentitySecret: c.Chat.IdentitySecret, AllowedOrigins: origins, Demo: c.DemoOn(), PublicURL: c.PublicURL, Files: m.files,
+		EmailFallback: c.EmailOn(), FallbackGrace: c.Chat.FallbackGrace, MessagesPerMinute: c.Chat.MessagesPerMinute,
+		MaxConnsPerIP: c.Chat.MaxPerAddress, MaxConnsPerVisitor: c.Chat.MaxPerVisitor, ClientIP: clientIP,
+		Logger: log.With("component", "chat")})
 	if err != nil {
 		return nil, fmt.Errorf("chat: %w", err)
 	}
@@ -75,7 +96,7 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 				Mailbox: c.Email.Mailbox, TLS: c.Email.IMAP.TLS},
 			SMTP: email.SMTPOptions{Addr: c.Email.SMTP.Addr, Username: c.Email.SMTP.Username, Password: c.Email.SMTP.Password,
 				TLS: c.Email.SMTP.TLS},
-			Publisher: m.Bus, Outbound: m.Bus, Store: m.Store, Deliveries: svc, Logger: log.With("component", "email")})
+			Publisher: m.Bus, Outbound: m.Bus, Store: m.Store, Deliveries: svc, Leases: m.Leases, Logger: log.With("component", "email")})
 		if err != nil {
 			return nil, fmt.Errorf("email: %w", err)
 		}
@@ -89,7 +110,7 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 			Twilio:        sms.TwilioOptions{AccountSID: c.SMS.TwilioAccountSID, AuthToken: c.SMS.TwilioAuthToken, APIBase: c.SMS.TwilioAPIBase},
 			Elks: sms.ElksOptions{Username: c.SMS.ElksUsername, Password: c.SMS.ElksPassword, APIBase: c.SMS.ElksAPIBase,
 				WebhookSecret: c.SMS.ElksWebhookSecret},
-			Publisher: m.Bus, Outbound: m.Bus, Store: m.Store, Service: svc, Logger: log.With("component", "sms")})
+			Publisher: m.Bus, Outbound: m.Bus, Store: m.Store, Service: svc, Files: m.files, Logger: log.With("component", "sms")})
 		if err != nil {
 			return nil, fmt.Errorf("sms: %w", err)
 		}
@@ -99,4 +120,14 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 		routers = append(routers, s)
 	}
 	return routers, nil
+}
+
+// clientIP is how every per-address limit of the node tells a request's
+// client: the TCP peer, or behind SVAR_TRUSTED_PROXIES what they forwarded.
+func (m *Main) clientIP() (func(*http.Request) string, error) {
+	trusted, err := m.Config.TrustedProxyPrefixes()
+	if err != nil {
+		return nil, fmt.Errorf("SVAR_TRUSTED_PROXIES: %w", err)
+	}
+	return web.ClientIP(trusted), nil
 }

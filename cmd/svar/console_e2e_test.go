@@ -373,6 +373,52 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	})
 
+	step("the channel picker offers only configured channels", func(t *testing.T) {
+		alva.t = t
+		// This node has neither SMS nor email set up: Erik, who wrote by
+		// SMS, cannot be answered, and the picker does not pretend he can.
+		alva.do("open the SMS ticket", chromedp.Navigate(base+"/"))
+		alva.waitFor("the SMS row", rowLink("Hej, kan jag byta storlek"))
+		alva.do("open it", chromedp.Click(chromedp.JSPath(rowLink("Hej, kan jag byta storlek"))))
+		alva.waitFor("its composer", `document.querySelector('#reply') !== null && `+inTimeline("Hej, kan jag byta storlek"))
+		alva.waitFor("the customer loaded", `document.querySelector('.customer h3') !== null`)
+		if opts := evalIn[[]string](alva, "channels offered", `[...`+byLabel("Send by")+`.options].map(o => o.value)`); len(opts) != 0 {
+			t.Errorf("channels offered with SMS and email off = %v, want none", opts)
+		}
+		alva.waitFor("Send disabled and why", buttonNamed("Send")+`.disabled && document.querySelector('.composer-error:not([hidden])')?.textContent.includes('cannot be reached')`)
+		alva.waitFor("a note is still possible", `!`+buttonNamed("Add note")+`.disabled`)
+
+		// And the API refuses such a reply instead of queueing it forever.
+		erik, err := m.Service.CustomerByIdentity(ctx, "phone:+46701234567")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, body := range []map[string]any{{"text": "Hej Erik", "channel": "sms"}, {"text": "Hej Erik"}, {"text": "Hej Erik", "channel": "email"}} {
+			res := admin.do("POST", "/api/v1/tickets/"+erik.CurrentTicketID+"/messages", body)
+			var e struct {
+				Error struct{ Code, Message, Field string } `json:"error"`
+			}
+			res.decode(t, &e)
+			if res.status != http.StatusUnprocessableEntity || e.Error.Field != "channel" || !strings.HasPrefix(e.Error.Message, "channel:") {
+				t.Errorf("reply %v: %d %s, want 422 naming channel", body, res.status, res.body)
+			}
+		}
+		view := admin.do("GET", "/api/v1/tickets/"+erik.CurrentTicketID, nil)
+		var v struct {
+			ReplyChannels []string `json:"reply_channels"`
+			Messages      []ticketing.Message
+		}
+		view.decode(t, &v)
+		if len(v.ReplyChannels) != 1 || v.ReplyChannels[0] != "chat" {
+			t.Errorf("reply_channels = %v, want [chat]", v.ReplyChannels)
+		}
+		for _, msg := range v.Messages {
+			if msg.Direction == ticketing.DirectionOutbound {
+				t.Errorf("a refused reply was stored: %+v", msg)
+			}
+		}
+	})
+
 	if shots != "" {
 		step("screenshots", func(t *testing.T) {
 			alva.t = t
@@ -487,6 +533,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			"ticket":   base + "/tickets/" + ticketID,
 			"settings": base + "/settings",
 			"agents":   base + "/agents",
+			"macros":   base + "/macros",
 		}
 		for name, u := range pages {
 			alva.do("open "+name, chromedp.Navigate(u))

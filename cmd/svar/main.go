@@ -1,6 +1,6 @@
 // Command svar runs the Svar helpdesk: `svar` or `svar serve` starts a
 // node (embedded NATS and store unless told otherwise); `svar bench` runs
-// the benchmarks.
+// the benchmarks; `svar -h` lists every subcommand (commands.go).
 package main
 
 import (
@@ -25,31 +25,19 @@ import (
 	"github.com/svar-dev/svar/configs"
 	"github.com/svar-dev/svar/realtime"
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/files"
+	"github.com/svar-dev/svar/ticketing/macro"
 	"github.com/svar-dev/svar/ticketing/mongostore"
 	"github.com/svar-dev/svar/ticketing/natsbus"
 	"github.com/svar-dev/svar/ticketing/query"
+	"github.com/svar-dev/svar/ticketing/staff"
 	"github.com/svar-dev/svar/web"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	args := os.Args[1:]
-	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
-	}
-	var err error
-	switch cmd {
-	case "serve":
-		err = serve(ctx, args)
-	case "bench":
-		err = runBench(ctx, args, os.Stdout)
-	case "help":
-		fmt.Println("usage: svar [serve|bench] [flags]; svar serve -h lists the settings")
-	default:
-		err = fmt.Errorf("unknown command %q (want serve or bench)", cmd)
-	}
+	err := dispatch(ctx, os.Args[1:], os.Stdout)
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "svar:", err)
 		os.Exit(1)
@@ -63,6 +51,9 @@ func serve(ctx context.Context, args []string) error {
 	}
 	if err := m.Run(ctx); err != nil {
 		m.Close()
+		if ctx.Err() != nil {
+			return fmt.Errorf("start interrupted: %w", err)
+		}
 		return err
 	}
 	<-ctx.Done()
@@ -81,9 +72,14 @@ type Main struct {
 	embStore *mongostore.Embedded
 	Store    *mongostore.Store
 	Bus      *natsbus.Bus
+	Leases   *natsbus.Leases // one-at-a-time jobs (the mailbox reader)
 	Service  *ticketing.Service
 	Query    *query.Index
+	Macros   *macro.Service
+	files    *files.Signer
 	Hub      *realtime.Hub
+	Staff    *staff.Service
+	teams    teamsParts // assignment and notifications (teams.go)
 	Metrics  *web.Metrics
 	Web      *web.Server
 	channels channels
@@ -93,8 +89,14 @@ type Main struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	closed   sync.Once
+	ready    readiness
 	// AdminPassword is the generated first password, if one was generated.
 	AdminPassword string
+	// StoreServer, when set before Run with SVAR_MONGODB_URI empty, is an
+	// embedded store already running in this process that the node uses
+	// instead of starting its own, sharing its document locks (tests run
+	// several nodes on one store process). Close leaves it running.
+	StoreServer *mongostore.Embedded
 }
 
 // NewMain returns a Main with default configuration.
@@ -127,6 +129,10 @@ func (m *Main) logger() *slog.Logger {
 func (m *Main) Run(ctx context.Context) error {
 	c := &m.Config
 	log := m.logger()
+	// startCtx bounds the start: connecting, retrying, loading. Cancelling
+	// it (Ctrl-C) stops a start that waits for NATS or the store. ctx is
+	// the node's life, ended by Close.
+	startCtx := ctx
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 
 	natsURL := c.NATSURL
@@ -140,7 +146,10 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		m.embNATS, natsURL = e, e.ClientURL()
 	}
-	mongoURI := c.MongoDBURI
+	mongoURI, embStore := c.MongoDBURI, m.StoreServer
+	if mongoURI == "" && embStore != nil {
+		mongoURI = embStore.URI()
+	}
 	if mongoURI == "" {
 		if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
 			return fmt.Errorf("data dir: %w", err)
@@ -149,15 +158,16 @@ func (m *Main) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("embedded store: %w", err)
 		}
-		m.embStore, mongoURI = e, e.URI()
+		m.embStore, embStore, mongoURI = e, e, e.URI()
 	}
 	host, _ := os.Hostname()
-	bus, err := natsbus.Connect(ctx, natsbus.Options{URL: natsURL, Name: "svar-" + host, Logger: log.With("component", "bus")})
+	bus, err := natsbus.Connect(startCtx, natsbus.Options{URL: natsURL, Name: "svar-" + host, Replicas: c.NATSReplicas, Embedded: m.embNATS, Logger: log.With("component", "bus")})
 	if err != nil {
 		return fmt.Errorf("connect NATS %s: %w", redact(natsURL), err)
 	}
 	m.Bus = bus
-	store, err := mongostore.Open(ctx, mongostore.Options{URI: mongoURI, Database: c.MongoDBDatabase, Embedded: m.embStore, Logger: log.With("component", "store")})
+	m.Leases = natsbus.NewLeases(bus, natsbus.LeaseOptions{TTL: c.LeaseTTL, Logger: log.With("component", "leases")})
+	store, err := openStore(startCtx, log, mongostore.Options{URI: mongoURI, Database: c.MongoDBDatabase, Embedded: embStore, Logger: log.With("component", "store")})
 	if err != nil {
 		return fmt.Errorf("connect MongoDB %s: %w", redact(mongoURI), err)
 	}
@@ -177,10 +187,18 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	checks := map[ticketing.Channel]func(string) (map[string]string, error){}
 	m.Service = ticketing.New(ticketing.Options{Store: store, Bus: bus, Logger: log.With("component", "core"),
-		ReopenWindow: c.ReopenWindow, ReplyChecks: checks, Query: tq})
-	m.Hub = realtime.New(realtime.Options{Logger: log.With("component", "realtime"), Backlog: bus, Relay: bus})
+		ReopenWindow: c.ReopenWindow, ReplyChecks: checks, ReplyChannels: replyChannels(c), Query: tq})
+	m.Macros = macro.New(macro.Options{Store: store, State: store, Tickets: store, Customers: store, Core: m.Service, Events: bus})
+	m.Staff = staff.New(staff.Options{Store: store, Relay: bus, Logger: log.With("component", "staff")})
+	var hubTickets realtime.Tickets = m.Service.Inbox()
+	if m.Query != nil {
+		hubTickets = m.Query
+	}
+	m.Hub = realtime.New(realtime.Options{Logger: log.With("component", "realtime"), Backlog: bus, Relay: bus,
+		Tickets: hubTickets, Viewers: m.Staff.ViewerOf, OnAvailability: m.availabilityChanged})
+	m.Staff.OnViewChange(m.Hub.RefreshViewers)
 
-	created, generated, err := web.EnsureAdmin(ctx, store, c.AdminEmail, c.AdminPassword)
+	created, generated, err := staff.EnsureAdmin(startCtx, store, c.AdminEmail, c.AdminPassword)
 	if err != nil {
 		return fmt.Errorf("create the first admin: %w", err)
 	}
@@ -188,7 +206,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 	// The query index follows the events stream on its own (from where it
 	// left off, or rebuilding from the store); consoles get events from now.
-	seq, err := bus.LastEventSeq(ctx)
+	seq, err := bus.LastEventSeq(startCtx)
 	if err != nil {
 		return fmt.Errorf("events: %w", err)
 	}
@@ -196,27 +214,36 @@ func (m *Main) Run(ctx context.Context) error {
 		if err := m.Query.Start(ctx); err != nil {
 			return fmt.Errorf("query index: %w", err)
 		}
-	} else if err := m.Service.LoadInbox(ctx); err != nil {
+	} else if err := m.Service.LoadInbox(startCtx); err != nil {
 		return fmt.Errorf("load inbox: %w", err)
 	}
+	m.ready.applied.Store(seq)
 	m.goRun("events", func() error {
 		return bus.SubscribeEvents(ctx, seq, func(ev *ticketing.Event) {
+			m.ready.applied.Store(ev.Seq)
 			m.Service.ApplyEvent(ev)
+			m.Macros.ApplyEvent(ev)
 			m.Hub.Publish(ev)
 		})
 	})
 	m.goRun("core", func() error { return bus.ConsumeInbound(ctx, m.ingest) })
 
+	// Signed download links for agents' attachments (chat, SMS, /files/).
+	if m.files, err = files.LoadSigner(startCtx, store, c.PublicURL); err != nil {
+		return err
+	}
 	routers, err := m.startChannels(ctx, checks)
 	if err != nil {
 		return err
 	}
 
 	m.registerGauges()
-	m.Web = web.New(web.Options{Service: m.Service, Store: store, Live: m.Hub, Metrics: m.Metrics,
-		Query: webQuery(m.Query), Views: webViews(store, m.Query),
-		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
-		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://")})
+	clientIP, _ := m.clientIP() // startChannels has checked it
+	m.Web = web.New(web.Options{Service: m.Service, Store: store, Staff: m.Staff, Presence: m.Hub, Live: m.Hub, Metrics: m.Metrics,
+		Macros: m.Macros, Files: m.files, Query: webQuery(m.Query), Views: webViews(store, m.Query),
+		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Ready: &m.ready, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
+		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://"),
+		ClientIP: clientIP})
 	ln, err := net.Listen("tcp", c.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (SVAR_HTTP_ADDR): %w", c.HTTPAddr, err)
@@ -234,6 +261,13 @@ func (m *Main) Run(ctx context.Context) error {
 	// above all the first admin's password hash (argon2id takes 32 MB).
 	// Give it back to the OS once; idle RSS drops from ~118 to ~52 MB.
 	debug.FreeOSMemory()
+	// Ready once the events published while starting are applied too.
+	target, err := bus.LastEventSeq(startCtx)
+	if err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	m.ready.target.Store(target)
+	m.ready.started.Store(true)
 	m.banner(created)
 	return nil
 }
@@ -289,17 +323,17 @@ func (m *Main) registerGauges() {
 // pushCounts sends each connected agent their view counts as a live
 // "counts" frame, after the index changed (at most every 500 ms).
 func (m *Main) pushCounts() {
-	if m.Hub == nil || m.Web == nil || m.Query == nil {
+	if m.Hub == nil || m.Staff == nil || m.Query == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	m.Hub.PushToAgents(func(agentID string) []byte {
-		a, err := m.Store.GetAgent(ctx, agentID)
+		v, err := m.Staff.ViewerOf(ctx, agentID)
 		if err != nil {
 			return nil
 		}
-		counts, err := m.Query.Counts(ctx, m.Web.Viewer(ctx, a))
+		counts, err := m.Query.Counts(ctx, v)
 		if err != nil {
 			return nil
 		}
@@ -383,6 +417,7 @@ func (m *Main) banner(createdAdmin bool) {
 func (m *Main) Close() error {
 	var errs []error
 	m.closed.Do(func() {
+		m.ready.stopping.Store(true)
 		if m.httpSrv != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			if err := m.httpSrv.Shutdown(ctx); err != nil {
@@ -395,6 +430,9 @@ func (m *Main) Close() error {
 		}
 		if m.Hub != nil {
 			m.Hub.Close()
+		}
+		if m.Staff != nil {
+			m.Staff.Close()
 		}
 		m.channels.close()
 		if m.cancel != nil {

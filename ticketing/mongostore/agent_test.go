@@ -1,6 +1,7 @@
 package mongostore_test
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/svar-dev/svar/ticketing"
@@ -30,7 +31,9 @@ func TestAgents(t *testing.T) {
 
 	got, err := s.GetAgent(ctx, "a2")
 	mustNil(t, err)
-	equal(t, "agent", *got, *agent)
+	if !reflect.DeepEqual(*got, *agent) {
+		t.Fatalf("agent = %+v, want %+v", *got, *agent)
+	}
 	got, err = s.GetAgentByEmail(ctx, "admin@shop.se")
 	mustNil(t, err)
 	equal(t, "agent by email", got.ID, "a1")
@@ -52,7 +55,9 @@ func TestAgents(t *testing.T) {
 	mustNil(t, s.UpdateAgent(ctx, agent))
 	got, err = s.GetAgent(ctx, "a2")
 	mustNil(t, err)
-	equal(t, "updated", *got, *agent)
+	if !reflect.DeepEqual(*got, *agent) {
+		t.Fatalf("updated = %+v, want %+v", *got, *agent)
+	}
 
 	taken := *agent
 	taken.Email = "admin@shop.se"

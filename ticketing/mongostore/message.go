@@ -20,31 +20,101 @@ const getMessagesConcurrency = 4
 const duplicateKeyCode = 11000
 
 // InsertMessages inserts msgs unordered. dup[i] is true where msgs[i]
-// already existed; any other write error is returned.
+// already existed. A message the store refuses (a key or size it does not
+// take) fails alone: the others are stored and the error is a
+// *ticketing.InsertErrors whose refused entries have code EInvalid. A batch
+// that fails as a whole (not a per-document write error) is retried one
+// message at a time, so that one message's failure never decides another's.
 func (s *Store) InsertMessages(ctx context.Context, msgs []*ticketing.Message) ([]bool, error) {
 	dup := make([]bool, len(msgs))
 	if len(msgs) == 0 {
 		return dup, nil
 	}
-	docs := make([]any, len(msgs))
+	errs := make([]error, len(msgs))
+	failed := false
+	docs := make([]any, 0, len(msgs))
+	at := make([]int, 0, len(msgs)) // docs[k] is msgs[at[k]]
 	for i, m := range msgs {
-		docs[i] = m
-	}
-	_, err := s.messages.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-	if err == nil {
-		return dup, nil
-	}
-	var bwe mongo.BulkWriteException
-	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
-		return nil, fmt.Errorf("mongostore: insert %d messages: %w", len(msgs), err)
-	}
-	for _, we := range bwe.WriteErrors {
-		if we.Code != duplicateKeyCode || we.Index < 0 || we.Index >= len(msgs) {
-			return nil, fmt.Errorf("mongostore: insert %d messages: %w", len(msgs), err)
+		raw, err := bson.Marshal(m)
+		if err != nil {
+			errs[i], failed = refused(m.ID, err), true
+			continue
 		}
-		dup[we.Index] = true
+		docs = append(docs, bson.Raw(raw))
+		at = append(at, i)
+	}
+	if len(docs) > 0 {
+		_, err := s.messages.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+		var bwe mongo.BulkWriteException
+		switch {
+		case err == nil:
+		case errors.As(err, &bwe) && bwe.WriteConcernError == nil && len(bwe.WriteErrors) > 0:
+			for _, we := range bwe.WriteErrors {
+				if we.Index < 0 || we.Index >= len(at) {
+					return nil, fmt.Errorf("mongostore: insert %d messages: %w", len(msgs), err)
+				}
+				i := at[we.Index]
+				if we.Code == duplicateKeyCode {
+					dup[i] = true
+					continue
+				}
+				if refusesDocument(we.Code) {
+					errs[i] = refused(msgs[i].ID, we)
+				} else {
+					errs[i] = fmt.Errorf("mongostore: insert message %s: %w", msgs[i].ID, we)
+				}
+				failed = true
+			}
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("mongostore: insert %d messages: %w", len(msgs), err)
+		default:
+			// The batch failed as a whole: find out message by message.
+			for k, doc := range docs {
+				i := at[k]
+				dup[i], errs[i] = s.insertOneMessage(ctx, msgs[i].ID, doc)
+				if errs[i] != nil {
+					failed = true
+				}
+			}
+		}
+	}
+	if failed {
+		return dup, &ticketing.InsertErrors{Errs: errs}
 	}
 	return dup, nil
+}
+
+// insertOneMessage inserts one marshalled message: dup when it exists.
+func (s *Store) insertOneMessage(ctx context.Context, id string, doc any) (dup bool, err error) {
+	_, err = s.messages.InsertOne(ctx, doc)
+	var we mongo.WriteException
+	switch {
+	case err == nil:
+		return false, nil
+	case mongo.IsDuplicateKeyError(err):
+		return true, nil
+	case errors.As(err, &we) && we.WriteConcernError == nil && len(we.WriteErrors) > 0 && refusesDocument(we.WriteErrors[0].Code):
+		return false, refused(id, we.WriteErrors[0])
+	}
+	return false, fmt.Errorf("mongostore: insert message %s: %w", id, err)
+}
+
+// refusesDocument reports write error codes that refuse a document for
+// what it is, on every attempt: BadValue (the embedded server's invalid
+// keys), TypeMismatch, DollarPrefixedFieldName, InvalidIdField,
+// EmptyFieldName, DottedFieldName, DocumentValidationFailure,
+// BSONObjectTooLarge, KeyTooLong. Anything else may pass and is retried.
+func refusesDocument(code int) bool {
+	switch code {
+	case 2, 14, 52, 53, 56, 57, 121, 10334, 17280:
+		return true
+	}
+	return false
+}
+
+// refused is the error of a message the store does not take as it is.
+func refused(id string, err error) error {
+	return ticketing.Errorf(ticketing.EInvalid, "mongostore: the store refuses message %s: %v", id, err)
 }
 
 // GetMessage reads a message by id.

@@ -1,6 +1,7 @@
 package mongostore_test
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
@@ -137,4 +138,43 @@ func TestSetDelivery(t *testing.T) {
 	mustNotFound(t, err)
 	_, err = s.SetDelivery(ctx, "nope", ticketing.Delivery{Status: ticketing.DeliveryDelivered})
 	mustNotFound(t, err)
+}
+
+// TestInsertMessagesRefusedAlone: a message the store refuses fails on its
+// own, whether the server refuses it (a "$" key) or the driver cannot even
+// encode it (a NUL in a key); the others are stored, and a redelivered
+// batch finds them as duplicates.
+func TestInsertMessagesRefusedAlone(t *testing.T) {
+	s := mongotest.New(t)
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name string
+		meta map[string]string
+	}{
+		{"server refuses", map[string]string{"$where": "1"}},
+		{"driver refuses", map[string]string{"a\x00b": "1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := newMessage("bad-"+tc.name, 2)
+			bad.Meta = tc.meta
+			batch := []*ticketing.Message{newMessage("a-"+tc.name, 1), bad, newMessage("c-"+tc.name, 3)}
+			for attempt, wantDup := range []bool{false, true} {
+				dup, err := s.InsertMessages(ctx, batch)
+				var each *ticketing.InsertErrors
+				if !errors.As(err, &each) || len(each.Errs) != 3 {
+					t.Fatalf("attempt %d: err = %v, want *InsertErrors for 3", attempt, err)
+				}
+				if each.Errs[0] != nil || each.Errs[2] != nil || ticketing.ErrorCode(each.Errs[1]) != ticketing.EInvalid {
+					t.Fatalf("attempt %d: errs = %v", attempt, each.Errs)
+				}
+				equalSlice(t, "dup", dup, []bool{wantDup, false, wantDup})
+			}
+			for _, m := range []*ticketing.Message{batch[0], batch[2]} {
+				_, err := s.GetMessage(ctx, m.ID)
+				mustNil(t, err)
+			}
+			_, err := s.GetMessage(ctx, bad.ID)
+			mustNotFound(t, err)
+		})
+	}
 }

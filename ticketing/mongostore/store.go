@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -27,6 +28,7 @@ const (
 	collState         = "state"
 	collBlobs         = "blobs"
 	collBlobChunks    = "blob_chunks"
+	collMacros        = "macros" // macro.go
 )
 
 // collections lists every collection Open creates.
@@ -34,6 +36,7 @@ func collections() []string {
 	return []string{
 		collIdentities, collCustomers, collTickets, collTicketNumbers, collCounters, collMessages,
 		collAgents, collSessions, collState, collBlobs, collBlobChunks,
+		collMacros,
 	}
 }
 
@@ -191,10 +194,33 @@ func (s *Store) Close(ctx context.Context) error {
 	return nil
 }
 
-// Ping checks that the server answers.
+// diskFullBytes is the free space below which the embedded store's disk
+// counts as full.
+const diskFullBytes = 1 << 20
+
+// healthProbeID is the state document Ping writes: one for all nodes.
+const healthProbeID = "health:probe"
+
+// Ping checks that the server answers and can write: a server on a full
+// disk still answers pings and reads.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.client.Ping(ctx, nil); err != nil {
 		return fmt.Errorf("mongostore: ping: %w", err)
+	}
+	if e := s.embedded; e != nil {
+		// A small write still fits in the pages SQLite has; a real one
+		// does not.
+		if free, err := freeBytes(e.dir); err == nil && free < diskFullBytes {
+			return fmt.Errorf("mongostore: ping: the data dir's disk is full (%d bytes free): the store cannot write", free)
+		}
+	}
+	err := upsertRetry(func() error {
+		_, err := s.state.UpdateOne(ctx, byID(healthProbeID),
+			bson.D{{Key: "$set", Value: bson.D{{Key: "at", Value: time.Now().UTC()}}}}, options.UpdateOne().SetUpsert(true))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mongostore: ping: cannot write: %w", err)
 	}
 	return nil
 }

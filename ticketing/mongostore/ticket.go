@@ -176,6 +176,16 @@ func ticketUpdate(c ticketing.TicketChange) bson.D {
 	if c.Priority != nil {
 		set = append(set, bson.E{Key: "priority", Value: *c.Priority})
 	}
+	if c.TeamID != nil {
+		if *c.TeamID == "" {
+			unset = append(unset, bson.E{Key: "team_id", Value: ""})
+		} else {
+			set = append(set, bson.E{Key: "team_id", Value: *c.TeamID})
+		}
+	}
+	if c.AssignmentReason != nil {
+		set = append(set, bson.E{Key: "assignment_reason", Value: *c.AssignmentReason})
+	}
 	if c.Tags != nil {
 		tags := *c.Tags
 		if tags == nil {

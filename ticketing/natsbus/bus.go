@@ -23,6 +23,8 @@ const (
 	StreamOutbound = "SVAR_OUTBOUND"
 	StreamEvents   = "SVAR_EVENTS"
 	StreamDLQ      = "SVAR_DLQ"
+	StreamHealth   = "SVAR_HEALTH"
+	StreamJobs     = "SVAR_JOBS"
 )
 
 // CoreConsumer is the durable inbound consumer every node shares.
@@ -82,6 +84,10 @@ type Options struct {
 	RetryDelay time.Duration
 	// Replicas of each stream on a clustered server. Default 1.
 	Replicas int
+	// Embedded is the in-process server URL points at, nil for an external
+	// one. With it Ping also reports what the server itself knows is
+	// broken (a stream that can no longer write).
+	Embedded *Embedded
 }
 
 func (o *Options) setDefaults() {
@@ -120,8 +126,10 @@ var tokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 type names struct {
 	prefix                            string // "" or "NS."
 	inbound, outbound, events, dlq    string // stream names
+	health, healthSubj                string
 	inboundSubj, outboundSubj, evSubj string // "svar.inbound." etc., with prefix
 	dlqSubj, relaySubj                string
+	jobs, jobsSubj                    string
 }
 
 func newNames(ns string) names {
@@ -135,11 +143,15 @@ func newNames(ns string) names {
 		outbound:     sp + StreamOutbound,
 		events:       sp + StreamEvents,
 		dlq:          sp + StreamDLQ,
+		health:       sp + StreamHealth,
+		healthSubj:   np + "svar.health.",
 		inboundSubj:  np + "svar.inbound.",
 		outboundSubj: np + "svar.outbound.",
 		evSubj:       np + "svar.events.",
 		dlqSubj:      np + "svar.dlq.",
 		relaySubj:    np + "svar.relay.",
+		jobs:         sp + StreamJobs,
+		jobsSubj:     np + "svar.jobs.",
 	}
 }
 
@@ -153,6 +165,7 @@ type Bus struct {
 	log  *slog.Logger
 	n    names
 
+	probeSubj string        // this Bus's subject on SVAR_HEALTH (health.go)
 	closed    chan struct{} // closed by the connection's ClosedHandler
 	closeOnce sync.Once
 	relay     *relayDispatch
@@ -171,6 +184,7 @@ func Connect(ctx context.Context, o Options) (*Bus, error) {
 		return nil, fmt.Errorf("natsbus: connect: namespace %q: use letters, digits, _ and -", o.Namespace)
 	}
 	b := &Bus{opts: o, log: o.Logger, n: newNames(o.Namespace), closed: make(chan struct{}), relay: newRelayDispatch()}
+	b.probeSubj = probeSubject(b.n)
 	nopts := []nats.Option{
 		nats.Name(o.Name),
 		nats.MaxReconnects(-1),
@@ -248,7 +262,7 @@ func redactURL(urls string) string {
 	return strings.Join(parts, ",")
 }
 
-// streamConfigs are the four streams. Only features of nats-server 2.9 are
+// streamConfigs are the streams. Only features of nats-server 2.9 are
 // relied on, so an older external server works too.
 func (b *Bus) streamConfigs() []jetstream.StreamConfig {
 	o := b.opts
@@ -292,6 +306,17 @@ func (b *Bus) streamConfigs() []jetstream.StreamConfig {
 		Discard:     jetstream.DiscardOld,
 		Duplicates:  2 * time.Minute,
 		Replicas:    o.Replicas,
+	}, b.jobsStreamConfig(), {
+		Name:        b.n.health,
+		Description: "Svar health probes: a tiny write per check proves JetStream can store",
+		Subjects:    []string{b.n.healthSubj + ">"},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		// One message per node, gone an hour after the node's last check.
+		MaxMsgsPerSubject: 1,
+		MaxAge:            time.Hour,
+		Discard:           jetstream.DiscardOld,
+		Replicas:          o.Replicas,
 	}}
 }
 
@@ -368,20 +393,6 @@ func (b *Bus) Close() {
 	})
 }
 
-// Ping checks the connection with a round trip and asks JetStream for the
-// account's info.
-func (b *Bus) Ping(ctx context.Context) error {
-	ctx, cancel := opContext(ctx)
-	defer cancel()
-	if err := b.nc.FlushWithContext(ctx); err != nil {
-		return fmt.Errorf("natsbus: ping: %w", err)
-	}
-	if _, err := b.js.AccountInfo(ctx); err != nil {
-		return fmt.Errorf("natsbus: ping jetstream: %w", err)
-	}
-	return nil
-}
-
 // ConsumerLag reports how many inbound envelopes the shared core consumer
 // has not finished: not yet delivered plus delivered but unacknowledged.
 func (b *Bus) ConsumerLag(ctx context.Context) (uint64, error) {
@@ -420,6 +431,11 @@ func (b *Bus) DeleteStreams(ctx context.Context) error {
 		if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			errs = append(errs, fmt.Errorf("natsbus: delete stream %s: %w", cfg.Name, err))
 		}
+	}
+	cctx, cancel := opContext(ctx)
+	defer cancel()
+	if err := b.js.DeleteKeyValue(cctx, b.StreamName(BucketLeases)); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
+		errs = append(errs, fmt.Errorf("natsbus: delete bucket %s: %w", BucketLeases, err))
 	}
 	return errors.Join(errs...)
 }

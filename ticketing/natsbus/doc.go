@@ -4,13 +4,14 @@
 //
 // # Streams and subjects
 //
-// Connect creates (or updates) four file-backed streams:
+// Connect creates (or updates) five file-backed streams:
 //
 //	stream         subjects          retention                       purpose
 //	SVAR_INBOUND   svar.inbound.>    work queue, dedupe DedupeWindow  envelopes from the channel adapters
 //	SVAR_OUTBOUND  svar.outbound.>   work queue, dedupe DedupeWindow  replies for the channel adapters
 //	SVAR_EVENTS    svar.events.>     limits: EventsMaxAge, 1M msgs    domain events, kept for catching up
 //	SVAR_DLQ       svar.dlq.>        limits: 30 days                  dead letters, with the reason
+//	SVAR_JOBS      svar.jobs.>       work queue, dedupe 24h           scheduled jobs (ticketing.Scheduler)
 //
 // Subjects end in a channel (svar.inbound.email, svar.outbound.sms), an
 // event type (svar.events.ticket.created) or a dead letter's origin
@@ -54,6 +55,20 @@
 // (SubscribeEvents), which survives reconnects without gaps; Event.Seq is
 // the stream sequence, so a console that reconnects asks EventsAfter for
 // what it missed.
+//
+// # Scheduled jobs
+//
+// Schedule publishes a job on svar.jobs.<kind> with its due time in the
+// Svar-Job-At header and Nats-Msg-Id "job:<kind>:<key>". ConsumeJobs reads
+// a kind with the durable svar-jobs-<kind>, shared by every node. A job
+// that is not due is refused with NakWithDelay(due - now): it stays
+// pending on the consumer and the server redelivers it at its due time,
+// to the millisecond, to whichever node has a pull open. This needs only
+// nats-server 2.9 (message scheduling with Nats-Schedule, new in 2.12,
+// ticks once a second and cannot take a work queue's dedupe). Waiting
+// jobs count against MaxAckPending (JobsMaxAckPending). A due job is
+// acknowledged after its handler returns nil; a node dying mid-job hands
+// it to another after AckWait.
 //
 // When a consume call's ctx ends, the work in hand finishes and messages
 // pulled but not started are handed back for immediate redelivery:

@@ -8,6 +8,8 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -22,6 +24,12 @@ const DefaultEmbeddedAddr = "127.0.0.1:-1"
 // the server's 1 MiB default once encoded.
 const embeddedMaxPayload = 8 << 20
 
+// Defaults of the embedded server's self-repair.
+const (
+	DefaultEmbeddedCheckInterval = 5 * time.Second
+	DefaultEmbeddedMinFreeBytes  = 32 << 20
+)
+
 // EmbeddedOptions configure StartEmbedded. The zero value, apart from
 // DataDir, gives a loopback server on a random port.
 type EmbeddedOptions struct {
@@ -35,12 +43,35 @@ type EmbeddedOptions struct {
 	// Logger receives the server's warnings and errors (notices at debug
 	// level). Nil silences the server.
 	Logger *slog.Logger
+	// CheckInterval is how often the server's health is checked for a
+	// JetStream that can no longer write (a full disk). Default 5s.
+	CheckInterval time.Duration
+	// MinFreeBytes is the free space the data dir's disk needs before a
+	// broken JetStream is restarted. Default 32 MiB.
+	MinFreeBytes int64
 }
 
 // Embedded is an in-process NATS server with JetStream, for single-binary
 // installs and tests. It has no HTTP monitoring port.
+//
+// It repairs itself: once a stream has failed a write (the disk filled
+// up), JetStream refuses every later write to it even after space is
+// freed, so a watchdog restarts the server in-process, on the same port
+// and files, as soon as the disk has room again. Clients reconnect on
+// their own; publishes in between fail with errors, never with acks.
 type Embedded struct {
-	srv *server.Server
+	o   EmbeddedOptions
+	log *slog.Logger
+
+	mu       sync.Mutex // guards srv
+	srv      *server.Server
+	host     string
+	port     int // the port actually listened on, kept across restarts
+	restarts atomic.Int64
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
 }
 
 // StartEmbedded starts a NATS server with JetStream storing under
@@ -53,16 +84,41 @@ func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
 	if addr == "" {
 		addr = DefaultEmbeddedAddr
 	}
+	if o.CheckInterval <= 0 {
+		o.CheckInterval = DefaultEmbeddedCheckInterval
+	}
+	if o.MinFreeBytes <= 0 {
+		o.MinFreeBytes = DefaultEmbeddedMinFreeBytes
+	}
 	host, port, err := parseLoopbackAddr(addr)
 	if err != nil {
 		return nil, fmt.Errorf("natsbus: embedded server: %w", err)
 	}
+	e := &Embedded{o: o, log: o.Logger, host: host, stop: make(chan struct{})}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	srv, err := e.start(port)
+	if err != nil {
+		return nil, err
+	}
+	if a, ok := srv.Addr().(*net.TCPAddr); ok {
+		e.port = a.Port
+	}
+	e.srv = srv
+	e.wg.Go(e.watch)
+	return e, nil
+}
+
+// start starts one server process-internally and waits until it is ready
+// with JetStream.
+func (e *Embedded) start(port int) (*server.Server, error) {
 	opts := &server.Options{
 		ServerName: "svar-embedded",
-		Host:       host,
+		Host:       e.host,
 		Port:       port,
 		JetStream:  true,
-		StoreDir:   filepath.Join(o.DataDir, "nats"),
+		StoreDir:   filepath.Join(e.o.DataDir, "nats"),
 		MaxPayload: embeddedMaxPayload,
 		NoSigs:     true,
 		NoLog:      true,
@@ -72,31 +128,138 @@ func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("natsbus: embedded server: %w", err)
 	}
-	if o.Logger != nil {
-		srv.SetLoggerV2(serverLogger{l: o.Logger.With("component", "nats-server")}, false, false, false)
+	if e.o.Logger != nil {
+		srv.SetLoggerV2(serverLogger{l: e.o.Logger.With("component", "nats-server")}, false, false, false)
 	}
 	srv.Start()
 	if !srv.ReadyForConnections(15 * time.Second) {
 		srv.Shutdown()
 		srv.WaitForShutdown()
-		return nil, fmt.Errorf("natsbus: embedded server on %s did not become ready", addr)
+		return nil, fmt.Errorf("natsbus: embedded server on %s:%d did not become ready", e.host, port)
 	}
 	if !srv.JetStreamEnabled() {
 		srv.Shutdown()
 		srv.WaitForShutdown()
 		return nil, errors.New("natsbus: embedded server: JetStream failed to start (see the server log)")
 	}
-	return &Embedded{srv: srv}, nil
+	return srv, nil
+}
+
+func (e *Embedded) server() *server.Server {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.srv
 }
 
 // ClientURL is the URL clients connect to, such as nats://127.0.0.1:41234.
-func (e *Embedded) ClientURL() string { return e.srv.ClientURL() }
+// It stays the same across the watchdog's restarts.
+func (e *Embedded) ClientURL() string {
+	return "nats://" + net.JoinHostPort(e.host, strconv.Itoa(e.port))
+}
 
-// Close shuts the server down and waits until it has stopped. JetStream
-// flushes its files; unacknowledged messages stay stored for the next start.
+// diskFullBytes is the free space below which the data dir's disk counts
+// as full: JetStream writes blocks of up to megabytes.
+const diskFullBytes = 1 << 20
+
+// Healthy reports what the server itself knows is broken: JetStream
+// disabled, the data dir's disk full (less than 1 MiB free), or a stream
+// that failed a write and refuses every write since.
+func (e *Embedded) Healthy() error {
+	srv := e.server()
+	if srv == nil {
+		return errors.New("restarting")
+	}
+	if !srv.JetStreamEnabled() {
+		return errors.New("JetStream is disabled")
+	}
+	if free, err := freeBytes(e.o.DataDir); err == nil && free < diskFullBytes {
+		return fmt.Errorf("the data dir's disk is full (%d bytes free): JetStream cannot store", free)
+	}
+	if hs := srv.Healthz(nil); hs.Status != "ok" {
+		msg := hs.Error
+		if msg == "" {
+			msg = hs.Status
+		}
+		return errors.New(msg)
+	}
+	return nil
+}
+
+// Restarts counts the watchdog's restarts of the server.
+func (e *Embedded) Restarts() int64 { return e.restarts.Load() }
+
+// watch restarts the server when it has been unhealthy on two checks in a
+// row and the disk has room again.
+func (e *Embedded) watch() {
+	t := time.NewTicker(e.o.CheckInterval)
+	defer t.Stop()
+	bad, waiting := 0, false
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+		}
+		err := e.Healthy()
+		if err == nil {
+			bad, waiting = 0, false
+			continue
+		}
+		if bad++; bad < 2 {
+			continue
+		}
+		if free, ferr := freeBytes(e.o.DataDir); ferr == nil && free < e.o.MinFreeBytes {
+			if !waiting {
+				e.log.Error("natsbus: embedded JetStream cannot write; waiting for disk space",
+					"err", err, "free_bytes", free, "needed_bytes", e.o.MinFreeBytes, "data_dir", e.o.DataDir)
+				waiting = true
+			}
+			continue
+		}
+		e.log.Warn("natsbus: embedded JetStream cannot write; restarting the server", "err", err)
+		if rerr := e.restart(); rerr != nil {
+			e.log.Error("natsbus: embedded server restart failed; will retry", "err", rerr)
+			continue
+		}
+		bad, waiting = 0, false
+		e.log.Info("natsbus: embedded server restarted", "url", e.ClientURL())
+	}
+}
+
+// restart shuts the server down and starts it again on the same port and
+// files: JetStream reloads its streams and forgets their write errors.
+func (e *Embedded) restart() error {
+	e.mu.Lock()
+	old := e.srv
+	e.srv = nil
+	e.mu.Unlock()
+	if old != nil {
+		old.Shutdown()
+		old.WaitForShutdown()
+	}
+	srv, err := e.start(e.port)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	e.srv = srv
+	e.mu.Unlock()
+	e.restarts.Add(1)
+	return nil
+}
+
+// Close stops the watchdog, shuts the server down and waits until it has
+// stopped. JetStream flushes its files; unacknowledged messages stay
+// stored for the next start. Close is safe to call more than once.
 func (e *Embedded) Close() {
-	e.srv.Shutdown()
-	e.srv.WaitForShutdown()
+	e.once.Do(func() {
+		close(e.stop)
+		e.wg.Wait()
+		if srv := e.server(); srv != nil {
+			srv.Shutdown()
+			srv.WaitForShutdown()
+		}
+	})
 }
 
 // parseLoopbackAddr splits host:port and refuses anything that is not a

@@ -300,3 +300,14 @@ func (ix *Index) Counts(ctx context.Context, v ticketing.Viewer) (map[string]int
 	}
 	return c, nil
 }
+
+// Get returns the index's copy of a ticket (for the live hub's scoping of
+// message-only events).
+func (ix *Index) Get(id string) (*ticketing.Ticket, bool) {
+	var doc []byte
+	if err := ix.r.QueryRow(`SELECT doc FROM tickets WHERE id = ?`, id).Scan(&doc); err != nil {
+		return nil, false
+	}
+	t, err := decodeTicket(doc)
+	return t, err == nil
+}

@@ -67,7 +67,7 @@
 .launch svg{width:28px;height:28px;fill:currentColor}
 .badge{position:absolute;top:-4px;right:-4px;min-width:22px;height:22px;padding:0 6px;border-radius:11px;background:#dc2626;color:#fff;font-size:12px;font-weight:700;display:grid;place-items:center}
 .panel{position:fixed;right:20px;bottom:90px;width:370px;max-width:calc(100vw - 24px);height:540px;max-height:calc(100vh - 110px);background:#fff;color:#1f2933;border-radius:14px;box-shadow:0 10px 40px rgba(0,0,0,.28);display:flex;flex-direction:column;overflow:hidden;z-index:2147483001}
-.panel[hidden],[hidden]{display:none}
+[hidden]{display:none!important}
 header{background:#0f766e;color:#fff;padding:12px 14px;display:flex;align-items:center;gap:8px}
 h2{margin:0;font-size:16px;font-weight:700;flex:1}
 .status{margin:0;font-size:12px;opacity:.9}
@@ -79,6 +79,7 @@ h2{margin:0;font-size:16px;font-weight:700;flex:1}
 .them{align-self:flex-start}.them .b{background:#fff;border:1px solid #e3e5e8;border-bottom-left-radius:4px}
 .sys{align-self:center;max-width:100%;text-align:center;color:#52606d;font-size:13px}
 .meta{font-size:11px;color:#616e7c;margin-top:2px}
+.files{display:flex;flex-direction:column;gap:2px;margin-top:4px}.files a{color:#0f766e;font-size:13px;overflow-wrap:anywhere}
 .fail .meta{color:#b91c1c}
 .typing{margin:0;padding:4px 14px;font-size:12px;color:#52606d;background:#f7f7f8}
 .mail{padding:10px 12px;border-top:1px solid #e3e5e8;background:#fffbeb;display:flex;flex-wrap:wrap;gap:6px;align-items:center}
@@ -116,7 +117,8 @@ button:focus-visible,textarea:focus-visible,input:focus-visible,.log:focus-visib
   typingEl.textContent = T.typing;
 
   // ---- state ----
-  let ws = null, connected = false, attempt = 0, retryTimer = 0, opened = false, agentsOnline = true, unread = 0;
+  // agentsOnline: null until the server has said (never claim "online" before).
+  let ws = null, connected = false, attempt = 0, retryTimer = 0, opened = false, agentsOnline = null, unread = 0;
   let typingTimer = 0, typingSentAt = 0, theirTypingTimer = 0, resendTimer = 0;
   const items = new Map(); // message id or "c:"+client_id -> <li>
 
@@ -133,8 +135,8 @@ button:focus-visible,textarea:focus-visible,input:focus-visible,.log:focus-visib
   };
 
   const setStatus = () => {
-    status.textContent = !navigator.onLine ? T.offline : !connected ? T.connecting : agentsOnline ? T.online : T.away;
-    mailForm.hidden = !connected || agentsOnline || !!st.e;
+    status.textContent = !navigator.onLine ? T.offline : !connected || agentsOnline === null ? T.connecting : agentsOnline ? T.online : T.away;
+    mailForm.hidden = !connected || agentsOnline !== false || !!st.e;
   };
 
   const stick = () => { log.scrollTop = log.scrollHeight; };
@@ -152,6 +154,19 @@ button:focus-visible,textarea:focus-visible,input:focus-visible,.log:focus-visib
     }
     li.className = (mine ? "me" : "them") + (m.failed ? " fail" : "");
     li.firstChild.textContent = m.text;
+    li.firstChild.hidden = !m.text;
+    if (m.attachments && m.attachments.length) {
+      // An agent's files: signed, expiring download links.
+      let fl = li.querySelector(".files");
+      if (!fl) { fl = document.createElement("span"); fl.className = "files"; li.insertBefore(fl, li.lastChild); }
+      fl.textContent = "";
+      for (const a of m.attachments) {
+        const l = document.createElement("a");
+        l.href = new URL(a.url, base).href; l.textContent = "\u{1F4CE} " + a.filename; l.setAttribute("download", a.filename);
+        l.rel = "noopener"; l.target = "_blank";
+        fl.appendChild(l);
+      }
+    }
     let meta = mine ? T.you : (m.author && m.author.name) || T.support;
     if (m.pending) meta = T.sending;
     if (m.failed) meta = T.failed + (m.error ? ": " + m.error : "");
@@ -215,7 +230,7 @@ button:focus-visible,textarea:focus-visible,input:focus-visible,.log:focus-visib
           if (m.direction === "outbound" && (!st.r || Date.parse(m.created_at) > Date.parse(st.r)) && !opened) unread++;
         }
         for (const q of st.q) render({ client_id: q.c, text: q.t, pending: true });
-        agentsOnline = f.agents_online !== false;
+        agentsOnline = typeof f.agents_online === "boolean" ? f.agents_online : null;
         save();
         setLaunchLabel();
         setStatus();

@@ -11,6 +11,8 @@ import { TicketPane } from './ticket.js';
 import { installKeys } from './keys.js';
 import { renderSettings } from './settings.js';
 import { renderAgents } from './agents.js';
+import { renderMacros } from './macros.js';
+import { installBulk } from './bulk.js';
 
 const boot = JSON.parse(document.getElementById('boot').textContent);
 setStrings(boot.strings, boot.lang);
@@ -158,6 +160,9 @@ async function route(opts = {}) {
   } else if (p === '/agents') {
     setTitle(t('agents'));
     renderAgents(app, app.main);
+  } else if (p === '/macros') {
+    setTitle(t('macros'));
+    renderMacros(app, app.main);
   }
   const heading = $('h2', app.main);
   if (heading) heading.focus();
@@ -200,7 +205,7 @@ function interceptLinks() {
     if (!a || a.target || a.hasAttribute('download')) return;
     const url = new URL(a.href, location.href);
     if (url.origin !== location.origin) return;
-    if (!/^\/($|views\/|tickets\/|settings$|agents$|search$)/.test(url.pathname)) return;
+    if (!/^\/($|views\/|tickets\/|settings$|agents$|search$|macros$)/.test(url.pathname)) return;
     e.preventDefault();
     navigate(url.pathname + url.search + url.hash);
   });
@@ -252,6 +257,7 @@ async function start() {
   setupChrome();
   interceptLinks();
   installKeys(app);
+  installBulk(app);
   app.live = new Live({
     onEvent(ev) {
       if (ev.type === 'counts') {

@@ -273,7 +273,8 @@ export class Inbox {
       keep.add(tk.id);
       let li = this.items.get(tk.id);
       if (!li) {
-        li = h('li', { class: 'row-item' }, h('a', { class: 'row', href: '/tickets/' + encodeURIComponent(tk.id), dataset: { id: tk.id } }));
+        li = h('li', { class: 'row-item' }, h('a', { class: 'row', href: '/tickets/' + encodeURIComponent(tk.id), dataset: { id: tk.id } }),
+          h('input', { type: 'checkbox', class: 'row-check', dataset: { id: tk.id }, 'aria-label': t('select_ticket', { number: tk.number }) }));
         this.items.set(tk.id, li);
       }
       this.fill(li.firstChild, tk);

@@ -1,5 +1,7 @@
 // Keyboard shortcuts. They act only when the agent is not typing in a
-// field, so that letters always reach the text box they are typed in.
+// field, and not within a second after they typed in one (focus may have
+// moved on mid-word, say when a reply was sent), so that letters always
+// reach the text box they are typed in.
 
 import { $, announce, t } from './dom.js';
 
@@ -9,7 +11,21 @@ function typing(el) {
   return tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || el.isContentEditable;
 }
 
+// QUIET_MS is how long after typing in a field single-key shortcuts rest.
+const QUIET_MS = 1000;
+
 export function installKeys(app) {
+  // Text typed in a field: an input event from a key pressed in a field
+  // (Escape or Tab are no typing, nor the letter of a shortcut that just
+  // moved the focus into a field).
+  let lastTyped = 0;
+  let keyInField = false;
+  document.addEventListener('keydown', (e) => {
+    keyInField = typing(e.target);
+  }, true);
+  document.addEventListener('input', (e) => {
+    if (keyInField && typing(e.target)) lastTyped = Date.now();
+  }, true);
   const help = $('#help');
   const helpBtn = $('#help-btn');
   const openHelp = () => {
@@ -23,6 +39,7 @@ export function installKeys(app) {
     if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
     if (help.open) return; // the dialog handles Escape itself
     if (typing(e.target)) return;
+    if (Date.now() - lastTyped < QUIET_MS && e.key.length === 1) return;
     const pane = app.pane;
     switch (e.key) {
       case 'j':
@@ -55,6 +72,13 @@ export function installKeys(app) {
           break;
         }
         pane.focusReply(e.key === 'n');
+        break;
+      case 'm':
+        if (!pane) {
+          announce(t('open_ticket_first'));
+          break;
+        }
+        pane.openMacros('');
         break;
       case 's':
         if (!pane) {

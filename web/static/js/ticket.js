@@ -2,9 +2,10 @@
 // timeline; the composer; presence; and the customer sidebar.
 
 import { announce, channelName, formatDate, h, icon, parseTime, t, uid } from './dom.js';
-import { errorText, get, patch, post } from './api.js';
+import { errorText, get, patch } from './api.js';
 import { deliveryRank, renderMessage, updateDelivery } from './timeline.js';
 import { renderCustomer } from './sidebar.js';
+import { Files, MacroPicker, postMessage } from './composer.js';
 
 const PRESENCE_REFRESH = 10000; // the hub forgets presence after 30 s
 const PRESENCE_TTL = 35000;
@@ -13,6 +14,8 @@ const TYPING_IDLE = 6000;
 
 const STATUSES = ['open', 'pending', 'solved', 'closed'];
 const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
+const TYPES = ['', 'question', 'order', 'delivery', 'return', 'complaint'];
+const CUSTOMER_TYPING_TTL = 8000;
 
 // reachable mirrors ticketing.Customer.Reachable: the channels a reply can
 // go out on, with the address it would go to.
@@ -44,6 +47,7 @@ export class TicketPane {
     this.lastTyping = 0;
     this.noteMode = false;
     this.channelTouched = false;
+    this.replyChannels = null; // the channels this Svar can send by, from the ticket view
     this.clientID = uid();
     this.destroyed = false;
     this.timers = [];
@@ -74,6 +78,7 @@ export class TicketPane {
     if (this.destroyed) return;
     this.ticket = view.ticket;
     this.customer = view.customer;
+    if (view.reply_channels) this.replyChannels = view.reply_channels;
     this.id = view.ticket.id; // "#1042" becomes the ticket's id
     this.render(view.messages || []);
     this.loadCustomer();
@@ -93,6 +98,7 @@ export class TicketPane {
       if (this.destroyed) return;
       this.setTicket(view.ticket);
       this.customer = view.customer;
+      if (view.reply_channels) this.replyChannels = view.reply_channels;
       for (const m of view.messages || []) this.addMessage(m, false);
       this.renderChannels();
       this.loadCustomer();
@@ -146,7 +152,11 @@ export class TicketPane {
     this.status = this.select('t-status', t('status'), STATUSES.map((s) => [s, t('status_' + s)]), (v) => this.update({ status: v }));
     this.assignee = this.select('t-assignee', t('assignee'), [], (v) => this.update({ assignee_id: v }));
     this.priority = this.select('t-priority', t('priority'), PRIORITIES.map((p) => [p, t('priority_' + p)]), (v) => this.update({ priority: v }));
-    this.tags = h('input', { id: 't-tags', type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: t('tags_placeholder') });
+    this.type = this.select('t-type', t('type'), TYPES.map((x) => [x, x ? t('type_' + x) : t('type_none')]), (v) => this.update({ type: v }));
+    this.tagList = h('datalist', { id: 't-tags-list' });
+    this.tags = h('input', { id: 't-tags', type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: t('tags_placeholder'), list: 't-tags-list' });
+    this.tags.addEventListener('input', () => this.suggestTags());
+    this.tags.addEventListener('focus', () => this.suggestTags());
     this.tags.addEventListener('change', () => this.saveTags());
     this.tags.addEventListener('keydown', (e) => {
       if (e.key === 'Enter') {
@@ -160,8 +170,8 @@ export class TicketPane {
         this.heading),
       this.sub,
       h('div', { class: 'controls' },
-        this.status.wrap, this.assignee.wrap, this.priority.wrap,
-        h('div', { class: 'control control-tags' }, h('label', { for: 't-tags' }, t('tags')), this.tags)),
+        this.status.wrap, this.assignee.wrap, this.priority.wrap, this.type.wrap,
+        h('div', { class: 'control control-tags' }, h('label', { for: 't-tags' }, t('tags')), this.tags, this.tagList)),
       this.presenceEl,
       this.errorEl);
 
@@ -229,7 +239,23 @@ export class TicketPane {
       if (!Array.from(this.assignee.sel.options).some((o) => o.value === (tk.assignee_id || ''))) this.renderAssignees();
       this.assignee.sel.value = tk.assignee_id || '';
     }
+    if (document.activeElement !== this.type.sel) this.type.sel.value = tk.type || '';
     if (document.activeElement !== this.tags) this.tags.value = (tk.tags || []).join(', ');
+  }
+
+  // suggestTags offers tags in use on the tickets this console knows (the
+  // lists it loaded), completing the tag being typed after the last comma.
+  suggestTags() {
+    const counts = new Map();
+    for (const tk of this.app.inbox.all.values()) {
+      for (const tag of tk.tags || []) counts.set(tag, (counts.get(tag) || 0) + 1);
+    }
+    const v = this.tags.value;
+    const cut = v.lastIndexOf(',');
+    const head = cut >= 0 ? v.slice(0, cut + 1) + ' ' : '';
+    const have = new Set(v.split(',').map((x) => x.trim()).filter(Boolean));
+    const tags = Array.from(counts.keys()).filter((x) => !have.has(x)).sort((a, b) => counts.get(b) - counts.get(a)).slice(0, 30);
+    this.tagList.replaceChildren(...tags.map((x) => h('option', { value: head + x })));
   }
 
   // ---- changes
@@ -245,6 +271,7 @@ export class TicketPane {
       else if ('assignee_id' in change) announce(t('assignee_changed', { name: change.assignee_id ? this.app.agentName(change.assignee_id) : t('unassigned') }));
       else if (change.priority) announce(t('priority_changed', { priority: t('priority_' + change.priority) }));
       else if (change.tags) announce(t('tags_saved'));
+      else if ('type' in change) announce(t('type_changed', { type: change.type ? t('type_' + change.type) : t('type_none') }));
     } catch (e) {
       this.showError(errorText(e));
       this.setTicket(this.ticket);
@@ -276,6 +303,10 @@ export class TicketPane {
 
   onEvent(ev) {
     if (!this.ticket) return;
+    if (ev.type === 'customer.typing') {
+      if (ev.customer_id === this.ticket.customer_id) this.customerTyping(ev.typing);
+      return;
+    }
     if (ev.ticket && ev.ticket.id === this.ticket.id && ev.ticket.version >= this.ticket.version) {
       const before = this.ticket;
       if (this.typingSince && !this.mine.has(ev.ticket.version)) {
@@ -299,6 +330,7 @@ export class TicketPane {
               : t('change_agent_wrote', { name: (m.author && m.author.name) || t('unknown_agent') }));
           }
           if (m.direction === 'inbound') {
+            this.customerTyping(false);
             announce(t('announce_new_message', { name: (m.author && m.author.name) || t('customer') }));
             this.app.inbox.markSeen(ev.ticket || this.ticket);
           }
@@ -323,7 +355,7 @@ export class TicketPane {
       }
       return;
     }
-    const item = renderMessage(m, this.customer);
+    const item = renderMessage(m, this.customer, this.ticket);
     item.message = m;
     this.items.set(m.id, item);
     // Keep the timeline in time order even when events arrive late.
@@ -356,6 +388,19 @@ export class TicketPane {
       const last = this.list.lastElementChild.getBoundingClientRect();
       const box = this.form.getBoundingClientRect();
       this.main.scrollTop += last.bottom - box.top + 16;
+    }
+  }
+
+  // customerTyping shows that the chat customer is typing, until they
+  // stop, send, or nothing is heard for a while.
+  customerTyping(on) {
+    if (!this.custTyping) return;
+    clearTimeout(this.custTypingTimer);
+    this.custTyping.hidden = !on;
+    if (on) {
+      const name = (this.customer && this.customer.name) || t('customer');
+      this.custTyping.textContent = t('customer_typing', { name });
+      this.custTypingTimer = setTimeout(() => { this.custTyping.hidden = true; }, CUSTOMER_TYPING_TTL);
     }
   }
 
@@ -396,26 +441,48 @@ export class TicketPane {
     this.composerError = h('p', { class: 'composer-error', role: 'alert', hidden: true });
     this.stale = h('div', { class: 'stale', role: 'alert', hidden: true });
     this.modeChip = h('span', { class: 'mode-chip', hidden: true }, icon('lock'), t('note_mode'));
+    this.macroChip = h('span', { class: 'macro-chip', hidden: true });
+    this.macroBtn = h('button', { type: 'button', class: 'secondary', 'aria-keyshortcuts': 'm' }, t('macros_button'));
+    this.custTyping = h('p', { class: 'customer-typing', 'aria-live': 'polite', hidden: true });
+    this.picker = new MacroPicker(this);
+    this.macroBtn.addEventListener('click', () => this.openMacros(''));
     this.form = h('form', { class: 'composer', novalidate: true },
-      h('div', { class: 'composer-head' }, h('label', { for: 'reply' }, t('reply')), this.modeChip),
+      this.custTyping,
+      h('div', { class: 'composer-head' }, h('label', { for: 'reply' }, t('reply')), this.modeChip, this.macroChip),
       this.stale,
       this.composerError,
+      this.picker.el,
       this.reply,
       h('div', { class: 'composer-bar' },
         h('div', { class: 'control control-inline' }, h('label', { for: 'reply-channel' }, t('send_via')), this.channel),
         h('span', { id: 'reply-hint', class: 'hint' }, t('reply_hint')),
         h('span', { class: 'spacer' }),
+        this.macroBtn,
         this.noteBtn,
         this.sendBtn));
+    this.files = new Files(this.form, (msg) => this.showComposerError(msg));
+    this.form.querySelector('.composer-bar').insertBefore(this.files.button, this.noteBtn);
+    this.form.insertBefore(this.files.list, this.form.querySelector('.composer-bar'));
+    this.form.appendChild(this.files.input);
+    this.files.render();
     this.form.addEventListener('submit', (e) => {
       e.preventDefault();
+      if (this.picker.open) return; // Enter in the macro search picks, never sends
       this.send(false);
     });
     this.noteBtn.addEventListener('click', () => this.send(true));
     this.channel.addEventListener('change', () => {
       this.channelTouched = true;
     });
-    this.reply.addEventListener('input', () => this.typed());
+    this.reply.addEventListener('input', () => {
+      // "/" typed at the start of an empty reply opens the macro picker.
+      if (this.reply.value === '/') {
+        this.reply.value = '';
+        this.openMacros('');
+        return;
+      }
+      this.typed();
+    });
     this.reply.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
         e.preventDefault();
@@ -430,11 +497,14 @@ export class TicketPane {
     return this.form;
   }
 
-  // renderChannels offers the channels this customer can be reached on;
-  // the default is where they last wrote from, as the server would choose.
+  // renderChannels offers the channels this customer can be reached on
+  // and this Svar can send by (the server's reply_channels: SMS or email
+  // that is not set up is not offered); the default is where they last
+  // wrote from, as the server would choose.
   renderChannels() {
     if (!this.channel || !this.ticket) return;
-    const options = reachable(this.customer);
+    const configured = this.replyChannels;
+    const options = reachable(this.customer).filter((o) => !configured || configured.includes(o.channel));
     const optOuts = (this.customer && this.customer.opt_outs) || {};
     const prev = this.channel.value;
     const els = options.map((o) => h('option', { value: o.channel, disabled: Boolean(optOuts[o.channel]) },
@@ -478,6 +548,33 @@ export class TicketPane {
       this.lastTyping = 0;
       this.sayViewing();
     }, TYPING_IDLE);
+  }
+
+  openMacros(q) {
+    if (!this.ticket) return;
+    this.picker.show(q);
+  }
+
+  // useMacro puts a macro's rendered text in the reply box for the agent
+  // to edit and send; the macro's actions follow the reply.
+  useMacro(m, text) {
+    this.macro = m;
+    const cur = this.reply.value.trim();
+    this.reply.value = cur ? cur + '\n\n' + text : text;
+    this.macroChip.replaceChildren(t('macro_chip', { name: m.name }), ' ');
+    const rm = h('button', { type: 'button', class: 'link-button', 'aria-label': t('macro_remove', { name: m.name }) }, '×');
+    rm.addEventListener('click', () => this.clearMacro(true));
+    this.macroChip.appendChild(rm);
+    this.macroChip.hidden = false;
+    this.typed();
+    announce(t('macro_inserted', { name: m.name }));
+  }
+
+  clearMacro(focus) {
+    this.macro = null;
+    this.macroChip.hidden = true;
+    this.macroChip.replaceChildren();
+    if (focus) this.reply.focus();
   }
 
   setNoteMode(on) {
@@ -528,7 +625,8 @@ export class TicketPane {
     this.composerError.hidden = true;
     const raw = this.reply.value;
     const text = raw.trim();
-    if (!text) {
+    const files = this.files.files.slice();
+    if (!text && !files.length) {
       this.showComposerError(t('reply_empty'));
       this.reply.focus();
       return;
@@ -539,12 +637,15 @@ export class TicketPane {
     }
     const body = { text, note: Boolean(note), client_id: this.clientID };
     if (!note && this.channelTouched && this.channel.value) body.channel = this.channel.value;
+    if (this.macro) body.macro_id = this.macro.id;
     this.sendBtn.disabled = true;
     this.noteBtn.disabled = true;
     this.form.setAttribute('aria-busy', 'true');
     try {
-      const res = await post('/api/v1/tickets/' + encodeURIComponent(this.ticket.id) + '/messages', body);
+      const res = await postMessage(this.ticket.id, body, files);
       if (this.destroyed) return;
+      this.files.clear();
+      this.clearMacro(false);
       this.addMessage(res.message, true);
       this.scrollToEnd();
       // Keep whatever the agent typed while the request was on its way.

@@ -67,8 +67,18 @@ function mailBody(m, customer) {
   return wrap;
 }
 
+// threadReason says why an inbound message joined its ticket, from the
+// message's thread_reason.
+export function threadReason(m, ticket) {
+  if (m.direction !== 'inbound' || !m.thread_reason) return null;
+  const key = 'thread_' + m.thread_reason.replace(/-/g, '_');
+  const text = t(key, { number: ticket && ticket.number ? '#' + ticket.number : '' });
+  if (text === key) return null;
+  return h('p', { class: 'thread-reason muted' }, srOnly(t('thread_reason') + ': '), text);
+}
+
 // renderMessage returns the <li> of one message.
-export function renderMessage(m, customer) {
+export function renderMessage(m, customer, ticket) {
   const note = m.direction === 'note';
   const created = parseTime(m.created_at);
   const who = authorName(m, customer);
@@ -86,6 +96,8 @@ export function renderMessage(m, customer) {
   if (m.subject && m.channel === 'email' && m.direction === 'inbound') {
     body.push(h('p', { class: 'msg-subject' }, srOnly(t('subject') + ': '), m.subject));
   }
+  const reason = threadReason(m, ticket);
+  if (reason) body.push(reason);
   if (m.html && m.channel === 'email' && !note) {
     body.push(mailBody(m, customer));
   } else {
@@ -94,7 +106,7 @@ export function renderMessage(m, customer) {
   if (m.attachments && m.attachments.length) {
     body.push(h('ul', { class: 'attachments', 'aria-label': t('attachments') },
       m.attachments.map((a) => h('li', null,
-        h('a', { href: '/api/v1/attachments/' + encodeURIComponent(a.key), download: a.filename || 'attachment' },
+        h('a', { href: '/api/v1/attachments/' + encodeURIComponent(a.key) + (m.ticket_id ? '?ticket=' + encodeURIComponent(m.ticket_id) : ''), download: a.filename || 'attachment' },
           a.filename || t('attachment')),
         a.size ? h('span', { class: 'muted' }, ' (' + sizeText(a.size) + ')') : null))));
   }

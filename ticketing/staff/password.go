@@ -1,4 +1,4 @@
-package web
+package staff
 
 import (
 	"crypto/rand"
@@ -55,11 +55,11 @@ func CheckPassword(encoded, password string) bool {
 }
 
 // dummyHash is checked against when an email is unknown, so that a login
-// takes as long whether or not the agent exists.
-var dummyHash = func() string {
-	h, _ := HashPassword("svar-timing-equaliser")
-	return h
-}()
+// takes as long whether or not the agent exists. It is made on first use.
+func (s *Service) dummyHash() string {
+	s.dummyOnce.Do(func() { s.dummy, _ = HashPassword("svar-timing-equaliser") })
+	return s.dummy
+}
 
 // RandomSecret returns n random bytes, URL-safe base64 encoded.
 func RandomSecret(n int) string {

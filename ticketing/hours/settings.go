@@ -1,0 +1,108 @@
+package hours
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/svar-dev/svar/ticketing"
+)
+
+// SettingsKey is the _id of the shop's business hours in the state store;
+// a team's are under SettingsKey + ":team:" + its id.
+const SettingsKey = "settings:business-hours"
+
+// cacheFor is how long a node trusts the calendar it read: another node's
+// PUT is seen within it.
+const cacheFor = 2 * time.Second
+
+// Service keeps the business hours in the state store (an _id-keyed
+// document) and hands out compiled calendars.
+type Service struct {
+	store ticketing.StateStore
+	now   func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]cached
+}
+
+type cached struct {
+	cal *Calendar
+	at  time.Time
+}
+
+// NewService returns a Service on store. now defaults to time.Now.
+func NewService(store ticketing.StateStore, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, now: now, cache: map[string]cached{}}
+}
+
+func key(teamID string) string {
+	if teamID == "" {
+		return SettingsKey
+	}
+	return SettingsKey + ":team:" + teamID
+}
+
+// Calendar returns the business hours of team (empty: the shop's). A team
+// without hours of its own has the shop's; a shop without, Default().
+func (s *Service) Calendar(ctx context.Context, teamID string) (*Calendar, error) {
+	s.mu.Lock()
+	c, ok := s.cache[teamID]
+	s.mu.Unlock()
+	if ok && s.now().Sub(c.at) < cacheFor {
+		return c.cal, nil
+	}
+	var st Settings
+	err := s.store.GetState(ctx, key(teamID), &st)
+	var cal *Calendar
+	switch {
+	case ticketing.IsNotFound(err) && teamID != "":
+		return s.Calendar(ctx, "")
+	case ticketing.IsNotFound(err):
+		cal = MustCompile(Default())
+	case err != nil:
+		return nil, err
+	default:
+		if cal, err = Compile(st); err != nil {
+			cal = MustCompile(Default()) // a stored document is valid; this is defence only
+		}
+	}
+	s.mu.Lock()
+	s.cache[teamID] = cached{cal: cal, at: s.now()}
+	s.mu.Unlock()
+	return cal, nil
+}
+
+// Put validates and stores the business hours of team (empty: the shop).
+func (s *Service) Put(ctx context.Context, teamID string, st Settings) (*Calendar, error) {
+	cal, err := Compile(st)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.PutState(ctx, key(teamID), cal.Settings()); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.cache[teamID] = cached{cal: cal, at: s.now()}
+	s.mu.Unlock()
+	return cal, nil
+}
+
+// Status is whether the shop is open now and when it next opens.
+type Status struct {
+	Open     bool      `json:"open"`
+	NextOpen time.Time `json:"next_open,omitzero"`
+}
+
+// Status returns the shop's (or team's) open status at now.
+func (s *Service) Status(ctx context.Context, teamID string) (Status, error) {
+	cal, err := s.Calendar(ctx, teamID)
+	if err != nil {
+		return Status{}, err
+	}
+	now := s.now()
+	return Status{Open: cal.IsOpen(now), NextOpen: cal.NextOpen(now).UTC()}, nil
+}
