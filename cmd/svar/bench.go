@@ -42,6 +42,7 @@ type benchConfig struct {
 	CPUProfile string // write the node's CPU profile here
 	MemProfile string // write the node's heap profile here at shutdown
 	KeepDir    bool   // keep the temporary data directory
+	ColdStart  bool   // measure cold_start_s (bench_coldstart.go); alone unless -only is given
 }
 
 // phases of a run, in the order they run.
@@ -61,7 +62,7 @@ var allPhases = []string{phaseIdle, phaseConns, phaseRaw, phaseIngest, phaseList
 func defaultBenchConfig() benchConfig {
 	return benchConfig{
 		RawDocs: 5000, IngestMsgs: 20_000, Customers: 2_000, ListTickets: 10_000, ListRequests: 2_000,
-		Conns: 10_000, LiveRate: 200, LiveVisitors: 100, LiveDuration: 30 * time.Second, Emails: 20,
+		Conns: 10_000, LiveRate: 400, LiveVisitors: 200, LiveDuration: 30 * time.Second, Emails: 20,
 		QueryTickets: queryScales[""][0], QueryMsgs: queryScales[""][1], QueryRequests: 500,
 	}
 }
@@ -108,6 +109,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the node's CPU profile to this file (go tool pprof)")
 	fs.StringVar(&c.MemProfile, "memprofile", "", "write the node's heap profile to this file at shutdown")
 	fs.BoolVar(&c.KeepDir, "keep", false, "keep the temporary data directory")
+	fs.BoolVar(&c.ColdStart, "cold-start", false, "measure cold_start_s, warm_start_s and binary_mib: clone, empty Go caches, go run to the banner (minutes; needs the module proxy); only these unless -only names phases")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: svar bench [flags]\n\nStarts Svar on embedded defaults in a temporary data directory as a child\n"+
 			"process, drives it through its real entry points and prints one\n`BENCH <name> <value> <unit>` line per figure. See docs/benchmarks.md.\n\nflags:")
@@ -188,32 +190,40 @@ type benchFigureSpec struct {
 	digits     int
 	target     float64
 	atLeast    bool // the target is a floor (else a ceiling); 0: no target
+	asked      bool // printed only when measured (svar bench -cold-start)
 }
 
 var benchFigureSpecs = []benchFigureSpec{
-	{"raw_insert_per_s", "docs/s", 0, 0, false},
-	{"ingest_msgs_per_s", "msgs/s", 0, 1000, true},
-	{"ingest_ratio", "x", 2, 0.5, true},
-	{"live_p50_ms", "ms", 2, 0, false},
-	{"live_p99_ms", "ms", 2, 10, false},
-	{"email_latency_p50_s", "s", 3, 1, false},
-	{"chat_conns", "conns", 0, 10_000, true},
-	{"rss_per_conn_kib", "KiB", 1, 24, false},
-	{"list_p99_ms", "ms", 2, 25, false},
-	{"idle_rss_mb", "MB", 1, 100, false},
-	{"index_rebuild_s", "s", 1, 60, false},
-	{"index_rss_mb", "MB", 1, 150, false},
-	{"query_list_p99_ms", "ms", 2, 25, false},
-	{"search_p99_ms", "ms", 2, 50, false},
-	{"ingest_index_msgs_per_s", "msgs/s", 0, 0, false},
-	{"ingest_noindex_msgs_per_s", "msgs/s", 0, 0, false},
-	{"ingest_index_drop_pct", "%", 1, 10, false},
+	{"raw_insert_per_s", "docs/s", 0, 0, false, false},
+	{"ingest_msgs_per_s", "msgs/s", 0, 1000, true, false},
+	{"ingest_ratio", "x", 2, 0.5, true, false},
+	{"live_p50_ms", "ms", 2, 0, false, false},
+	{"live_p99_ms", "ms", 2, 10, false, false},
+	{"email_latency_p50_s", "s", 3, 1, false, false},
+	{"chat_conns", "conns", 0, 10_000, true, false},
+	{"rss_per_conn_kib", "KiB", 1, 24, false, false},
+	{"list_p99_ms", "ms", 2, 25, false, false},
+	{"idle_rss_mb", "MB", 1, 100, false, false},
+	{"cold_start_s", "s", 1, 120, false, true},
+	{"cold_cpu_s", "s", 1, 0, false, true},
+	{"warm_start_s", "s", 1, 0, false, true},
+	{"binary_mib", "MiB", 1, 0, false, true},
+	{"index_rebuild_s", "s", 1, 60, false, false},
+	{"index_rss_mb", "MB", 1, 150, false, false},
+	{"query_list_p99_ms", "ms", 2, 25, false, false},
+	{"search_p99_ms", "ms", 2, 50, false, false},
+	{"ingest_index_msgs_per_s", "msgs/s", 0, 0, false, false},
+	{"ingest_noindex_msgs_per_s", "msgs/s", 0, 0, false, false},
+	{"ingest_index_drop_pct", "%", 1, 10, false, false},
 }
 
 // results collects the figures of a run; safe for concurrent use.
 type benchResults struct {
 	mu   sync.Mutex
 	figs map[string]benchFigure
+	// askedOnly prints only the figures measured on request (a run of
+	// svar bench -cold-start without -only).
+	askedOnly bool
 }
 
 func newBenchResults() *benchResults { return &benchResults{figs: map[string]benchFigure{}} }
@@ -260,6 +270,9 @@ func (r *benchResults) print(out, log io.Writer, smoke bool) {
 	}
 	for _, s := range benchFigureSpecs {
 		f, ok := r.figs[s.name]
+		if (!ok && s.asked) || (r.askedOnly && !s.asked) {
+			continue
+		}
 		if !ok {
 			f = benchFigure{name: s.name, reason: "not run (see -only)"}
 		}
@@ -308,11 +321,19 @@ func benchMain(ctx context.Context, args []string, out, stderr io.Writer, launch
 	}
 	b := &bench{cfg: cfg, res: newBenchResults(), progress: newBenchProgress(stderr), launch: launch}
 	start := time.Now()
-	err = b.run(ctx)
+	if cfg.ColdStart {
+		b.res.askedOnly = cfg.Only == ""
+		err = b.measureColdStart(ctx)
+	}
+	if err == nil && (!cfg.ColdStart || cfg.Only != "") {
+		err = b.run(ctx)
+	}
 	b.progress.done()
 	var names []string
 	for _, s := range benchFigureSpecs {
-		names = append(names, s.name)
+		if !s.asked || cfg.ColdStart {
+			names = append(names, s.name)
+		}
 	}
 	if err != nil {
 		b.res.failUnset("the run stopped early: "+benchOneLine(err.Error()), names...)

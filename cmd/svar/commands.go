@@ -22,6 +22,10 @@ func commands() []command {
 			func(ctx context.Context, args []string, _ io.Writer) error { return serve(ctx, args) }},
 		{"bench", "run the benchmarks on embedded defaults and print BENCH <name> <value> <unit> lines",
 			runBench},
+		{"backup", "copy the embedded store and the JetStream state while the node runs: svar backup --to DIR",
+			runBackup},
+		{"restore", "bring a backup into the configured, empty data dir: svar restore --from DIR",
+			runRestore},
 		{"help", "show this list", func(_ context.Context, _ []string, stdout io.Writer) error {
 			usage(stdout)
 			return nil

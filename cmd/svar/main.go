@@ -90,6 +90,8 @@ type Main struct {
 	wg       sync.WaitGroup
 	closed   sync.Once
 	ready    readiness
+	// sharedWarned is the last embedded-store sharing finding warned about.
+	sharedWarned string
 	// AdminPassword is the generated first password, if one was generated.
 	AdminPassword string
 	// StoreServer, when set before Run with SVAR_MONGODB_URI empty, is an
@@ -145,6 +147,10 @@ func (m *Main) Run(ctx context.Context) error {
 			return fmt.Errorf("embedded NATS: %w", err)
 		}
 		m.embNATS, natsURL = e, e.ClientURL()
+		// svar backup finds the running embedded server here.
+		if err := os.WriteFile(filepath.Join(c.DataDir, "nats", natsURLFile), []byte(natsURL+"\n"), 0o600); err != nil {
+			return fmt.Errorf("data dir: %w", err)
+		}
 	}
 	mongoURI, embStore := c.MongoDBURI, m.StoreServer
 	if mongoURI == "" && embStore != nil {
@@ -172,6 +178,8 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("connect MongoDB %s: %w", redact(mongoURI), err)
 	}
 	m.Store = store
+	m.warnSharedStore(startCtx)
+	m.goRun("store-sharing", func() error { return m.watchSharedStore(ctx) })
 
 	m.Metrics = web.NewMetrics()
 	// The query index: lists, counts and search, on local disk.

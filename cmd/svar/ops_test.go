@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -67,5 +69,47 @@ func TestReadyz(t *testing.T) {
 	}
 	if res := c.do("GET", "/healthz", nil); res.status != 200 {
 		t.Fatalf("healthz while stopping: %d %s", res.status, res.body)
+	}
+}
+
+// syncBuffer is a log sink that goroutines may write to.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestSecondProcessOnEmbeddedStoreIsWarnedAbout: a node that reaches
+// another node's embedded store through its URI (as a second process
+// would) says at start-up that the store's locks do not cover it; a node
+// that shares the store's locks in one process does not.
+func TestSecondProcessOnEmbeddedStoreIsWarnedAbout(t *testing.T) {
+	srv := startSharedServers(t)
+	var logA, logB syncBuffer
+	startNode(t, "", func(m *Main) {
+		srv.use(m)
+		m.Logger = slog.New(slog.NewTextHandler(&logA, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	})
+	if strings.Contains(logA.String(), "not made for several processes") {
+		t.Fatalf("a node holding the store's locks was warned:\n%s", logA.String())
+	}
+	startNode(t, "", func(m *Main) {
+		m.Config.NATSURL = srv.natsURL
+		m.Config.MongoDBURI = srv.store.URI()
+		m.Logger = slog.New(slog.NewTextHandler(&logB, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	})
+	if out := logB.String(); !strings.Contains(out, "not made for several processes") || !strings.Contains(out, "this_process_holds_the_locks=false") {
+		t.Fatalf("the second process was not warned:\n%s", out)
 	}
 }

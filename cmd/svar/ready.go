@@ -57,3 +57,43 @@ func openStore(ctx context.Context, log *slog.Logger, o mongostore.Options) (*mo
 		delay = min(2*delay, 5*time.Second)
 	}
 }
+
+// sharedStoreInterval is how often a node notes itself in the embedded
+// store and looks for other processes there.
+const sharedStoreInterval = 20 * time.Second
+
+// warnSharedStore logs, once per new finding, that the embedded store is
+// used in a way its per-document locks do not cover: by a second process,
+// or by this one through its URI.
+func (m *Main) warnSharedStore(ctx context.Context) {
+	sh, err := m.Store.CheckSharing(ctx)
+	if err != nil {
+		m.logger().Debug("store sharing check failed", "err", err)
+		return
+	}
+	if !sh.Unsafe() {
+		return
+	}
+	key := fmt.Sprint(sh.Locked, sh.Others)
+	if key == m.sharedWarned {
+		return
+	}
+	m.sharedWarned = key
+	m.logger().Warn("the embedded store is not made for several processes: it applies an update as a read and a write, "+
+		"which Svar serialises per document with locks held in one process only, so concurrent updates from another "+
+		"process can be lost. Run several nodes on MongoDB (SVAR_MONGODB_URI); see docs/operations.md",
+		"other_processes", sh.Others, "this_process_holds_the_locks", sh.Locked)
+}
+
+func (m *Main) watchSharedStore(ctx context.Context) error {
+	t := time.NewTicker(sharedStoreInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			m.warnSharedStore(ctx)
+		}
+	}
+}

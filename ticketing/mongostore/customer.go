@@ -96,34 +96,24 @@ func (s *Store) AddCustomerIdentity(ctx context.Context, customerID string, id t
 		}
 		return nil
 	}
-	if s.locks != nil {
-		// Embedded: the lock makes read-check-write atomic, and the read
-		// and the write are both by _id.
-		c, err := s.GetCustomer(ctx, customerID)
-		if err != nil {
-			return err
-		}
-		if _, ok := findIdentity(c.Identities, id); ok {
-			return nil
-		}
-		if _, err := s.customers.UpdateOne(ctx, byID(customerID), bson.D{{Key: "$push", Value: bson.D{{Key: "identities", Value: id}}}}); err != nil {
-			return fail(err)
-		}
+	// One path on both servers, reads and writes by _id only (a filter on
+	// identities would scan the collection on the embedded server): read,
+	// check, then $addToSet, which is idempotent should two nodes add the
+	// same identity at once on MongoDB (where the document lock is per
+	// process). On the embedded server the lock makes it atomic.
+	c, err := s.GetCustomer(ctx, customerID)
+	if err != nil {
+		return err
+	}
+	if _, ok := findIdentity(c.Identities, id); ok {
 		return nil
 	}
-	// External: one conditional update, index-backed by _id.
-	filter := bson.D{
-		{Key: "_id", Value: customerID},
-		{Key: "identities", Value: bson.D{{Key: "$not", Value: bson.D{{Key: "$elemMatch", Value: elem}}}}},
-	}
-	res, err := s.customers.UpdateOne(ctx, filter, bson.D{{Key: "$push", Value: bson.D{{Key: "identities", Value: id}}}})
+	res, err := s.customers.UpdateOne(ctx, byID(customerID), bson.D{{Key: "$addToSet", Value: bson.D{{Key: "identities", Value: id}}}})
 	if err != nil {
 		return fail(err)
 	}
 	if res.MatchedCount == 0 {
-		if _, err := s.GetCustomer(ctx, customerID); err != nil {
-			return err
-		}
+		return fail(ticketing.ErrNotFound)
 	}
 	return nil
 }

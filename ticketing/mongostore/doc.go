@@ -27,6 +27,24 @@
 //   - updates are findOneAndUpdate({_id: X}) and callers check the
 //     returned document instead of filtering on its state.
 //
+// # One path for both servers
+//
+// Every write runs the same commands on MongoDB and on the embedded
+// server, so what CI tests on the embedded server is what production runs:
+// no conditional filter for MongoDB only (it would be a scan on the
+// embedded server, and untested). Delivery reports are kept per status
+// (delivery_reports.<status>) and the most advanced is chosen when a
+// message is read, so a report is one $set by _id that commutes with the
+// others; identities are added with $addToSet after an _id read. The
+// document lock only matters on the embedded server. The one difference
+// left is which indexes Open creates (the embedded server skips the
+// non-unique ones it never uses); TestEveryIndexBuilds builds MongoDB's
+// whole set on the embedded server.
+//
+// CheckSharing notes each process in the svar:store-processes state
+// document, so a node can warn when an embedded store is used by a second
+// process, where its locks do not reach.
+//
 // ListTickets and the agent lookups filter on other fields; they are
 // index-backed on MongoDB (Open creates the indexes) and scan on the
 // embedded server, where the core serves lists from its read model.

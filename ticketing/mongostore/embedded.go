@@ -39,10 +39,11 @@ type EmbeddedOptions struct {
 // running inside this process. Stores opened with Options.Embedded set to it
 // share its document locks; see the package documentation.
 type Embedded struct {
-	dir   string // DataDir/ferretdb
-	uri   string
-	locks *docLocks
-	ckpt  *checkpointer
+	dir    string // DataDir/ferretdb
+	uri    string
+	locks  *docLocks
+	domain string // names its locks among the store's processes (CheckSharing)
+	ckpt   *checkpointer
 
 	cancel    context.CancelFunc
 	done      chan struct{} // closed when Run has returned
@@ -94,6 +95,7 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (*Embedded, error) {
 		dir:    dir,
 		uri:    f.MongoDBURI(),
 		locks:  newDocLocks(),
+		domain: newDomain(),
 		ckpt:   startCheckpointer(dir, logger),
 		cancel: cancel,
 		done:   make(chan struct{}),

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sync"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -119,11 +121,11 @@ func refused(id string, err error) error {
 
 // GetMessage reads a message by id.
 func (s *Store) GetMessage(ctx context.Context, id string) (*ticketing.Message, error) {
-	var m ticketing.Message
-	if err := s.messages.FindOne(ctx, byID(id)).Decode(&m); err != nil {
+	var d messageDoc
+	if err := s.messages.FindOne(ctx, byID(id)).Decode(&d); err != nil {
 		return nil, fmt.Errorf("mongostore: get message %s: %w", id, notFound(err))
 	}
-	return &m, nil
+	return d.message(), nil
 }
 
 // GetMessages reads the messages with the given ids, in that order, leaving
@@ -203,51 +205,85 @@ func (s *Store) SetMessageThread(ctx context.Context, id, ticketID, reason strin
 	return nil
 }
 
-// finalDelivery reports whether status ends a delivery.
-func finalDelivery(status string) bool {
-	return status == ticketing.DeliveryDelivered || status == ticketing.DeliveryFailed
+// messageDoc is a stored message: the message and the delivery reports
+// received for it, one per status (delivery_reports.<status>). Reports are
+// kept apart so that they commute: recording one is a single $set by _id
+// on both servers, never a conditional update (which the embedded server
+// would run as a scan), and the message's delivery is the most advanced
+// report, chosen when it is read.
+type messageDoc struct {
+	ticketing.Message `bson:",inline"`
+	Reports           map[string]ticketing.Delivery `bson:"delivery_reports,omitempty"`
 }
+
+func (d *messageDoc) message() *ticketing.Message {
+	m := &d.Message
+	for _, r := range d.Reports {
+		if r.Status == "" {
+			continue
+		}
+		if m.Delivery == nil || laterDelivery(r, *m.Delivery) {
+			r := r
+			m.Delivery = &r
+		}
+	}
+	return m
+}
+
+// deliveryRank orders delivery states: a final one (delivered, failed)
+// is never replaced by a queued or sent report arriving late.
+func deliveryRank(status string) int {
+	switch status {
+	case ticketing.DeliveryQueued:
+		return 1
+	case ticketing.DeliverySent:
+		return 2
+	case ticketing.DeliveryDelivered, ticketing.DeliveryFailed:
+		return 3
+	}
+	return 0
+}
+
+// laterDelivery reports whether a supersedes b: a higher rank, or the
+// same rank and a later report (failed before delivered on a tie).
+func laterDelivery(a, b ticketing.Delivery) bool {
+	ra, rb := deliveryRank(a.Status), deliveryRank(b.Status)
+	if ra != rb {
+		return ra > rb
+	}
+	if !a.UpdatedAt.Equal(b.UpdatedAt) {
+		return a.UpdatedAt.After(b.UpdatedAt)
+	}
+	return a.Status == ticketing.DeliveryFailed && b.Status != ticketing.DeliveryFailed
+}
+
+var deliveryStatusRE = regexp.MustCompile(`^[a-z_]{1,32}$`)
 
 // SetDelivery records d and returns the message after it. A final state
 // (delivered, failed) is never replaced by a queued or sent report arriving
-// late; the message is then returned unchanged.
+// late; the message then keeps its final delivery.
 //
-// On the embedded server the document lock makes read-check-write atomic
-// with _id-only reads and writes. On MongoDB one conditional update does the
-// same, still found through the _id index.
+// The report is stored under its status (see messageDoc) with one $set by
+// _id: the same update on MongoDB and on the embedded server, where the
+// document lock keeps FerretDB's read-then-write from losing a concurrent
+// report.
 func (s *Store) SetDelivery(ctx context.Context, id string, d ticketing.Delivery) (*ticketing.Message, error) {
+	if !deliveryStatusRE.MatchString(d.Status) {
+		return nil, ticketing.FieldError("status", "%q is not a delivery status", d.Status)
+	}
+	if d.UpdatedAt.IsZero() {
+		d.UpdatedAt = time.Now().UTC()
+	}
 	unlock, err := s.lock(ctx, collMessages, id)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	fail := func(err error) (*ticketing.Message, error) {
+	var doc messageDoc
+	err = s.messages.FindOneAndUpdate(ctx, byID(id), bson.D{{Key: "$set", Value: bson.D{{Key: "delivery_reports." + d.Status, Value: d}}}},
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&doc)
+	if err != nil {
 		return nil, fmt.Errorf("mongostore: set delivery of message %s: %w", id, notFound(err))
 	}
-	filter := byID(id)
-	if !finalDelivery(d.Status) {
-		if s.locks != nil {
-			cur, err := s.GetMessage(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			if cur.Delivery != nil && finalDelivery(cur.Delivery.Status) {
-				return cur, nil
-			}
-		} else {
-			filter = append(filter, bson.E{Key: "delivery.status", Value: bson.D{{Key: "$nin", Value: bson.A{
-				ticketing.DeliveryDelivered, ticketing.DeliveryFailed,
-			}}}})
-		}
-	}
-	var m ticketing.Message
-	err = s.messages.FindOneAndUpdate(ctx, filter, bson.D{{Key: "$set", Value: bson.D{{Key: "delivery", Value: d}}}},
-		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&m)
-	if errors.Is(err, mongo.ErrNoDocuments) && len(filter) > 1 {
-		return s.GetMessage(ctx, id) // final already, or missing
-	}
-	if err != nil {
-		return fail(err)
-	}
-	return &m, nil
+	return doc.message(), nil
 }

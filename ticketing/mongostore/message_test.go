@@ -3,6 +3,7 @@ package mongostore_test
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/svar-dev/svar/ticketing"
@@ -138,6 +139,37 @@ func TestSetDelivery(t *testing.T) {
 	mustNotFound(t, err)
 	_, err = s.SetDelivery(ctx, "nope", ticketing.Delivery{Status: ticketing.DeliveryDelivered})
 	mustNotFound(t, err)
+}
+
+// TestSetDeliveryConcurrentReports: reports that race (a provider's sent
+// and delivered callbacks on two nodes) end with the final state whatever
+// their order, on the same _id-only path both servers run.
+func TestSetDeliveryConcurrentReports(t *testing.T) {
+	s := mongotest.New(t)
+	ctx := t.Context()
+	for i := range 20 {
+		id := fmt.Sprintf("race%d", i)
+		out := newMessage(id, 1)
+		out.Direction = ticketing.DirectionOutbound
+		out.Delivery = &ticketing.Delivery{Status: ticketing.DeliveryQueued}
+		_, err := s.InsertMessages(ctx, []*ticketing.Message{out})
+		mustNil(t, err)
+		var wg sync.WaitGroup
+		for _, st := range []string{ticketing.DeliverySent, ticketing.DeliveryDelivered, ticketing.DeliveryQueued, ticketing.DeliverySent} {
+			wg.Go(func() {
+				if _, err := s.SetDelivery(ctx, id, ticketing.Delivery{Status: st}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		m, err := s.GetMessage(ctx, id)
+		mustNil(t, err)
+		equal(t, id+" status", m.Delivery.Status, ticketing.DeliveryDelivered)
+	}
+	if _, err := s.SetDelivery(ctx, "race0", ticketing.Delivery{Status: "sent.x"}); ticketing.ErrorCode(err) != ticketing.EInvalid {
+		t.Fatalf("a status with a dot: %v", err)
+	}
 }
 
 // TestInsertMessagesRefusedAlone: a message the store refuses fails on its

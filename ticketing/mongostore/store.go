@@ -63,6 +63,8 @@ type Store struct {
 	db       *mongo.Database
 	embedded *Embedded
 	locks    *docLocks // nil on an external server
+	ferret   bool      // the server is FerretDB (the embedded store)
+	domain   string    // names this process's locks in CheckSharing
 	log      *slog.Logger
 
 	identities, customers, tickets, ticketNumbers, counters, messages,
@@ -100,8 +102,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		embedded: o.Embedded,
 		log:      o.Logger,
 	}
+	s.domain = newDomain()
 	if o.Embedded != nil {
 		s.locks = o.Embedded.locks
+		s.domain = o.Embedded.domain
 	}
 	for name, c := range map[string]**mongo.Collection{
 		collIdentities: &s.identities, collCustomers: &s.customers, collTickets: &s.tickets,
@@ -112,6 +116,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		*c = s.db.Collection(name)
 	}
 	if err := s.setup(ctx); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, err
+	}
+	if s.ferret, err = s.isFerretDB(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, err
 	}
@@ -140,19 +148,11 @@ func (s *Store) setup(ctx context.Context) error {
 			return fmt.Errorf("mongostore: open: create collection %s: %w", n, err)
 		}
 	}
-	// One index per command: FerretDB v1 panics on a createIndexes that
-	// lists more than one index that already exists.
-	for _, ix := range indexes() {
-		if s.embedded != nil && !ix.unique {
-			continue // the embedded server's queries never use them; each would cost every write
-		}
-		m := mongo.IndexModel{Keys: ix.keys, Options: options.Index().SetName(ix.name)}
-		if ix.unique {
-			m.Options.SetUnique(true)
-		}
-		if _, err := s.db.Collection(ix.coll).Indexes().CreateOne(ctx, m); err != nil {
-			return fmt.Errorf("mongostore: open: create index %s on %s: %w", ix.name, ix.coll, err)
-		}
+	// The embedded server's queries never use a non-unique index; each
+	// would cost every write. TestEveryIndexBuilds runs the same code with
+	// all of them on the embedded server, so MongoDB's set is tested too.
+	if err := createIndexes(ctx, s.db, s.embedded == nil); err != nil {
+		return err
 	}
 	if s.embedded != nil {
 		if err := s.embedded.IndexIDs(ctx, s.db.Name()); err != nil {
@@ -177,6 +177,25 @@ func indexes() []indexSpec {
 		{coll: collAgents, name: "email", keys: bson.D{{Key: "email", Value: 1}}, unique: true}, // required: not sparse
 		{coll: collMessages, name: "ticket_created_at", keys: bson.D{{Key: "ticket_id", Value: 1}, {Key: "created_at", Value: 1}}},
 	}
+}
+
+// createIndexes creates the unique indexes, and with all the others too,
+// one per command: FerretDB v1 panics on a createIndexes that lists more
+// than one index that already exists.
+func createIndexes(ctx context.Context, db *mongo.Database, all bool) error {
+	for _, ix := range indexes() {
+		if !all && !ix.unique {
+			continue
+		}
+		m := mongo.IndexModel{Keys: ix.keys, Options: options.Index().SetName(ix.name)}
+		if ix.unique {
+			m.Options.SetUnique(true)
+		}
+		if _, err := db.Collection(ix.coll).Indexes().CreateOne(ctx, m); err != nil {
+			return fmt.Errorf("mongostore: open: create index %s on %s: %w", ix.name, ix.coll, err)
+		}
+	}
+	return nil
 }
 
 type indexSpec struct {

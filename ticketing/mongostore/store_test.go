@@ -1,6 +1,7 @@
 package mongostore_test
 
 import (
+	"slices"
 	"sync"
 	"testing"
 
@@ -48,5 +49,23 @@ func TestOpen(t *testing.T) {
 	}
 	if err := stores[0].Ping(t.Context()); err == nil {
 		t.Fatal("Ping after Close succeeded")
+	}
+}
+
+// TestEveryIndexBuilds runs the index creation that only real MongoDB
+// gets at Open (the embedded server skips the non-unique indexes) on the
+// embedded server, twice, so every index spec is exercised in CI.
+func TestEveryIndexBuilds(t *testing.T) {
+	s := mongotest.New(t)
+	for range 2 { // idempotent, as every node runs it at start
+		got, err := s.CreateAllIndexes(t.Context(), "svar_index_check")
+		mustNil(t, err)
+		for coll, names := range mongostore.IndexNames() {
+			for _, n := range names {
+				if !slices.Contains(got[coll], n) {
+					t.Errorf("index %s on %s missing after creation: %v", n, coll, got[coll])
+				}
+			}
+		}
 	}
 }

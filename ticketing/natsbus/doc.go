@@ -23,6 +23,21 @@
 // Only features of nats-server 2.9 are relied on, so an external server of
 // that age works as well as the embedded one.
 //
+// # Leases
+//
+// Leases (lease.go) is the one mechanism for jobs that run on one node at a
+// time: a KV bucket SVAR_LEASES whose entries expire TTL after they were
+// last written (the bucket's max age, so 2.9 works; no per-key TTL). A node
+// creates a key to take a lease, renews it with a revision-checked update,
+// stops its job when a renewal fails or cannot be confirmed for 2/3 of the
+// TTL, and deletes the key at its revision to hand the lease over.
+//
+// # Backups
+//
+// Backup and Restore (backup.go) copy Svar's streams message by message
+// (all but the events and the leases) and bring them back into a fresh
+// server.
+//
 // # Delivery
 //
 // Publishing to SVAR_INBOUND and SVAR_OUTBOUND waits for JetStream's

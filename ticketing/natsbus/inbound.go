@@ -101,6 +101,10 @@ func (b *Bus) handleInbound(ctx context.Context, h ticketing.InboundHandler, bat
 	}
 	stop := keepAlive(msgs, b.opts.AckWait/2)
 	errs := h(ctx, envs)
+	// Acknowledge only once the events the handler published are stored:
+	// an envelope acknowledged while its events are in flight loses them
+	// if this node dies now, and agents never see the message live.
+	flushed := b.eventsFlushed(ctx)
 	stop()
 	if len(errs) != len(envs) {
 		b.log.Error("natsbus: inbound handler returned the wrong number of results; redelivering the batch",
@@ -114,6 +118,8 @@ func (b *Bus) handleInbound(ctx context.Context, h ticketing.InboundHandler, bat
 		m := msgs[i]
 		var poison *ticketing.PoisonError
 		switch {
+		case err == nil && !flushed:
+			b.nak(m, b.opts.RetryDelay) // redelivered: the core repeats its events idempotently
 		case err == nil:
 			// Acks are fire-and-forget publishes; the connection's writer
 			// sends a batch's acks together. A lost ack means one
@@ -148,5 +154,25 @@ func (b *Bus) nak(m jetstream.Msg, delay time.Duration) {
 	}
 	if err != nil {
 		b.log.Warn("natsbus: nak failed", "subject", m.Subject(), "err", err)
+	}
+}
+
+// eventsFlushed waits until every asynchronous event publish of this bus
+// has its acknowledgement (a barrier: later publishes by others count too)
+// and reports whether that happened before ctx ended or AckWait/2 passed.
+func (b *Bus) eventsFlushed(ctx context.Context) bool {
+	if b.js.PublishAsyncPending() == 0 {
+		return true
+	}
+	t := time.NewTimer(b.opts.AckWait / 2)
+	defer t.Stop()
+	select {
+	case <-b.js.PublishAsyncComplete():
+		return true
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		b.log.Warn("natsbus: events not acknowledged in time; redelivering their envelopes", "pending", b.js.PublishAsyncPending())
+		return false
 	}
 }
