@@ -37,7 +37,7 @@ var queryFigures = []string{"index_rebuild_s", "index_rss_mb", "query_list_p99_m
 
 // Scales of the query phase (-scale).
 var queryScales = map[string][2]int{
-	"":       {20_000, 200_000},
+	"":       {10_000, 100_000},
 	"target": {100_000, 1_000_000},
 	"large":  {1_000_000, 10_000_000},
 }
@@ -152,7 +152,7 @@ func (b *bench) queryPhase(ctx context.Context) error {
 	b.logf("query: %d searches: p50 %.2f ms, p99 %.2f ms", len(s), benchMS(benchPercentile(s, 0.5)), benchMS(benchPercentile(s, 0.99)))
 
 	// Ingest with the index, then on the same store without it.
-	n := min(b.cfg.IngestMsgs, 5000)
+	n := min(b.cfg.IngestMsgs, 3000)
 	withIx, err := b.queryIngest(ctx, "qi", n)
 	if err != nil {
 		return err
