@@ -209,7 +209,17 @@ func TestFreshNodeIsHealthyAndKeepsDataAcrossRestart(t *testing.T) {
 }
 
 func TestEnvelopeBecomesTicketWithLiveEventAndReply(t *testing.T) {
-	m := startNode(t, "", nil)
+	// Email is set up (its servers never answer here), so an email reply is
+	// taken and queued.
+	m := startNode(t, "", func(m *Main) {
+		m.Config.Email.Address = "support@shop.example"
+		m.Config.Email.SMTP.Addr = "127.0.0.1:1"
+		m.Config.Email.IMAP.Addr = "127.0.0.1:1"
+		m.Config.Email.IMAP.Username = "support"
+		m.Config.Email.IMAP.Password = "secret"
+		m.Config.Email.IMAP.TLS = "none"
+		m.Config.Email.SMTP.TLS = "none"
+	})
 	c := login(t, m)
 	ws := c.live("")
 	ctx := context.Background()
