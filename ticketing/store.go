@@ -98,7 +98,9 @@ type TicketChange struct {
 	Tags               *[]string
 	Type               *string
 	CustomerName       *string
-	UpdatedAt          time.Time
+	// SLA replaces the ticket's response clocks (ticketing/sla).
+	SLA       *SLAState
+	UpdatedAt time.Time
 }
 
 // MessageStore keeps messages. A message's _id is derived from its channel

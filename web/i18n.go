@@ -63,7 +63,7 @@ func catalogFor(lang string) catalog {
 	if lang == langSwedish {
 		c = swedish()
 	}
-	c = withComposer(c, lang)
+	c = withSLA(withComposer(c, lang), lang)
 	for k, v := range queryStrings(lang) {
 		c[k] = v
 	}

@@ -11,7 +11,10 @@ import (
 	"time"
 
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/autoreply"
 	"github.com/svar-dev/svar/ticketing/files"
+	"github.com/svar-dev/svar/ticketing/hours"
+	"github.com/svar-dev/svar/ticketing/sla"
 	"github.com/svar-dev/svar/ticketing/staff"
 )
 
@@ -82,6 +85,11 @@ type Options struct {
 	Logger    *slog.Logger
 	// SecureCookies marks cookies Secure (on when PublicURL is https).
 	SecureCookies bool
+	// Hours, SLA and AutoReply serve the business-hours, SLA-policy and
+	// auto-reply settings (sla.go); nil leaves their routes out.
+	Hours     *hours.Service
+	SLA       *sla.Service
+	AutoReply *autoreply.Service
 	// Now returns the time; default time.Now.
 	Now func() time.Time
 	// Macros serves /api/v1/macros and replies with a macro_id (nil: 503).
@@ -179,6 +187,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	mux.Handle("GET /api/v1/attachments/{key...}", s.authed(s.handleAttachment))
 	mux.Handle("GET /api/v1/live", s.authed(s.handleLive))
+	s.slaRoutes(mux)
 
 	mux.Handle("GET /api/v1/teams", s.authed(s.handleListTeams))
 	mux.Handle("POST /api/v1/teams", s.authed(s.handleCreateTeam))

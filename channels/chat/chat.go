@@ -77,6 +77,10 @@ type Options struct {
 	// before it is mailed. Default 10 minutes.
 	FallbackGrace time.Duration
 
+	// Hours, when set, tells whether the shop is open now and when it
+	// next opens, for the welcome frame.
+	Hours func(ctx context.Context) (open bool, next time.Time, err error)
+
 	// MaxFrameBytes is the largest client frame; a bigger one closes that
 	// connection with 1009. Default 16 KiB.
 	MaxFrameBytes int64

@@ -154,6 +154,10 @@ type welcomeFrame struct {
 	// AgentsOnline is left out until the node knows; an "agents" frame
 	// follows then.
 	AgentsOnline *bool `json:"agents_online,omitempty"`
+	// Open and NextOpen are the shop's business hours, when known: the
+	// widget says "closed, we open at …" and still takes messages.
+	Open     *bool     `json:"open,omitempty"`
+	NextOpen time.Time `json:"next_open,omitzero"`
 }
 
 type messageFrame struct {

@@ -387,6 +387,11 @@ func (s *session) hello(f *clientFrame) error {
 	}
 
 	w := &welcomeFrame{Type: frameWelcome, VisitorToken: token, VisitorID: vid, Verified: s.verified, Messages: []*messageView{}}
+	if c.o.Hours != nil {
+		if open, next, err := c.o.Hours(ctx); err == nil {
+			w.Open, w.NextOpen = &open, next
+		}
+	}
 	var undelivered []string
 	if cust != nil {
 		hist, err := c.o.Service.History(ctx, cust.ID, historyLimit)

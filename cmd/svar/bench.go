@@ -33,6 +33,7 @@ type benchConfig struct {
 
 	Emails int // email_latency_p50_s: mails appended, one at a time
 
+	SLATickets, SLASample int // sla: tickets carrying clocks, and short-target tickets timed (bench_sla.go)
 	QueryTickets  int    // query phase (bench_query.go): tickets seeded by bulk insert
 	QueryMsgs     int    // ... and messages
 	QueryRequests int    // ... lists and searches measured (each)
@@ -54,10 +55,11 @@ const (
 	phaseList   = "list"
 	phaseLive   = "live"
 	phaseEmail  = "email"
+	phaseSLA    = "sla"
 )
 
 // The query phase runs last: it restarts the node.
-var allPhases = []string{phaseIdle, phaseConns, phaseRaw, phaseIngest, phaseList, phaseLive, phaseEmail, phaseQuery}
+var allPhases = []string{phaseIdle, phaseConns, phaseRaw, phaseIngest, phaseList, phaseLive, phaseEmail, phaseSLA, phaseQuery}
 
 func defaultBenchConfig() benchConfig {
 	return benchConfig{
@@ -101,6 +103,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	fs.IntVar(&c.LiveVisitors, "live-visitors", c.LiveVisitors, "live_*: visitors sending them")
 	fs.DurationVar(&c.LiveDuration, "live-duration", c.LiveDuration, "live_*: how long to send")
 	fs.IntVar(&c.Emails, "emails", c.Emails, "email_latency_p50_s: mails appended over IMAP")
+	slaBenchFlags(fs, &c)
 	fs.IntVar(&c.QueryTickets, "query-tickets", c.QueryTickets, "query: tickets seeded by bulk insert before the index is rebuilt")
 	fs.IntVar(&c.QueryMsgs, "query-msgs", c.QueryMsgs, "query: messages seeded with them")
 	fs.IntVar(&c.QueryRequests, "query-requests", c.QueryRequests, "query: lists and searches measured (each)")
@@ -208,6 +211,8 @@ var benchFigureSpecs = []benchFigureSpec{
 	{"cold_cpu_s", "s", 1, 0, false, true},
 	{"warm_start_s", "s", 1, 0, false, true},
 	{"binary_mib", "MiB", 1, 0, false, true},
+	{"sla_fire_lag_p99_ms", "ms", 1, 1000, false, false},
+	{"ingest_sla_msgs_per_s", "msgs/s", 0, 0, false, false},
 	{"index_rebuild_s", "s", 1, 60, false, false},
 	{"index_rss_mb", "MB", 1, 150, false, false},
 	{"query_list_p99_ms", "ms", 2, 25, false, false},

@@ -45,6 +45,7 @@ var phaseFigures = map[string][]string{
 	phaseList:   {"list_p99_ms"},
 	phaseLive:   {"live_p50_ms", "live_p99_ms"},
 	phaseEmail:  {"email_latency_p50_s"},
+	phaseSLA:    {"sla_fire_lag_p99_ms", "ingest_sla_msgs_per_s"},
 	phaseQuery:  queryFigures,
 }
 
@@ -114,6 +115,7 @@ func (b *bench) run(ctx context.Context) error {
 		{phaseList, b.listPhase},
 		{phaseLive, b.livePhase},
 		{phaseEmail, b.emailPhase},
+		{phaseSLA, b.slaPhase},
 		{phaseQuery, b.queryPhase},
 	}
 	for _, s := range steps {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/svar-dev/svar/channels/chat"
 	"github.com/svar-dev/svar/channels/email"
@@ -78,6 +79,7 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 		return nil, err
 	}
 	ch, err := chat.New(chat.Options{Publisher: m.Bus, Outbound: m.Bus, Relay: m.Bus, Service: svc, Store: m.Store,
+		Hours:          m.chatHours,
 		IdentitySecret: c.Chat.IdentitySecret, AllowedOrigins: origins, Demo: c.DemoOn(), PublicURL: c.PublicURL, Files: m.files,
 		EmailFallback: c.EmailOn(), FallbackGrace: c.Chat.FallbackGrace, MessagesPerMinute: c.Chat.MessagesPerMinute,
 		MaxConnsPerIP: c.Chat.MaxPerAddress, MaxConnsPerVisitor: c.Chat.MaxPerVisitor, ClientIP: clientIP,
@@ -120,6 +122,12 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 		routers = append(routers, s)
 	}
 	return routers, nil
+}
+
+// chatHours tells the chat widget whether the shop is open.
+func (m *Main) chatHours(ctx context.Context) (bool, time.Time, error) {
+	st, err := m.Hours.Status(ctx, "")
+	return st.Open, st.NextOpen, err
 }
 
 // clientIP is how every per-address limit of the node tells a request's

@@ -21,15 +21,19 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	_ "time/tzdata" // business hours' timezones without system zoneinfo
 
 	"github.com/svar-dev/svar/configs"
 	"github.com/svar-dev/svar/realtime"
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/autoreply"
 	"github.com/svar-dev/svar/ticketing/files"
+	"github.com/svar-dev/svar/ticketing/hours"
 	"github.com/svar-dev/svar/ticketing/macro"
 	"github.com/svar-dev/svar/ticketing/mongostore"
 	"github.com/svar-dev/svar/ticketing/natsbus"
 	"github.com/svar-dev/svar/ticketing/query"
+	"github.com/svar-dev/svar/ticketing/sla"
 	"github.com/svar-dev/svar/ticketing/staff"
 	"github.com/svar-dev/svar/web"
 )
@@ -83,6 +87,15 @@ type Main struct {
 	Metrics  *web.Metrics
 	Web      *web.Server
 	channels channels
+
+	// Hours, SLA and AutoReply are the business hours, SLA clocks and
+	// out-of-hours replies.
+	Hours     *hours.Service
+	SLA       *sla.Service
+	AutoReply *autoreply.Service
+	// BreachHook, when set before Run, hears every SLA breach this node
+	// records (the benchmark measures due → breach with it).
+	BreachHook func(ticketID, metric string, due time.Time)
 
 	httpSrv  *http.Server
 	listener net.Listener
@@ -235,6 +248,13 @@ func (m *Main) Run(ctx context.Context) error {
 		})
 	})
 	m.goRun("core", func() error { return bus.ConsumeInbound(ctx, m.ingest) })
+	m.Hours = hours.NewService(store, nil)
+	m.SLA = sla.New(sla.Options{Store: store, Core: m.Service, Scheduler: bus, Events: bus, Hours: m.Hours,
+		Logger: log.With("component", "sla"), OnBreach: m.onBreach})
+	m.goRun("sla", func() error { return m.SLA.Run(ctx) })
+	m.AutoReply = autoreply.New(autoreply.Options{Store: store, Core: m.Service, Events: bus, Hours: m.Hours,
+		Logger: log.With("component", "autoreply")})
+	m.goRun("autoreply", func() error { return m.AutoReply.Run(ctx) })
 
 	// Signed download links for agents' attachments (chat, SMS, /files/).
 	if m.files, err = files.LoadSigner(startCtx, store, c.PublicURL); err != nil {
@@ -250,6 +270,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Web = web.New(web.Options{Service: m.Service, Store: store, Staff: m.Staff, Presence: m.Hub, Live: m.Hub, Metrics: m.Metrics,
 		Macros: m.Macros, Files: m.files, Query: webQuery(m.Query), Views: webViews(store, m.Query),
 		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Ready: &m.ready, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
+		Hours: m.Hours, SLA: m.SLA, AutoReply: m.AutoReply,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://"),
 		ClientIP: clientIP})
 	ln, err := net.Listen("tcp", c.HTTPAddr)
@@ -281,6 +302,12 @@ func (m *Main) Run(ctx context.Context) error {
 }
 
 // ingest is the inbound handler: the core plus metrics.
+func (m *Main) onBreach(ticketID, metric string, due time.Time) {
+	if m.BreachHook != nil {
+		m.BreachHook(ticketID, metric, due)
+	}
+}
+
 func (m *Main) ingest(ctx context.Context, envs []*ticketing.Envelope) []error {
 	errs := m.Service.Ingest(ctx, envs)
 	for i, err := range errs {

@@ -2,6 +2,7 @@ package hours
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,8 +56,9 @@ func (s *Service) Calendar(ctx context.Context, teamID string) (*Calendar, error
 	if ok && s.now().Sub(c.at) < cacheFor {
 		return c.cal, nil
 	}
-	var st Settings
-	err := s.store.GetState(ctx, key(teamID), &st)
+	var doc stored
+	err := s.store.GetState(ctx, key(teamID), &doc)
+	st := doc.settings()
 	var cal *Calendar
 	switch {
 	case ticketing.IsNotFound(err) && teamID != "":
@@ -82,7 +84,7 @@ func (s *Service) Put(ctx context.Context, teamID string, st Settings) (*Calenda
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.PutState(ctx, key(teamID), cal.Settings()); err != nil {
+	if err := s.store.PutState(ctx, key(teamID), storedOf(cal.Settings())); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -105,4 +107,34 @@ func (s *Service) Status(ctx context.Context, teamID string) (Status, error) {
 	}
 	now := s.now()
 	return Status{Open: cal.IsOpen(now), NextOpen: cal.NextOpen(now).UTC()}, nil
+}
+
+// stored is Settings as the store keeps them: blocks as "08:00-17:00"
+// strings, since the embedded store takes no nested arrays.
+type stored struct {
+	Timezone    string              `bson:"timezone"`
+	Week        map[string][]string `bson:"week"`
+	Holidays    string              `bson:"holidays"`
+	ClosedDates []string            `bson:"closed_dates"`
+	OpenDates   []string            `bson:"open_dates"`
+}
+
+func storedOf(st Settings) stored {
+	d := stored{Timezone: st.Timezone, Week: map[string][]string{}, Holidays: st.Holidays, ClosedDates: st.ClosedDates, OpenDates: st.OpenDates}
+	for day, blocks := range st.Week {
+		for _, b := range blocks {
+			d.Week[day] = append(d.Week[day], strings.Join(b, "-"))
+		}
+	}
+	return d
+}
+
+func (d stored) settings() Settings {
+	st := Settings{Timezone: d.Timezone, Week: map[string][][]string{}, Holidays: d.Holidays, ClosedDates: d.ClosedDates, OpenDates: d.OpenDates}
+	for day, blocks := range d.Week {
+		for _, b := range blocks {
+			st.Week[day] = append(st.Week[day], strings.Split(b, "-"))
+		}
+	}
+	return st
 }

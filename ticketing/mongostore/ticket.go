@@ -199,6 +199,9 @@ func ticketUpdate(c ticketing.TicketChange) bson.D {
 	if c.CustomerName != nil {
 		set = append(set, bson.E{Key: "customer_name", Value: *c.CustomerName})
 	}
+	if c.SLA != nil {
+		set = append(set, bson.E{Key: "sla", Value: c.SLA})
+	}
 	for _, m := range []struct {
 		field string
 		t     time.Time

@@ -134,8 +134,13 @@ button:focus-visible,textarea:focus-visible,input:focus-visible,.log:focus-visib
     badge.textContent = unread > 9 ? "9+" : String(unread);
   };
 
+  // Business hours from the welcome frame: closed, we open at … (messages are still taken).
+  let closedUntil = null;
+  const closedText = d => (lang === "sv" ? "Stängt just nu. Vi öppnar " : "Closed right now. We open ") +
+    d.toLocaleString(lang === "sv" ? "sv-SE" : "en-GB", { weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit" });
+
   const setStatus = () => {
-    status.textContent = !navigator.onLine ? T.offline : !connected || agentsOnline === null ? T.connecting : agentsOnline ? T.online : T.away;
+    status.textContent = !navigator.onLine ? T.offline : !connected || agentsOnline === null ? T.connecting : closedUntil ? closedText(closedUntil) : agentsOnline ? T.online : T.away;
     mailForm.hidden = !connected || agentsOnline !== false || !!st.e;
   };
 
@@ -231,6 +236,7 @@ button:focus-visible,textarea:focus-visible,input:focus-visible,.log:focus-visib
         }
         for (const q of st.q) render({ client_id: q.c, text: q.t, pending: true });
         agentsOnline = typeof f.agents_online === "boolean" ? f.agents_online : null;
+        closedUntil = f.open === false && f.next_open ? new Date(f.next_open) : null;
         save();
         setLaunchLabel();
         setStatus();

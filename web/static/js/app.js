@@ -11,6 +11,7 @@ import { TicketPane } from './ticket.js';
 import { installKeys } from './keys.js';
 import { renderSettings } from './settings.js';
 import { renderAgents } from './agents.js';
+import { renderServiceLevels, startCountdowns } from './sla.js';
 import { renderMacros } from './macros.js';
 import { installBulk } from './bulk.js';
 
@@ -160,6 +161,9 @@ async function route(opts = {}) {
   } else if (p === '/agents') {
     setTitle(t('agents'));
     renderAgents(app, app.main);
+  } else if (p === '/service-levels') {
+    setTitle(t('service_levels'));
+    await renderServiceLevels(app, app.main);
   } else if (p === '/macros') {
     setTitle(t('macros'));
     renderMacros(app, app.main);
@@ -205,7 +209,7 @@ function interceptLinks() {
     if (!a || a.target || a.hasAttribute('download')) return;
     const url = new URL(a.href, location.href);
     if (url.origin !== location.origin) return;
-    if (!/^\/($|views\/|tickets\/|settings$|agents$|search$|macros$)/.test(url.pathname)) return;
+    if (!/^\/($|views\/|tickets\/|settings$|agents$|search$|macros$|service-levels$)/.test(url.pathname)) return;
     e.preventDefault();
     navigate(url.pathname + url.search + url.hash);
   });
@@ -284,6 +288,7 @@ async function start() {
     onStatus: connStatus,
   });
   await Promise.all([loadAgents(), loadViews()]);
+  startCountdowns();
   app.live.start();
   await route({ focus: false });
 }

@@ -3,6 +3,7 @@
 
 import { age, announce, channelName, debounce, h, icon, parseTime, replace, srOnly, t } from './dom.js';
 import { errorText, get } from './api.js';
+import { slaBadge } from './sla.js';
 
 const SORTS = ['activity', 'oldest', 'waiting', 'due'];
 const CHANNELS = ['email', 'chat', 'sms'];
@@ -329,6 +330,7 @@ export class Inbox {
         h('span', { class: 'row-number' }, '#' + tk.number),
         this.view === 'all' || this.q || this.custom() ? h('span', { class: 'badge status-' + tk.status }, t('status_' + tk.status)) : null,
         tk.priority === 'high' || tk.priority === 'urgent' ? h('span', { class: 'badge prio-' + tk.priority }, t('priority_' + tk.priority)) : null,
+        slaBadge(tk),
         h('span', { class: 'row-assignee' + (tk.assignee_id ? '' : ' muted') }, srOnly(t('assignee') + ': '), assignee)),
     );
   }

@@ -6,6 +6,7 @@ import { errorText, get, patch } from './api.js';
 import { deliveryRank, renderMessage, updateDelivery } from './timeline.js';
 import { renderCustomer } from './sidebar.js';
 import { Files, MacroPicker, postMessage } from './composer.js';
+import { slaBadge } from './sla.js';
 
 const PRESENCE_REFRESH = 10000; // the hub forgets presence after 30 s
 const PRESENCE_TTL = 35000;
@@ -233,6 +234,8 @@ export class TicketPane {
       h('span', null, tk.customer_name || (this.customer && this.customer.name) || t('unknown_customer')),
       ' · ', h('span', null, t('opened_on', { date: formatDate(opened) })),
       ' · ', h('span', { class: 'badge status-' + tk.status }, t('status_' + tk.status)));
+    const sla = slaBadge(tk);
+    if (sla) this.sub.append(' · ', sla);
     if (document.activeElement !== this.status.sel) this.status.sel.value = tk.status;
     if (document.activeElement !== this.priority.sel) this.priority.sel.value = tk.priority || 'normal';
     if (document.activeElement !== this.assignee.sel) {

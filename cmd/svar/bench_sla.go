@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/sla"
+)
+
+// slaBenchFlags adds the sla phase's flags (0: the run's defaults).
+func slaBenchFlags(fs *flag.FlagSet, c *benchConfig) {
+	fs.IntVar(&c.SLATickets, "sla-tickets", 0, "sla: tickets carrying SLA clocks while breaches are timed (default 10000, smoke 100)")
+	fs.IntVar(&c.SLASample, "sla-sample", 0, "sla_fire_lag_p99_ms: short-target tickets whose breach is timed (default 300, smoke 20)")
+}
+
+func (c *benchConfig) slaSizes() (tickets, sample int) {
+	tickets, sample = 10_000, 300
+	if c.Smoke {
+		tickets, sample = 100, 20
+	}
+	if c.SLATickets > 0 {
+		tickets = c.SLATickets
+	}
+	if c.SLASample > 0 {
+		sample = c.SLASample
+	}
+	return tickets, sample
+}
+
+// send makes an API request with a JSON body and decodes the answer.
+func (c *benchAgent) send(ctx context.Context, method, path string, body, v any) error {
+	j, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(j))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, b)
+	}
+	if v != nil {
+		return json.Unmarshal(b, v)
+	}
+	return nil
+}
+
+// slaPhase measures SLA clocks through the node's real entry points:
+//
+//   - ingest_sla_msgs_per_s: the ingest workload (IngestMsgs from
+//     Customers) with an SLA policy on every ticket, to compare with
+//     ingest_msgs_per_s measured without one in the same run;
+//   - sla_fire_lag_p99_ms: with SLATickets tickets carrying clocks (an
+//     hour's target: due later), SLASample chat tickets with a 3-second
+//     first-response target arrive at 50 a second, and the time from each
+//     one's due time to the ticket.updated event that shows its breach is
+//     measured.
+func (b *bench) slaPhase(ctx context.Context) error {
+	tickets, sample := b.cfg.slaSizes()
+	var long, short struct {
+		Policy sla.Policy `json:"policy"`
+	}
+	if err := b.agent.send(ctx, "POST", "/api/v1/sla-policies", map[string]any{"name": "bench: email",
+		"match": map[string]any{"channel": []string{"email"}}, "first_response": "1h", "resolution": "8h"}, &long); err != nil {
+		return err
+	}
+	defer b.agent.send(context.WithoutCancel(ctx), "DELETE", "/api/v1/sla-policies/"+long.Policy.ID, nil, nil)
+	bus, err := b.connectBus(ctx)
+	if err != nil {
+		return err
+	}
+	defer bus.Close()
+
+	// Ingest with SLAs on: the ingest phase's workload, new customers.
+	n, customers := b.cfg.IngestMsgs, b.cfg.Customers
+	envs := make([]*ticketing.Envelope, n)
+	for i := range envs {
+		envs[i] = benchEnvelope("slaingest", i%customers, i/customers)
+	}
+	el, err := b.publishAndWait(ctx, bus, envs, "sla: ingest with SLAs on")
+	if err != nil {
+		return err
+	}
+	rate := float64(n) / el.Seconds()
+	b.res.set("ingest_sla_msgs_per_s", rate)
+	b.tickets += customers
+	if base, ok := b.res.get("ingest_msgs_per_s"); ok {
+		b.logf("sla: ingest with SLAs on %.0f msgs/s (without: %.0f, %.2fx)", rate, base, rate/base)
+	}
+	if more := tickets - customers; more > 0 {
+		fill := make([]*ticketing.Envelope, more)
+		for i := range fill {
+			fill[i] = benchEnvelope("slafill", i, 0)
+		}
+		if _, err := b.publishAndWait(ctx, bus, fill, "sla: tickets with clocks"); err != nil {
+			return err
+		}
+		b.tickets += more
+	}
+	// Wait until every clock is scheduled: four jobs a ticket (warning and
+	// breach of first response and resolution).
+	want := uint64(4 * max(tickets, customers))
+	var pending uint64
+	for start := time.Now(); ; {
+		pending, err = bus.JobsPending(ctx, sla.JobKind)
+		if err != nil {
+			return err
+		}
+		b.progress.set("sla: %d/%d clock jobs scheduled", pending, want)
+		if pending >= want {
+			break
+		}
+		if time.Since(start) > 3*time.Minute {
+			return fmt.Errorf("only %d of %d clock jobs scheduled after 3 minutes", pending, want)
+		}
+		if err := benchSleep(ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	b.logf("sla: %d tickets carry clocks (%d jobs waiting)", max(tickets, customers), pending)
+
+	if err := b.agent.send(ctx, "POST", "/api/v1/sla-policies", map[string]any{"name": "bench: chat", "position": 0,
+		"match": map[string]any{"channel": []string{"chat"}}, "first_response": "3s"}, &short); err != nil {
+		return err
+	}
+	defer b.agent.send(context.WithoutCancel(ctx), "DELETE", "/api/v1/sla-policies/"+short.Policy.ID, nil, nil)
+	if err := benchSleep(ctx, 2500*time.Millisecond); err != nil { // the node's policy cache
+		return err
+	}
+
+	// Breach events of the sample, as a console hears them.
+	var mu sync.Mutex
+	lags := map[string]time.Duration{}
+	sub, err := bus.Conn().Subscribe("svar.events."+ticketing.EventTicketUpdated, func(m *nats.Msg) {
+		now := time.Now()
+		var ev ticketing.Event
+		if json.Unmarshal(m.Data, &ev) != nil || ev.Ticket == nil || ev.Ticket.Channel != ticketing.ChannelChat || ev.Ticket.SLA == nil {
+			return
+		}
+		s := ev.Ticket.SLA
+		if !slices.Contains(s.Breaches, sla.FirstResponse) || s.FirstResponseDue.IsZero() {
+			return
+		}
+		mu.Lock()
+		if _, seen := lags[ev.Ticket.ID]; !seen {
+			lags[ev.Ticket.ID] = now.Sub(s.FirstResponseDue)
+		}
+		mu.Unlock()
+	})
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+	_ = sub.SetPendingLimits(-1, -1)
+	run := benchRandomHex(3)
+	tick := time.NewTicker(20 * time.Millisecond) // 50 a second
+	defer tick.Stop()
+	for i := range sample {
+		e := &ticketing.Envelope{Channel: ticketing.ChannelChat, ExternalID: fmt.Sprintf("sla-%s-%d", run, i),
+			From: ticketing.Identity{Kind: ticketing.IdentityChat, Value: fmt.Sprintf("v-%s-%d", run, i)},
+			Text: "Hej! Är ni där?", ReceivedAt: time.Now().UTC()}
+		if err := bus.PublishInbound(ctx, e); err != nil {
+			return err
+		}
+		b.progress.set("sla: %d/%d short-target tickets", i+1, sample)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		got := len(lags)
+		mu.Unlock()
+		b.progress.set("sla: %d/%d breaches heard", got, sample)
+		if got >= sample || time.Now().After(deadline) {
+			break
+		}
+		if err := benchSleep(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	mu.Lock()
+	ds := make([]time.Duration, 0, len(lags))
+	for _, d := range lags {
+		ds = append(ds, d)
+	}
+	mu.Unlock()
+	if len(ds) < sample {
+		return fmt.Errorf("only %d of %d breaches heard within 30 s of the last due time", len(ds), sample)
+	}
+	s := benchSorted(ds)
+	b.logf("sla: %d breaches with %d tickets carrying clocks: due → breach event p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+		len(s), max(tickets, customers), benchMS(benchPercentile(s, 0.5)), benchMS(benchPercentile(s, 0.99)), benchMS(s[len(s)-1]))
+	b.res.set("sla_fire_lag_p99_ms", benchMS(benchPercentile(s, 0.99)))
+	return nil
+}
