@@ -80,8 +80,10 @@ func (in *Inbox) Get(id string) (*Ticket, bool) {
 	return &c, true
 }
 
-// List returns one page of tickets matching f, newest activity first.
-func (in *Inbox) List(f TicketFilter) (*TicketPage, error) {
+// List returns one page of tickets matching f that v may see, newest
+// activity first. It knows only the filters status, assignee, customer
+// and a substring q; ticketing/query serves the rest.
+func (in *Inbox) List(v Viewer, f TicketFilter) (*TicketPage, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 50
@@ -101,7 +103,7 @@ func (in *Inbox) List(f TicketFilter) (*TicketPage, error) {
 	in.mu.RLock()
 	matched := make([]*Ticket, 0, 64)
 	for _, t := range in.byID {
-		if matches(t, f, q) && (after == nil || after.before(t)) {
+		if v.CanSee(t) && matches(t, f, q) && (after == nil || after.before(t)) {
 			matched = append(matched, t)
 		}
 	}
@@ -121,7 +123,7 @@ func (in *Inbox) List(f TicketFilter) (*TicketPage, error) {
 }
 
 func matches(t *Ticket, f TicketFilter, q string) bool {
-	if t.Erased || !f.Viewer.CanSee(t) {
+	if t.Erased {
 		return false
 	}
 	if f.Status != "" && t.Status != f.Status {
@@ -202,13 +204,11 @@ func ViewFilter(view, agentID string) (TicketFilter, bool) {
 	return TicketFilter{}, false
 }
 
-// Counts returns how many tickets each view holds for an agent.
-func (in *Inbox) Counts(agentID string) map[string]int {
-	return in.CountsFor(Viewer{AgentID: agentID})
-}
+// CountsFor is Counts.
+func (in *Inbox) CountsFor(v Viewer) map[string]int { return in.Counts(v) }
 
-// CountsFor returns how many tickets each view holds that v may see.
-func (in *Inbox) CountsFor(v Viewer) map[string]int {
+// Counts returns how many tickets each view holds that v may see.
+func (in *Inbox) Counts(v Viewer) map[string]int {
 	agentID := v.AgentID
 	c := map[string]int{ViewOpen: 0, ViewMine: 0, ViewUnassigned: 0, ViewPending: 0, ViewSolved: 0, ViewAll: 0}
 	in.mu.RLock()

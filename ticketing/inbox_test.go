@@ -15,7 +15,7 @@ func TestInboxListsNewestFirstWithCursor(t *testing.T) {
 	var got []string
 	cursor := ""
 	for pages := 0; pages < 10; pages++ {
-		p, err := in.List(TicketFilter{Status: StatusOpen, Limit: 3, Cursor: cursor})
+		p, err := in.List(System, TicketFilter{Status: StatusOpen, Limit: 3, Cursor: cursor})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -30,7 +30,7 @@ func TestInboxListsNewestFirstWithCursor(t *testing.T) {
 	if fmt.Sprint(got) != "[t6 t5 t4 t3 t2 t1 t0]" {
 		t.Fatalf("pages gave %v", got)
 	}
-	if _, err := in.List(TicketFilter{Cursor: "garbage"}); ErrorCode(err) != EInvalid {
+	if _, err := in.List(System, TicketFilter{Cursor: "garbage"}); ErrorCode(err) != EInvalid {
 		t.Fatalf("bad cursor: %v", err)
 	}
 }
@@ -46,17 +46,17 @@ func TestInboxKeepsTheNewestVersionAndCounts(t *testing.T) {
 		t.Fatalf("a late event won: %s", tk.Status)
 	}
 	want := map[string]int{ViewOpen: 2, ViewMine: 1, ViewUnassigned: 1, ViewPending: 1, ViewSolved: 1, ViewAll: 4}
-	got := in.Counts("me")
+	got := in.Counts(Viewer{AgentID: "me", All: true})
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("count %s = %d, want %d", k, got[k], v)
 		}
 	}
-	p, _ := in.List(TicketFilter{Query: "RETUR"})
+	p, _ := in.List(System, TicketFilter{Query: "RETUR"})
 	if len(p.Tickets) != 1 || p.Tickets[0].ID != "c" {
 		t.Fatalf("search found %v", p.Tickets)
 	}
-	p, _ = in.List(TicketFilter{Status: StatusOpen, AssigneeID: AssigneeNone})
+	p, _ = in.List(System, TicketFilter{Status: StatusOpen, AssigneeID: AssigneeNone})
 	if len(p.Tickets) != 1 || p.Tickets[0].ID != "c" {
 		t.Fatalf("unassigned found %v", p.Tickets)
 	}
@@ -85,7 +85,7 @@ func BenchmarkInboxList10k(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := in.List(TicketFilter{Status: StatusOpen}); err != nil {
+		if _, err := in.List(System, TicketFilter{Status: StatusOpen}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -39,6 +39,9 @@ type Options struct {
 	// NormalizePhone reads a phone number in E.164 or national form (in
 	// SVAR_SMS_DEFAULT_REGION) into E.164; nil: E.164 only.
 	NormalizePhone func(raw string) (string, error)
+	// Query serves lists and counts (ticketing/query). Nil: the in-memory
+	// Inbox does, which holds every ticket in memory (tests, small tools).
+	Query TicketQuery
 }
 
 // Service is the ticketing core: it threads inbound envelopes into
@@ -59,7 +62,8 @@ type Service struct {
 	window time.Duration
 	conc   int
 	now    func() time.Time
-	inbox  *Inbox
+	inbox  *Inbox      // nil when query is set
+	query  TicketQuery // nil: inbox serves lists
 
 	// identities caches identity key → customer id. Identities never move
 	// between customers, so the cache is never wrong, only incomplete.
@@ -74,8 +78,11 @@ type Service struct {
 // New returns a Service.
 func New(o Options) *Service {
 	s := &Service{store: o.Store, bus: o.Bus, checks: o.ReplyChecks, log: o.Logger, valid: NewValidator(), phone: o.NormalizePhone, window: o.ReopenWindow,
-		conc: o.Concurrency, now: o.Now, inbox: NewInbox(), identities: newLRU[string](200_000),
+		conc: o.Concurrency, now: o.Now, query: o.Query, identities: newLRU[string](200_000),
 		customers: newLRU[Customer](50_000), sends: replyChannels(o.ReplyChannels)}
+	if s.query == nil {
+		s.inbox = NewInbox()
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -91,7 +98,8 @@ func New(o Options) *Service {
 	return s
 }
 
-// Inbox is the node's read model of tickets for lists and counts.
+// Inbox is the in-memory read model of tickets, nil when Options.Query
+// serves lists and counts.
 func (s *Service) Inbox() *Inbox { return s.inbox }
 
 // Validator is the Service's validator, for adapters and handlers.
@@ -103,6 +111,9 @@ func (s *Service) Store() Store { return s.store }
 // LoadInbox fills the read model from the store. Call it once at start,
 // after noting the events stream's sequence and before subscribing from it.
 func (s *Service) LoadInbox(ctx context.Context) error {
+	if s.inbox == nil {
+		return nil
+	}
 	return s.store.ScanTickets(ctx, func(t *Ticket) error {
 		s.inbox.Apply(t)
 		return nil
@@ -111,7 +122,7 @@ func (s *Service) LoadInbox(ctx context.Context) error {
 
 // ApplyEvent keeps the read model current from an event of any node.
 func (s *Service) ApplyEvent(ev *Event) {
-	if ev.Ticket != nil {
+	if ev.Ticket != nil && s.inbox != nil {
 		s.inbox.Apply(ev.Ticket)
 	}
 	if c := ev.Customer; c != nil && ev.Type == EventCustomerUpdated {
@@ -148,7 +159,9 @@ func (s *Service) publish(ctx context.Context, evs ...*Event) {
 		if ev.At.IsZero() {
 			ev.At = s.now()
 		}
-		if ev.Ticket != nil {
+		if n, ok := s.query.(EventNoter); ok {
+			n.Note(ev)
+		} else if ev.Ticket != nil && s.inbox != nil {
 			s.inbox.Apply(ev.Ticket)
 		}
 		if err := s.bus.PublishEvent(ctx, ev); err != nil {
@@ -329,13 +342,21 @@ func (s *Service) History(ctx context.Context, customerID string, limit int) ([]
 	return out, nil
 }
 
-// ListTickets serves a list from the read model.
-func (s *Service) ListTickets(_ context.Context, f TicketFilter) (*TicketPage, error) {
-	return s.inbox.List(f)
+// ListTickets serves a list from the query index (or the Inbox).
+func (s *Service) ListTickets(ctx context.Context, v Viewer, f TicketFilter) (*TicketPage, error) {
+	if s.query != nil {
+		return s.query.List(ctx, v, f)
+	}
+	return s.inbox.List(v, f)
 }
 
-// Counts returns the inbox view counts of what v may see.
-func (s *Service) Counts(v Viewer) map[string]int { return s.inbox.CountsFor(v) }
+// Counts returns the inbox view counts for a viewer.
+func (s *Service) Counts(ctx context.Context, v Viewer) (map[string]int, error) {
+	if s.query != nil {
+		return s.query.Counts(ctx, v)
+	}
+	return s.inbox.Counts(v), nil
+}
 
 // Ticket returns a ticket by id, or by number ("#1042" or "1042").
 func (s *Service) Ticket(ctx context.Context, id string) (*Ticket, error) { return s.ticket(ctx, id) }

@@ -101,18 +101,43 @@ func (t *Ticket) Unanswered() bool { return t.LastInboundAt.After(t.LastOutbound
 // Live reports whether new messages join this ticket without reopening it.
 func (t *Ticket) Live() bool { return t.Status == StatusOpen || t.Status == StatusPending }
 
-// TicketFilter selects tickets for a list.
+// TicketFilter selects tickets for a list. ParseTicketFilter builds one
+// from a list's query parameters; the query index (ticketing/query)
+// serves it.
 type TicketFilter struct {
 	Status     string // empty: any
 	AssigneeID string // empty: any; "-" (AssigneeNone): unassigned
 	CustomerID string
-	Query      string // case-insensitive substring of subject, preview, customer name or number
-	Limit      int
-	Cursor     string
-	// Viewer leaves out what the reader may not see; the zero Viewer sees
-	// everything.
-	Viewer Viewer
+	// Query is searched in every message's text and subject, the
+	// customer's name, emails, phones and external id, ticket and order
+	// numbers, by stem and prefix, ignoring case.
+	Query    string
+	Channel  Channel
+	TeamID   string // empty: any; "-" (TeamNone): no team
+	Tag      string
+	Priority string
+	Type     string
+	Tier     string
+	// CreatedAfter and CreatedBefore bound CreatedAt (after: inclusive,
+	// before: exclusive); zero: unbounded.
+	CreatedAfter  time.Time
+	CreatedBefore time.Time
+	// Sort is SortActivity (default), SortOldest, SortWaiting or SortDue.
+	Sort   string
+	Limit  int
+	Cursor string
 }
+
+// TeamNone in TicketFilter.TeamID selects tickets without a team.
+const TeamNone = "-"
+
+// List sorts.
+const (
+	SortActivity = "activity" // newest activity first
+	SortOldest   = "oldest"   // oldest created first
+	SortWaiting  = "waiting"  // longest-waiting customer first (unanswered tickets)
+	SortDue      = "due"      // nearest SLA due time first
+)
 
 // AssigneeNone in TicketFilter.AssigneeID selects unassigned tickets.
 const AssigneeNone = "-"

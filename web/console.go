@@ -177,7 +177,7 @@ func (s *Server) page(role string) http.HandlerFunc {
 			return
 		}
 		if v := r.PathValue("view"); v != "" {
-			if _, ok := ticketing.ViewFilter(v, a.ID); !ok {
+			if _, ok := ticketing.ViewFilter(v, a.ID); !ok && !s.savedView(r, a, v) {
 				http.NotFound(w, r)
 				return
 			}

@@ -64,6 +64,7 @@ func catalogFor(lang string) catalog {
 		c = swedish()
 	}
 	c.merge(emailStrings(lang))
+	c.merge(queryStrings(lang))
 	return withSLA(withComposer(c, lang), lang)
 }
 

@@ -23,8 +23,8 @@ import (
 
 // Service is the ticketing core as the web layer uses it.
 type Service interface {
-	ListTickets(ctx context.Context, f ticketing.TicketFilter) (*ticketing.TicketPage, error)
-	Counts(v ticketing.Viewer) map[string]int
+	ListTickets(ctx context.Context, v ticketing.Viewer, f ticketing.TicketFilter) (*ticketing.TicketPage, error)
+	Counts(ctx context.Context, v ticketing.Viewer) (map[string]int, error)
 	TicketView(ctx context.Context, id string) (*ticketing.TicketView, error)
 	Ticket(ctx context.Context, id string) (*ticketing.Ticket, error)
 	Reply(ctx context.Context, ticketID string, by *ticketing.Agent, in ticketing.ReplyInput) (*ticketing.Message, error)
@@ -95,6 +95,10 @@ type Options struct {
 	CSAT CSAT
 	// Reports, when set, serves the report API and page (report.go).
 	Reports Reports
+	// Query serves search and the customer list (ticketing/query); Views
+	// saved views. Without them those endpoints answer 503.
+	Query Query
+	Views Views
 	// Relay, when set, tells every node to close the live sockets of an
 	// agent who was deactivated or changed their password (agent.go); without
 	// it only this node's sockets close at once. Call Server.Close to stop
@@ -208,6 +212,13 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("PATCH /api/v1/tickets/{id}", s.authed(s.handlePatchTicket))
 	mux.Handle("POST /api/v1/tickets/{id}/messages", s.authed(s.handlePostMessage))
 	mux.Handle("GET /api/v1/counts", s.authed(s.handleCounts))
+	mux.Handle("GET /api/v1/search", s.authed(s.handleSearch))
+	mux.Handle("GET /api/v1/customers", s.authed(s.handleListCustomers))
+	mux.Handle("POST /api/v1/views", s.authed(s.handleCreateView))
+	mux.Handle("GET /api/v1/views", s.authed(s.handleListViews))
+	mux.Handle("GET /api/v1/views/{id}", s.authed(s.handleGetView))
+	mux.Handle("DELETE /api/v1/views/{id}", s.authed(s.handleDeleteView))
+	mux.HandleFunc("GET /search", s.page(""))
 
 	mux.Handle("POST /api/v1/customers", s.authed(s.handlePushCustomer))
 	mux.Handle("GET /api/v1/customers/{id}", s.authed(s.handleGetCustomer))

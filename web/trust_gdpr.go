@@ -124,7 +124,7 @@ func (s *Server) handleRetentionPreview(w http.ResponseWriter, r *http.Request, 
 		writeError(w, r, ticketing.FieldError("solved_ticket_days", "must be a whole number of days"))
 		return
 	}
-	p, err := s.opts.GDPR.PreviewRetention(days)
+	p, err := s.opts.GDPR.PreviewRetention(r.Context(), days)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -255,7 +255,7 @@ func TestNameLearnedLaterReachesTheTicket(t *testing.T) {
 		t.Fatalf("customer_name %q, want the name learned from the second mail", tv.Ticket.CustomerName)
 	}
 	checkFor(t, 10*time.Second, func() error {
-		page, err := s.svc.ListTickets(ctx, ticketing.TicketFilter{Query: "nyström"})
+		page, err := s.svc.ListTickets(ctx, ticketing.System, ticketing.TicketFilter{Query: "nyström"})
 		if err != nil {
 			return err
 		}

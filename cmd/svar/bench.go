@@ -33,9 +33,13 @@ type benchConfig struct {
 
 	Emails int // email_latency_p50_s: mails appended, one at a time
 
-	ReportTickets         int // report_p99_ms: tickets in the report index (90 days)
-	ReportRequests        int // ... summaries measured
-	SLATickets, SLASample int // sla: tickets carrying clocks, and short-target tickets timed (bench_sla.go)
+	ReportTickets         int    // report_p99_ms: tickets in the report index (90 days)
+	ReportRequests        int    // ... summaries measured
+	SLATickets, SLASample int    // sla: tickets carrying clocks, and short-target tickets timed (bench_sla.go)
+	QueryTickets          int    // query phase (bench_query.go): tickets seeded by bulk insert
+	QueryMsgs             int    // ... and messages
+	QueryRequests         int    // ... lists and searches measured (each)
+	Scale                 string // "", "target" (100k tickets, 1M messages) or "large" (1M, 10M)
 
 	Only       string // comma-separated phases to run (default: all)
 	CPUProfile string // write the node's CPU profile here
@@ -57,13 +61,15 @@ const (
 	phaseSLA    = "sla"
 )
 
-var allPhases = []string{phaseIdle, phaseConns, phaseRaw, phaseIngest, phaseList, phaseAssign, phaseLive, phaseEmail, phaseSLA, phaseReport}
+// The query phase runs last: it restarts the node.
+var allPhases = []string{phaseIdle, phaseConns, phaseRaw, phaseIngest, phaseList, phaseAssign, phaseLive, phaseEmail, phaseSLA, phaseReport, phaseQuery}
 
 func defaultBenchConfig() benchConfig {
 	return benchConfig{
 		RawDocs: 5000, IngestMsgs: 20_000, Customers: 2_000, ListTickets: 10_000, ListRequests: 2_000,
 		Conns: 10_000, LiveRate: 400, LiveVisitors: 200, LiveDuration: 30 * time.Second, Emails: 20,
 		ReportTickets: 100_000, ReportRequests: 200,
+		QueryTickets: queryScales[""][0], QueryMsgs: queryScales[""][1], QueryRequests: 500,
 	}
 }
 
@@ -72,6 +78,7 @@ func smokeBenchConfig() benchConfig {
 		Smoke: true, RawDocs: 300, IngestMsgs: 400, Customers: 40, ListTickets: 200, ListRequests: 50,
 		Conns: 100, LiveRate: 40, LiveVisitors: 10, LiveDuration: 2 * time.Second, Emails: 3,
 		ReportTickets: 2_000, ReportRequests: 20,
+		QueryTickets: 300, QueryMsgs: 1500, QueryRequests: 30,
 	}
 }
 
@@ -104,6 +111,10 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	fs.IntVar(&c.ReportTickets, "report-tickets", c.ReportTickets, "report_p99_ms: tickets in the report index")
 	fs.IntVar(&c.ReportRequests, "report-requests", c.ReportRequests, "report_p99_ms: summaries measured")
 	slaBenchFlags(fs, &c)
+	fs.IntVar(&c.QueryTickets, "query-tickets", c.QueryTickets, "query: tickets seeded by bulk insert before the index is rebuilt")
+	fs.IntVar(&c.QueryMsgs, "query-msgs", c.QueryMsgs, "query: messages seeded with them")
+	fs.IntVar(&c.QueryRequests, "query-requests", c.QueryRequests, "query: lists and searches measured (each)")
+	fs.StringVar(&c.Scale, "scale", "", "query: target (100k tickets, 1M messages) or large (1M, 10M); sets -query-tickets/-query-msgs")
 	fs.StringVar(&c.Only, "only", "", "comma-separated phases to run: "+strings.Join(allPhases, ","))
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the node's CPU profile to this file (go tool pprof)")
 	fs.StringVar(&c.MemProfile, "memprofile", "", "write the node's heap profile to this file at shutdown")
@@ -127,6 +138,16 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	}
 	if c.Customers <= 0 || c.IngestMsgs < c.Customers {
 		return c, fmt.Errorf("bench: -ingest-msgs (%d) must be at least -customers (%d), which must be positive", c.IngestMsgs, c.Customers)
+	}
+	if c.Scale != "" {
+		sc, ok := queryScales[c.Scale]
+		if !ok {
+			return c, fmt.Errorf("bench: -scale: want target or large, not %q", c.Scale)
+		}
+		c.QueryTickets, c.QueryMsgs = sc[0], sc[1]
+	}
+	if c.QueryTickets <= 0 || c.QueryMsgs < c.QueryTickets || c.QueryRequests <= 0 {
+		return c, errors.New("bench: -query-tickets and -query-requests must be positive, -query-msgs at least -query-tickets")
 	}
 	if c.LiveVisitors <= 0 || c.LiveRate <= 0 {
 		return c, errors.New("bench: -live-rate and -live-visitors must be positive")
@@ -202,6 +223,13 @@ var benchFigureSpecs = []benchFigureSpec{
 	{"sla_fire_lag_p99_ms", "ms", 1, 1000, false, false},
 	{"ingest_sla_msgs_per_s", "msgs/s", 0, 0, false, false},
 	{"report_p99_ms", "ms", 2, 100, false, false},
+	{"index_rebuild_s", "s", 1, 60, false, false},
+	{"index_rss_mb", "MB", 1, 150, false, false},
+	{"query_list_p99_ms", "ms", 2, 25, false, false},
+	{"search_p99_ms", "ms", 2, 50, false, false},
+	{"ingest_index_msgs_per_s", "msgs/s", 0, 0, false, false},
+	{"ingest_noindex_msgs_per_s", "msgs/s", 0, 0, false, false},
+	{"ingest_index_drop_pct", "%", 1, 10, false, false},
 }
 
 // results collects the figures of a run; safe for concurrent use.

@@ -48,6 +48,7 @@ var phaseFigures = map[string][]string{
 	phaseEmail:  {"email_latency_p50_s"},
 	phaseReport: {"report_p99_ms"},
 	phaseSLA:    {"sla_fire_lag_p99_ms", "ingest_sla_msgs_per_s"},
+	phaseQuery:  queryFigures,
 }
 
 func (b *bench) run(ctx context.Context) error {
@@ -119,6 +120,7 @@ func (b *bench) run(ctx context.Context) error {
 		{phaseEmail, b.emailPhase},
 		{phaseReport, b.reportPhase},
 		{phaseSLA, b.slaPhase},
+		{phaseQuery, b.queryPhase},
 	}
 	for _, s := range steps {
 		if !b.cfg.runs(s.name) {

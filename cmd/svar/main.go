@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -36,6 +37,7 @@ import (
 	"github.com/svar-dev/svar/ticketing/mongostore"
 	"github.com/svar-dev/svar/ticketing/natsbus"
 	"github.com/svar-dev/svar/ticketing/order"
+	"github.com/svar-dev/svar/ticketing/query"
 	"github.com/svar-dev/svar/ticketing/report"
 	"github.com/svar-dev/svar/ticketing/sla"
 	"github.com/svar-dev/svar/ticketing/staff"
@@ -86,6 +88,7 @@ type Main struct {
 	Webhooks *webhook.Service // events POSTed to the shop's other systems
 	Merges   *merge.Service   // customer merges and their undo
 	Service  *ticketing.Service
+	Query    *query.Index
 	Macros   *macro.Service
 	files    *files.Signer
 	Hub      *realtime.Hub
@@ -212,15 +215,30 @@ func (m *Main) Run(ctx context.Context) error {
 	m.goRun("store-sharing", func() error { return m.watchSharedStore(ctx) })
 
 	m.Metrics = web.NewMetrics()
+	// The query index: lists, counts and search, on local disk.
+	// SVAR_QUERY_INDEX=off (benchmarks only) lists from memory instead.
+	var tq ticketing.TicketQuery
+	if os.Getenv("SVAR_QUERY_INDEX") != "off" {
+		ix, err := query.Open(query.Options{Path: filepath.Join(c.DataDir, "query", "index.db"), Store: store, Events: bus,
+			Logger: log.With("component", "query"), OnChange: m.pushCounts})
+		if err != nil {
+			return err
+		}
+		m.Query, tq = ix, ix
+	}
 	checks := map[ticketing.Channel]func(string) (map[string]string, error){}
 	m.Service = ticketing.New(ticketing.Options{Store: store, Bus: bus, Logger: log.With("component", "core"),
-		ReopenWindow: c.ReopenWindow, ReplyChecks: checks, ReplyChannels: replyChannels(c),
+		ReopenWindow: c.ReopenWindow, ReplyChecks: checks, ReplyChannels: replyChannels(c), Query: tq,
 		NormalizePhone: phoneNormalizer(c.SMS.DefaultRegion)})
 	m.Macros = macro.New(macro.Options{Store: store, State: store, Tickets: store, Customers: store, Core: m.Service, Events: bus})
 	m.Audit = audit.New(store, log.With("component", "audit"), nil)
 	m.Staff = staff.New(staff.Options{Store: store, Relay: bus, Logger: log.With("component", "staff"), Audit: m.Audit})
+	var hubTickets realtime.Tickets = m.Service.Inbox()
+	if m.Query != nil {
+		hubTickets = m.Query
+	}
 	m.Hub = realtime.New(realtime.Options{Logger: log.With("component", "realtime"), Backlog: bus, Relay: bus,
-		Tickets: m.Service.Inbox(), Viewers: m.Staff.ViewerOf, OnAvailability: m.availabilityChanged, ConsoleGrace: m.ConsoleGrace})
+		Tickets: hubTickets, Viewers: m.Staff.ViewerOf, OnAvailability: m.availabilityChanged, ConsoleGrace: m.ConsoleGrace})
 	m.Staff.OnViewChange(m.Hub.RefreshViewers)
 
 	created, generated, err := staff.EnsureAdmin(startCtx, store, c.AdminEmail, c.AdminPassword)
@@ -229,13 +247,17 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.AdminPassword = generated
 
-	// The inbox read model: note the events stream's position, load the
-	// store, then follow events from that position so nothing falls between.
+	// The query index follows the events stream on its own (from where it
+	// left off, or rebuilding from the store); consoles get events from now.
 	seq, err := bus.LastEventSeq(startCtx)
 	if err != nil {
 		return fmt.Errorf("events: %w", err)
 	}
-	if err := m.Service.LoadInbox(startCtx); err != nil {
+	if m.Query != nil {
+		if err := m.Query.Start(ctx); err != nil {
+			return fmt.Errorf("query index: %w", err)
+		}
+	} else if err := m.Service.LoadInbox(startCtx); err != nil {
 		return fmt.Errorf("load inbox: %w", err)
 	}
 	m.ready.applied.Store(seq)
@@ -287,7 +309,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.registerGauges()
 	clientIP, _ := m.clientIP() // startChannels has checked it
 	m.Web = web.New(web.Options{Service: m.Service, Store: store, Staff: m.Staff, Presence: m.Hub, Routing: m.teams.assigner, Notifications: m.teams.notify, Live: m.Hub, Metrics: m.Metrics,
-		Macros: m.Macros, Files: m.files,
+		Macros: m.Macros, Files: m.files, Query: webQuery(m.Query), Views: webViews(store, m.Query),
 		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Ready: &m.ready, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
 		Hours: m.Hours, SLA: m.SLA, AutoReply: m.AutoReply,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://"),
@@ -364,9 +386,56 @@ func (m *Main) registerGauges() {
 	m.Metrics.Gauge("svar_agent_websockets", "Agents' live websockets open on this node.", func() float64 {
 		return float64(m.Hub.Stats().Sessions)
 	})
-	m.Metrics.Gauge("svar_inbox_tickets", "Tickets in this node's inbox read model.", func() float64 {
-		return float64(m.Service.Inbox().Len())
+	m.Metrics.Gauge("svar_inbox_tickets", "Tickets in this node's query index.", func() float64 {
+		if m.Query == nil {
+			return float64(m.Service.Inbox().Len())
+		}
+		return float64(m.Query.Len())
 	})
+	m.Metrics.Gauge("svar_query_rebuilding", "1 while this node's query index is rebuilt from the store.", func() float64 {
+		if m.Query != nil && m.Query.Rebuilding() {
+			return 1
+		}
+		return 0
+	})
+}
+
+// pushCounts sends each connected agent their view counts as a live
+// "counts" frame, after the index changed (at most every 500 ms).
+func (m *Main) pushCounts() {
+	if m.Hub == nil || m.Staff == nil || m.Query == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m.Hub.PushToAgents(func(agentID string) []byte {
+		v, err := m.Staff.ViewerOf(ctx, agentID)
+		if err != nil {
+			return nil
+		}
+		counts, err := m.Query.Counts(ctx, v)
+		if err != nil {
+			return nil
+		}
+		b, _ := json.Marshal(map[string]any{"type": "counts", "counts": counts})
+		return b
+	})
+}
+
+// webQuery and webViews hand the web layer the index, or nothing (a nil
+// *query.Index in an interface would not be nil).
+func webQuery(ix *query.Index) web.Query {
+	if ix == nil {
+		return nil
+	}
+	return ix
+}
+
+func webViews(store *mongostore.Store, ix *query.Index) web.Views {
+	if ix == nil {
+		return nil
+	}
+	return query.NewViews(store, ix)
 }
 
 // goRun runs f in a goroutine owned by Main; Close waits for it.
@@ -455,6 +524,11 @@ func (m *Main) Close() error {
 		m.wg.Wait()
 		if m.Reports != nil {
 			_ = m.Reports.Close()
+		}
+		if m.Query != nil {
+			if err := m.Query.Close(); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		if m.Bus != nil {
 			m.Bus.Close()

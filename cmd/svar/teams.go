@@ -32,7 +32,9 @@ func (m *Main) startTeams(ctx context.Context, seq uint64) {
 		HandBackAfter: m.Config.HandBackAfter, Notify: m.teams.notify.Publish, Logger: m.logger().With("component", "assign")})
 	m.teams.assigner = a
 	m.Staff.OnViewChange(a.Invalidate)
-	m.Service.Inbox().Range(func(t *ticketing.Ticket) { a.Model().Apply(t, t.UpdatedAt) })
+	if err := m.eachTicket(ctx, func(t *ticketing.Ticket) { a.Model().Apply(t, t.UpdatedAt) }); err != nil {
+		m.logger().Warn("assign: load tickets", "err", err)
+	}
 	a.Model().SetApplied(seq)
 	m.goRun("assign", func() error {
 		return m.Bus.ConsumeEventWork(ctx, natsbus.EventWork{Name: consumerAssign,
@@ -67,5 +69,28 @@ func (m *Main) availabilityChanged(agentID string, online bool) {
 	ev := &ticketing.Event{Type: ticketing.EventAgentAvailability, AgentID: agentID, Availability: state, At: time.Now().UTC()}
 	if err := m.Bus.PublishEvent(ctx, ev); err != nil {
 		m.logger().Warn("publish availability", "agent_id", agentID, "err", err)
+	}
+}
+
+// eachTicket calls fn for every ticket the node's read side knows: the
+// query index page by page, or the in-memory inbox without one.
+func (m *Main) eachTicket(ctx context.Context, fn func(*ticketing.Ticket)) error {
+	if in := m.Service.Inbox(); in != nil {
+		in.Range(fn)
+		return nil
+	}
+	cursor := ""
+	for {
+		page, err := m.Service.ListTickets(ctx, ticketing.System, ticketing.TicketFilter{Limit: 200, Cursor: cursor})
+		if err != nil {
+			return err
+		}
+		for _, t := range page.Tickets {
+			fn(t)
+		}
+		if page.NextCursor == "" {
+			return nil
+		}
+		cursor = page.NextCursor
 	}
 }

@@ -18,7 +18,7 @@ import (
 // nodes run.
 func (m *Main) startGDPR(ctx, startCtx context.Context) error {
 	m.GDPR = gdpr.New(gdpr.Options{Store: m.Store, Streams: m.Bus, Events: m.Bus, Scheduler: m.Bus, Audit: m.Audit,
-		Tickets: m.Service.Inbox(), Logger: m.logger().With("component", "gdpr"), Now: m.gdprNow})
+		Tickets: m.Service, Logger: m.logger().With("component", "gdpr"), Now: m.gdprNow})
 	m.goRun("erasure", func() error { return m.Bus.ConsumeJobs(ctx, gdpr.JobKind, m.GDPR.HandleJob) })
 	sweep := func(ctx context.Context, j *ticketing.Job) error {
 		if err := m.Audit.Prune(ctx, m.Config.AuditDays); err != nil {

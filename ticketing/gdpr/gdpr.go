@@ -42,7 +42,7 @@ type Streams interface {
 
 // Tickets lists tickets for retention (the per-node read model).
 type Tickets interface {
-	List(f ticketing.TicketFilter) (*ticketing.TicketPage, error)
+	ListTickets(ctx context.Context, v ticketing.Viewer, f ticketing.TicketFilter) (*ticketing.TicketPage, error)
 }
 
 // Options configure a Service.

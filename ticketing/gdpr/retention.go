@@ -71,7 +71,7 @@ type plan struct {
 	count   int
 }
 
-func (s *Service) plan(days int) (*plan, error) {
+func (s *Service) plan(ctx context.Context, days int) (*plan, error) {
 	p := &plan{tickets: map[string][]string{}, whole: map[string]bool{}}
 	if days <= 0 || s.o.Tickets == nil {
 		return p, nil
@@ -81,7 +81,7 @@ func (s *Service) plan(days int) (*plan, error) {
 	for _, status := range []string{ticketing.StatusSolved, ticketing.StatusClosed} {
 		cursor := ""
 		for {
-			page, err := s.o.Tickets.List(ticketing.TicketFilter{Status: status, Limit: 200, Cursor: cursor, Viewer: all})
+			page, err := s.o.Tickets.ListTickets(ctx, all, ticketing.TicketFilter{Status: status, Limit: 200, Cursor: cursor})
 			if err != nil {
 				return nil, err
 			}
@@ -102,7 +102,7 @@ func (s *Service) plan(days int) (*plan, error) {
 		}
 	}
 	for cid, old := range p.tickets {
-		page, err := s.o.Tickets.List(ticketing.TicketFilter{CustomerID: cid, Limit: len(old) + 1, Viewer: all})
+		page, err := s.o.Tickets.ListTickets(ctx, all, ticketing.TicketFilter{CustomerID: cid, Limit: len(old) + 1})
 		if err != nil {
 			return nil, err
 		}
@@ -112,11 +112,11 @@ func (s *Service) plan(days int) (*plan, error) {
 }
 
 // PreviewRetention counts what days would erase now, erasing nothing.
-func (s *Service) PreviewRetention(days int) (Preview, error) {
+func (s *Service) PreviewRetention(ctx context.Context, days int) (Preview, error) {
 	if err := CheckDays(days); err != nil {
 		return Preview{}, err
 	}
-	p, err := s.plan(days)
+	p, err := s.plan(ctx, days)
 	if err != nil {
 		return Preview{}, err
 	}
@@ -135,7 +135,7 @@ func (s *Service) Sweep(ctx context.Context) (Preview, error) {
 	if err != nil || r.SolvedTicketDays == 0 {
 		return Preview{}, err
 	}
-	p, err := s.plan(r.SolvedTicketDays)
+	p, err := s.plan(ctx, r.SolvedTicketDays)
 	if err != nil {
 		return Preview{}, err
 	}

@@ -2,8 +2,9 @@
 // agent's settings, in one page that routes with the History API so that
 // the live socket stays open while the agent works.
 
-import { $, $$, announce, h, setStrings, t } from './dom.js';
-import { del, get } from './api.js';
+import { $, $$, announce, debounce, h, setStrings, t } from './dom.js';
+import { del, get, post } from './api.js';
+import { renderSearch } from './search.js';
 import { Live } from './live.js';
 import { Inbox, VIEWS } from './inbox.js';
 import { TicketPane } from './ticket.js';
@@ -35,7 +36,60 @@ const app = {
     return a ? a.name || a.email : t('unknown_agent');
   },
   loadAgents,
+  savedViews: new Map(), // saved view id → view
+  loadViews,
+  saveView,
 };
+
+// loadViews fetches the saved views and shows them, with their counts,
+// after the built-in ones.
+async function loadViews() {
+  let data;
+  try {
+    data = await get('/api/v1/views');
+  } catch (e) {
+    return;
+  }
+  app.savedViews = new Map(data.views.map((v) => [v.id, v]));
+  const ul = $('.views ul');
+  for (const li of $$('li.saved', ul)) li.remove();
+  for (const v of data.views) {
+    ul.appendChild(h('li', { class: 'saved' },
+      h('a', { href: '/views/' + encodeURIComponent(v.id), dataset: { view: v.id } },
+        h('span', { class: 'view-name' }, v.name), ' ',
+        h('span', { class: 'count' }, v.count === undefined ? '' : String(v.count)))));
+  }
+  setMode(app.mode);
+}
+
+async function saveView(filters) {
+  const name = (window.prompt(t('view_name_prompt')) || '').trim();
+  if (!name) return;
+  try {
+    const data = await post('/api/v1/views', { name, filters, shared: false });
+    announce(t('view_saved', { name: data.view.name }));
+    await loadViews();
+    navigate('/views/' + encodeURIComponent(data.view.id));
+  } catch (e) {
+    announce(e.message || String(e));
+  }
+}
+
+// showHit scrolls to and highlights the message a search result named
+// (#m-<id>), if the open ticket has it.
+function showHit() {
+  const hash = location.hash;
+  if (!hash.startsWith('#m-')) return false;
+  const el = document.getElementById(decodeURIComponent(hash.slice(1)));
+  if (!el) return false;
+  for (const old of $$('.msg.hit')) old.classList.remove('hit');
+  el.classList.add('hit');
+  el.setAttribute('tabindex', '-1');
+  el.setAttribute('aria-label', t('matching_message'));
+  el.scrollIntoView({ block: 'center' });
+  el.focus();
+  return true;
+}
 
 async function loadAgents() {
   try {
@@ -68,13 +122,13 @@ function closePane() {
 async function route(opts = {}) {
   const p = location.pathname;
   let m;
-  if (p === '/' || (m = p.match(/^\/views\/([a-z]+)$/))) {
+  if (p === '/' || (m = p.match(/^\/views\/([A-Za-z0-9_-]+)$/))) {
     const view = m ? m[1] : 'open';
     closePane();
-    app.inbox.setView(VIEWS.includes(view) ? view : 'open');
+    app.inbox.setView(VIEWS.includes(view) || app.savedViews.has(view) ? view : 'open');
     setMode('inbox');
     emptyPane();
-    setTitle(t('view_' + app.inbox.view));
+    setTitle(app.inbox.viewLabel());
     if (opts.focusList) app.inbox.focusSelected();
     return;
   }
@@ -82,7 +136,10 @@ async function route(opts = {}) {
     const id = decodeURIComponent(m[1]);
     app.inbox.setView(app.inbox.view || sessionStorage.getItem('svar.view') || 'open');
     setMode('ticket');
-    if (app.pane && app.pane.id === id) return;
+    if (app.pane && app.pane.id === id) {
+      showHit();
+      return;
+    }
     closePane();
     app.pane = new TicketPane(app, id, app.main);
     app.inbox.markCurrent(id);
@@ -91,8 +148,17 @@ async function route(opts = {}) {
     if (app.pane && app.pane.ticket) {
       setTitle('#' + app.pane.ticket.number + ' ' + (app.pane.ticket.subject || app.pane.ticket.preview || ''));
       app.inbox.markSeen(app.pane.ticket);
-      if (opts.focus !== false) app.pane.focusHeading();
+      if (!showHit() && opts.focus !== false) app.pane.focusHeading();
     }
+    return;
+  }
+  if (p === '/search') {
+    closePane();
+    setMode('page');
+    const q = new URLSearchParams(location.search).get('q') || '';
+    setTitle(t('search_results', { q }));
+    $('#q').value = q;
+    await renderSearch(app, app.main, q);
     return;
   }
   closePane();
@@ -138,7 +204,7 @@ function emptyPane() {
 
 // navigate moves to a console path without reloading the page.
 function navigate(path, opts = {}) {
-  if (path === location.pathname + location.search) {
+  if (path === location.pathname + location.search + location.hash) {
     route(opts);
     return;
   }
@@ -154,9 +220,9 @@ function interceptLinks() {
     if (!a || a.target || a.hasAttribute('download')) return;
     const url = new URL(a.href, location.href);
     if (url.origin !== location.origin) return;
-    if (!/^\/($|views\/|tickets\/|settings$|agents$|macros$|service-levels$|reports$)/.test(url.pathname)) return;
+    if (!/^\/($|views\/|tickets\/|settings$|agents$|search$|macros$|service-levels$|reports$)/.test(url.pathname)) return;
     e.preventDefault();
-    navigate(url.pathname + url.search);
+    navigate(url.pathname + url.search + url.hash);
   });
   window.addEventListener('popstate', () => route({ focus: false }));
 }
@@ -179,10 +245,13 @@ function setupChrome() {
   });
   const search = $('#search');
   const q = $('#q');
+  // Enter searches every message (the results page); typing filters the
+  // list as it goes.
   search.addEventListener('submit', (e) => {
     e.preventDefault();
-    app.inbox.setQuery(q.value.trim());
-    if (app.mode === 'page') navigate('/views/' + app.inbox.view);
+    const text = q.value.trim();
+    app.inbox.setQuery(text);
+    navigate('/search?q=' + encodeURIComponent(text));
   });
   let timer = 0;
   q.addEventListener('input', () => {
@@ -190,6 +259,8 @@ function setupChrome() {
     timer = setTimeout(() => app.inbox.setQuery(q.value.trim()), 300);
   });
 }
+
+const refreshViews = debounce(() => loadViews(), 1000);
 
 async function start() {
   app.inbox = new Inbox(app, {
@@ -213,6 +284,11 @@ async function start() {
         app.notices.arrived(ev.notification);
         return;
       }
+      if (ev.type === 'counts') {
+        app.inbox.setCounts(ev.counts);
+        if (app.savedViews.size) refreshViews();
+        return;
+      }
       if (ev.ticket) app.inbox.apply(ev.ticket);
       if (app.pane) app.pane.onEvent(ev);
       if (ev.type === 'ticket.created' && ev.ticket && app.mode === 'inbox') {
@@ -231,7 +307,7 @@ async function start() {
     },
     onStatus: connStatus,
   });
-  await loadAgents();
+  await Promise.all([loadAgents(), loadViews()]);
   startCountdowns();
   app.notices.load();
   app.live.start();

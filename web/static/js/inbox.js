@@ -5,6 +5,10 @@ import { age, announce, channelName, debounce, h, icon, parseTime, replace, srOn
 import { errorText, get } from './api.js';
 import { slaBadge } from './sla.js';
 
+const SORTS = ['activity', 'oldest', 'waiting', 'due'];
+const CHANNELS = ['email', 'chat', 'sms'];
+const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
+
 export const VIEWS = ['open', 'mine', 'unassigned', 'pending', 'solved', 'all'];
 
 const PAGE = 50;
@@ -20,15 +24,6 @@ export function inView(tk, view, meID) {
     case 'solved': return tk.status === 'solved';
     default: return true;
   }
-}
-
-// matchesQuery mirrors the server's search of subject, preview, customer
-// name and number.
-function matchesQuery(tk, q) {
-  if (!q) return true;
-  q = q.toLowerCase();
-  const hay = [tk.subject, tk.preview, tk.customer_name].map((s) => (s || '').toLowerCase());
-  return hay.some((s) => s.includes(q)) || q.replace(/^#/, '') === String(tk.number);
 }
 
 function newer(a, b) {
@@ -53,8 +48,9 @@ export class Inbox {
     this.loaded = false;
     this.seenKey = 'svar.seen.' + app.me.id;
     this.seen = this.readSeen();
-    this.refreshCounts = debounce(() => this.loadCounts(), 250);
     this.renderSoon = debounce(() => this.render(), 16);
+    this.filters = { sort: '', channel: '', priority: '' };
+    this.buildTools();
     els.more.addEventListener('click', () => this.loadMore());
     // Ages move on by themselves.
     setInterval(() => this.render(), 30000);
@@ -95,11 +91,65 @@ export class Inbox {
     return !seen || inbound > seen;
   }
 
+  // buildTools adds the list's sort and filter controls and "Save as
+  // view" above the rows.
+  buildTools() {
+    const select = (id, label, values, key, names) => {
+      const sel = h('select', { id },
+        ...values.map((v) => h('option', { value: v }, v ? names(v) : t('filter_any'))));
+      sel.addEventListener('change', () => {
+        this.filters[key] = sel.value === 'activity' ? '' : sel.value;
+        this.reload();
+      });
+      return h('label', { class: 'tool' }, h('span', null, label), sel);
+    };
+    const save = h('button', { type: 'button', class: 'secondary save-view' }, t('save_view'));
+    save.addEventListener('click', () => this.app.saveView(this.saveFilters()));
+    const tools = h('div', { class: 'list-tools', role: 'group', 'aria-label': t('filters') },
+      select('f-sort', t('sort'), SORTS, 'sort', (v) => t('sort_' + v)),
+      select('f-channel', t('filter_channel'), [''].concat(CHANNELS), 'channel', channelName),
+      select('f-priority', t('filter_priority'), [''].concat(PRIORITIES), 'priority', (v) => t('priority_' + v)),
+      save);
+    this.els.heading.after(tools);
+  }
+
+  // saveFilters are the current list's filters as a view saves them.
+  saveFilters() {
+    const f = {};
+    const builtin = { open: { status: 'open' }, mine: { status: 'open', assignee: 'me' },
+      unassigned: { status: 'open', assignee: 'none' }, pending: { status: 'pending' }, solved: { status: 'solved' } };
+    Object.assign(f, builtin[this.view] || {});
+    const saved = this.app.savedViews.get(this.view);
+    if (saved) Object.assign(f, saved.filters);
+    for (const [k, v] of Object.entries(this.filters)) if (v) f[k] = v;
+    if (this.q) f.q = this.q;
+    return f;
+  }
+
+  // custom: the list is ordered or filtered in ways the console cannot
+  // mirror from live events (a search, a saved view, a filter or sort), so
+  // events only update the rows it shows.
+  custom() {
+    return !VIEWS.includes(this.view) || !!this.q || !!this.filters.sort || !!this.filters.channel || !!this.filters.priority;
+  }
+
+  viewLabel() {
+    const saved = this.app.savedViews.get(this.view);
+    return saved ? saved.name : t('view_' + this.view);
+  }
+
+  setCounts(counts) {
+    for (const el of document.querySelectorAll('[data-count]')) {
+      const n = counts[el.dataset.count];
+      el.textContent = n === undefined ? '' : String(n);
+    }
+  }
+
   setView(view) {
     if (view === this.view && this.loaded) return;
     this.view = view;
     sessionStorage.setItem('svar.view', view);
-    this.els.heading.textContent = t('view_' + view);
+    this.els.heading.textContent = this.viewLabel();
     for (const a of document.querySelectorAll('.views a')) {
       a.href = '/views/' + a.dataset.view;
     }
@@ -136,6 +186,7 @@ export class Inbox {
   listURL(cursor) {
     let u = '/api/v1/tickets?view=' + encodeURIComponent(this.view) + '&limit=' + PAGE;
     if (this.q) u += '&q=' + encodeURIComponent(this.q);
+    for (const [k, v] of Object.entries(this.filters)) if (v) u += '&' + k + '=' + encodeURIComponent(v);
     if (cursor) u += '&cursor=' + encodeURIComponent(cursor);
     return u;
   }
@@ -181,13 +232,14 @@ export class Inbox {
     const known = this.all.get(tk.id);
     if (known && known.version > tk.version) return;
     this.all.set(tk.id, tk);
-    if (inView(tk, this.view, this.app.me.id) && matchesQuery(tk, this.q) && this.withinLoaded(tk)) {
+    if (this.custom()) {
+      if (this.rows.has(tk.id)) this.rows.set(tk.id, tk);
+    } else if (inView(tk, this.view, this.app.me.id) && this.withinLoaded(tk)) {
       this.rows.set(tk.id, tk);
     } else {
       this.rows.delete(tk.id);
     }
     this.renderSoon();
-    this.refreshCounts();
   }
 
   // withinLoaded: with more pages on the server, an old ticket belongs to
@@ -199,15 +251,14 @@ export class Inbox {
     return !oldest || newer(tk, oldest) <= 0;
   }
 
+  // loadCounts fetches the counts once; afterwards they come as live
+  // "counts" frames.
   async loadCounts() {
     try {
       const data = await get('/api/v1/counts');
-      for (const el of document.querySelectorAll('[data-count]')) {
-        const n = data.counts[el.dataset.count];
-        el.textContent = n === undefined ? '' : String(n);
-      }
+      this.setCounts(data.counts);
     } catch (e) {
-      // counts come back with the next event
+      // counts come back with the next counts frame
     }
   }
 
@@ -217,7 +268,8 @@ export class Inbox {
   }
 
   sorted() {
-    return Array.from(this.rows.values()).sort(newer);
+    const rows = Array.from(this.rows.values());
+    return this.custom() && this.filters.sort ? rows : rows.sort(newer);
   }
 
   render() {
@@ -285,7 +337,7 @@ export class Inbox {
       h('span', { class: 'row-preview' }, preview || subject || t('no_text')),
       h('span', { class: 'row-meta' },
         h('span', { class: 'row-number' }, '#' + tk.number),
-        this.view === 'all' || this.q ? h('span', { class: 'badge status-' + tk.status }, t('status_' + tk.status)) : null,
+        this.view === 'all' || this.q || this.custom() ? h('span', { class: 'badge status-' + tk.status }, t('status_' + tk.status)) : null,
         tk.priority === 'high' || tk.priority === 'urgent' ? h('span', { class: 'badge prio-' + tk.priority }, t('priority_' + tk.priority)) : null,
         slaBadge(tk),
         h('span', { class: 'row-assignee' + (tk.assignee_id ? '' : ' muted') }, srOnly(t('assignee') + ': '), assignee)),
