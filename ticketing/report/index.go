@@ -67,11 +67,14 @@ CREATE TABLE IF NOT EXISTS tickets (
   assignee TEXT NOT NULL DEFAULT '', status TEXT NOT NULL DEFAULT '',
   created INTEGER, solved INTEGER, first_in INTEGER, first_reply INTEGER,
   frt INTEGER, res INTEGER, sla INTEGER, csat INTEGER, version INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS tickets_created ON tickets(created);
-CREATE INDEX IF NOT EXISTS tickets_solved ON tickets(solved);
+DROP INDEX IF EXISTS tickets_created;
+DROP INDEX IF EXISTS tickets_solved;
+CREATE INDEX IF NOT EXISTS tickets_created_cov ON tickets(created, frt, sla, csat, gen, customer_id, channel, assignee, team, type);
+CREATE INDEX IF NOT EXISTS tickets_solved_cov ON tickets(solved, res, channel, assignee, team, type);
 CREATE TABLE IF NOT EXISTS messages (
   id TEXT PRIMARY KEY, ticket_id TEXT NOT NULL, at INTEGER NOT NULL, dir INTEGER NOT NULL, counts INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS messages_at ON messages(at);
+DROP INDEX IF EXISTS messages_at;
+CREATE INDEX IF NOT EXISTS messages_at_cov ON messages(at, dir, ticket_id);
 CREATE INDEX IF NOT EXISTS messages_ticket ON messages(ticket_id, dir, at);
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 `
