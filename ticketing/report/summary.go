@@ -101,9 +101,9 @@ func (g *grouping) source(q Query, table, at string) (string, []any) {
 		[]any{q.From.Unix(), q.To.Unix()}
 }
 
-// Summary answers a report query from the index alone: counts are
-// aggregated and percentiles ranked inside SQLite, on covering indexes of
-// the facts' times; Go sees one row per group and figure.
+// Summary answers a report query from the index alone: by day or over
+// the whole range from quarter-hour buckets (buckets.go); by an attribute
+// with counts aggregated and percentiles ranked inside SQLite.
 func (x *Index) Summary(ctx context.Context, q Query) ([]*Row, error) {
 	if q.GroupBy == "" {
 		q.GroupBy = "none"
@@ -111,6 +111,16 @@ func (x *Index) Summary(ctx context.Context, q Query) ([]*Row, error) {
 	if q.Location == nil {
 		q.Location = time.UTC
 	}
+	if q.GroupBy == "day" || q.GroupBy == "none" {
+		return x.summaryBuckets(ctx, q)
+	}
+	return x.summarySQL(ctx, q)
+}
+
+// summarySQL aggregates counts and ranks percentiles inside SQLite, on
+// covering indexes of the facts' times; Go sees one row per group and
+// figure.
+func (x *Index) summarySQL(ctx context.Context, q Query) ([]*Row, error) {
 	g := newGrouping(q)
 	rows := map[string]*Row{}
 	row := func(key string) *Row {
@@ -213,7 +223,7 @@ func (x *Index) ranks(ctx context.Context, g *grouping, q Query, at, col string,
 	type pp struct{ p50, p90 *float64 }
 	got := map[string]*pp{}
 	err := x.each(ctx, g.with+` c AS (SELECT k, `+col+` AS v FROM (`+src+`) WHERE `+col+` IS NOT NULL),
-	  r AS (SELECT k, v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v) AS rn, COUNT(*) OVER (PARTITION BY k) AS n FROM c)
+	  r AS (SELECT k, v, ROW_NUMBER() OVER w AS rn, COUNT(*) OVER (PARTITION BY k) AS n FROM c WINDOW w AS (PARTITION BY k ORDER BY v))
 	  SELECT k, v, rn = (n+1)/2, rn = (9*n+9)/10 FROM r WHERE rn = (n+1)/2 OR rn = (9*n+9)/10`, append(slices.Clone(g.args), sargs...),
 		func(rs *sql.Rows) error {
 			var k string
