@@ -293,13 +293,15 @@ func TestSummaryBucketsEqualFacts(t *testing.T) {
 	x := open(t, s)
 	feed(t, x, s)
 	sto, _ := time.LoadLocation("Europe/Stockholm")
-	odd := time.FixedZone("odd", 7*60+13)
+	odd := time.FixedZone("odd", 2*3600+10*60) // midnight 21:50Z: t7 (21:59Z) is on the next day
 	ranges := [][2]string{
 		{"2026-03-26T23:00:00Z", "2026-03-31T22:00:00Z"},
 		{"2026-03-27T15:00:00Z", "2026-03-31T14:00:00Z"},
 		{"2026-03-27T15:00:07Z", "2026-03-31T10:00:01Z"},
 		{"2026-03-28T23:29:59Z", "2026-03-29T21:59:01Z"},
 		{"2026-03-30T08:00:00Z", "2026-03-30T08:00:01Z"},
+		{"2026-03-30T08:00:03Z", "2026-03-31T14:00:30Z"}, // an auto-reply at 08:00:05, a reply at 14:00:00
+		{"2026-03-30T08:00:03Z", "2026-03-30T08:00:09Z"},
 	}
 	compare := func(t *testing.T) {
 		for _, rg := range ranges {
