@@ -11,15 +11,15 @@ import (
 	"time"
 )
 
-// Quarter-hour buckets: the facts of each UTC quarter hour pre-aggregated
-// (counts, and the exact first response and resolution values and
-// returning customers as lists), recomputed from the facts whenever a fact
-// in that quarter hour changes. Every time zone's midnight falls on a
-// quarter hour, so a summary by day (or over the whole range) reads one
-// bucket row per quarter hour instead of one row per fact; the parts of
-// the range that do not fill a bucket (unaligned from/to, a zone whose
-// midnight is not on a quarter hour) are read from the facts.
-const bucketSecs = 900
+// Hour buckets: the facts of each UTC hour pre-aggregated (counts, and
+// the exact first response and resolution values and returning customers
+// as lists), recomputed from the facts whenever a fact in that hour
+// changes. Most time zones' midnights fall on a UTC hour, so a summary by
+// day (or over the whole range) reads one bucket row per hour instead of
+// one row per fact; the parts of the range that do not fill a bucket
+// (unaligned from/to, the hour of a midnight at :30 or :45 in zones such
+// as India or Nepal) are read from the facts, so figures stay exact.
+const bucketSecs = 3600
 
 const bucketSchema = `
 CREATE TABLE IF NOT EXISTS bucket_created (qh INTEGER PRIMARY KEY, n INTEGER NOT NULL, sla_n INTEGER NOT NULL,
@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS bucket_solved (qh INTEGER PRIMARY KEY, n INTEGER NOT 
 CREATE TABLE IF NOT EXISTS bucket_messages (qh INTEGER PRIMARY KEY, n_in INTEGER NOT NULL, n_out INTEGER NOT NULL);
 `
 
-// dirty is the set of quarter hours whose facts a transaction changed.
+// dirty is the set of hours whose facts a transaction changed.
 type dirty map[int64]struct{}
 
 func (d dirty) add(unix sql.NullInt64) {
@@ -38,7 +38,7 @@ func (d dirty) add(unix sql.NullInt64) {
 }
 
 // flush recomputes the dirty buckets from the facts, a run of adjacent
-// quarter hours at a time.
+// hours at a time.
 func (d dirty) flush(tx *sql.Tx) error {
 	qs := make([]int64, 0, len(d))
 	for q := range d {
@@ -59,23 +59,23 @@ func (d dirty) flush(tx *sql.Tx) error {
 	return nil
 }
 
-// recomputeBuckets rebuilds the buckets of quarter hours [lo, hi).
+// recomputeBuckets rebuilds the buckets of hours [lo, hi).
 func recomputeBuckets(tx *sql.Tx, lo, hi int64) error {
 	a, b := lo*bucketSecs, hi*bucketSecs
 	stmts := []string{
 		`DELETE FROM bucket_created WHERE qh >= ?3 AND qh < ?4`,
-		`INSERT INTO bucket_created SELECT created/900, COUNT(*), COUNT(sla), COALESCE(SUM(sla), 0), COUNT(csat),
+		`INSERT INTO bucket_created SELECT created/?5, COUNT(*), COUNT(sla), COALESCE(SUM(sla), 0), COUNT(csat),
 		  COUNT(CASE WHEN csat >= 4 THEN 1 END), group_concat(frt, ','), group_concat(CASE WHEN gen > 1 THEN customer_id END, char(31))
-		  FROM tickets WHERE created >= ?1 AND created < ?2 GROUP BY created/900`,
+		  FROM tickets WHERE created >= ?1 AND created < ?2 GROUP BY created/?5`,
 		`DELETE FROM bucket_solved WHERE qh >= ?3 AND qh < ?4`,
-		`INSERT INTO bucket_solved SELECT solved/900, COUNT(*), group_concat(res, ',') FROM tickets
-		  WHERE solved >= ?1 AND solved < ?2 GROUP BY solved/900`,
+		`INSERT INTO bucket_solved SELECT solved/?5, COUNT(*), group_concat(res, ',') FROM tickets
+		  WHERE solved >= ?1 AND solved < ?2 GROUP BY solved/?5`,
 		`DELETE FROM bucket_messages WHERE qh >= ?3 AND qh < ?4`,
-		`INSERT INTO bucket_messages SELECT at/900, COUNT(CASE WHEN dir = 1 THEN 1 END), COUNT(CASE WHEN dir <> 1 THEN 1 END)
-		  FROM messages WHERE at >= ?1 AND at < ?2 GROUP BY at/900`,
+		`INSERT INTO bucket_messages SELECT at/?5, COUNT(CASE WHEN dir = 1 THEN 1 END), COUNT(CASE WHEN dir <> 1 THEN 1 END)
+		  FROM messages WHERE at >= ?1 AND at < ?2 GROUP BY at/?5`,
 	}
 	for _, s := range stmts {
-		if _, err := tx.Exec(s, a, b, lo, hi); err != nil {
+		if _, err := tx.Exec(s, a, b, lo, hi, int64(bucketSecs)); err != nil {
 			return fmt.Errorf("report: buckets: %w", err)
 		}
 	}
@@ -173,7 +173,7 @@ func (x *Index) summaryBuckets(ctx context.Context, q Query) ([]*Row, error) {
 	}
 	from, to := q.From.Unix(), q.To.Unix()
 	lo, hi := (from+bucketSecs-1)/bucketSecs, to/bucketSecs
-	raw := map[int64]bool{} // quarter hours read from the facts
+	raw := map[int64]bool{} // hours read from the facts
 	if lo > hi {
 		lo = hi
 	}
@@ -275,7 +275,7 @@ func (x *Index) summaryBuckets(ctx context.Context, q Query) ([]*Row, error) {
 	return out, nil
 }
 
-// addFacts adds the facts of [s, e) (a part of a quarter hour) row by row.
+// addFacts adds the facts of [s, e) (a part of an hour) row by row.
 func (x *Index) addFacts(ctx context.Context, a *acc, s, e int64) error {
 	err := x.each(ctx, `SELECT created, customer_id, gen, frt, sla, csat FROM tickets WHERE created >= ? AND created < ?`, []any{s, e},
 		func(rs *sql.Rows) error {

@@ -107,7 +107,7 @@ func Open(o Options) (*Index, error) {
 		return nil, fmt.Errorf("report: schema: %w", err)
 	}
 	x := &Index{o: o, db: db, log: o.Logger}
-	if x.meta("buckets") == "" { // a file from before the buckets: fill them from its facts
+	if x.meta("buckets") != strconv.Itoa(bucketSecs) { // a file from before these buckets: fill them from its facts
 		if err := x.fillBuckets(); err != nil {
 			db.Close()
 			return nil, err
@@ -125,7 +125,7 @@ func (x *Index) fillBuckets() error {
 	if err := recomputeBuckets(tx, 0, math.MaxInt64/bucketSecs); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(`INSERT OR REPLACE INTO meta(k,v) VALUES('buckets','1')`); err != nil {
+	if _, err := tx.Exec(`INSERT OR REPLACE INTO meta(k,v) VALUES('buckets',?)`, strconv.Itoa(bucketSecs)); err != nil {
 		return err
 	}
 	return tx.Commit()

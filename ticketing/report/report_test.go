@@ -285,14 +285,15 @@ func TestCSV(t *testing.T) {
 }
 
 // TestSummaryBucketsEqualFacts: a summary by day or over the range read
-// from quarter-hour buckets equals the same summary computed from the facts
-// alone, for ranges that start and end inside a quarter hour and a zone
-// whose midnight is not on a quarter hour; and after a ticket changes.
+// from hour buckets equals the same summary computed from the facts
+// alone, for ranges that start and end inside an hour, India (midnight at :30 UTC) and a zone
+// whose midnight is at :50; and after a ticket changes.
 func TestSummaryBucketsEqualFacts(t *testing.T) {
 	s := history()
 	x := open(t, s)
 	feed(t, x, s)
 	sto, _ := time.LoadLocation("Europe/Stockholm")
+	kolkata, _ := time.LoadLocation("Asia/Kolkata")
 	odd := time.FixedZone("odd", 2*3600+10*60) // midnight 21:50Z: t7 (21:59Z) is on the next day
 	ranges := [][2]string{
 		{"2026-03-26T23:00:00Z", "2026-03-31T22:00:00Z"},
@@ -305,7 +306,7 @@ func TestSummaryBucketsEqualFacts(t *testing.T) {
 	}
 	compare := func(t *testing.T) {
 		for _, rg := range ranges {
-			for _, loc := range []*time.Location{time.UTC, sto, odd} {
+			for _, loc := range []*time.Location{time.UTC, sto, odd, kolkata} {
 				for _, g := range []string{"day", "none"} {
 					q := Query{From: z(rg[0]), To: z(rg[1]), GroupBy: g, Location: loc}
 					got, err := x.summaryBuckets(context.Background(), q)

@@ -102,7 +102,7 @@ func (g *grouping) source(q Query, table, at string) (string, []any) {
 }
 
 // Summary answers a report query from the index alone: by day or over
-// the whole range from quarter-hour buckets (buckets.go); by an attribute
+// the whole range from hour buckets (buckets.go); by an attribute
 // with counts aggregated and percentiles ranked inside SQLite.
 func (x *Index) Summary(ctx context.Context, q Query) ([]*Row, error) {
 	if q.GroupBy == "" {
