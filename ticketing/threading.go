@@ -433,8 +433,18 @@ func (s *Service) resolveCustomer(ctx context.Context, e *Envelope) (*Customer, 
 		c = cached
 	default:
 		c, err = s.store.GetCustomer(ctx, cid)
-		if IsNotFound(err) { // the node that inserted the identity stopped before the customer
-			c, err = s.store.EnsureCustomer(ctx, fresh)
+		if IsNotFound(err) {
+			// Either the node that inserted the identity stopped before the
+			// customer, or the customer was erased (ticketing/gdpr) and this
+			// node's cache still had them: only the store's identity says.
+			if owner, lerr := s.store.LookupIdentity(ctx, key); lerr == nil && owner == cid {
+				c, err = s.store.EnsureCustomer(ctx, fresh)
+			} else if IsNotFound(lerr) || lerr == nil {
+				s.forgetCustomer(cid)
+				return s.resolveCustomer(ctx, e)
+			} else {
+				err = lerr
+			}
 		}
 	}
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -144,4 +145,20 @@ func (m *Main) clientIP() (func(*http.Request) string, error) {
 		return nil, fmt.Errorf("SVAR_TRUSTED_PROXIES: %w", err)
 	}
 	return web.ClientIP(trusted), nil
+}
+
+// phoneNormalizer reads the phone numbers the shop and agents type, in
+// national form in region (SVAR_SMS_DEFAULT_REGION) or E.164; short
+// codes and sender names are not a customer's phone.
+func phoneNormalizer(region string) func(string) (string, error) {
+	return func(raw string) (string, error) {
+		n, err := sms.NormalizeNumber(raw, region)
+		if err != nil {
+			return "", errors.New("use E.164, such as +46701234567, or a national number")
+		}
+		if n.Kind != sms.KindNumber {
+			return "", errors.New("a short code or sender name is not a customer's phone")
+		}
+		return n.Value, nil
+	}
 }

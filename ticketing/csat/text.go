@@ -36,7 +36,7 @@ var catalog = map[string]texts{
 // address, else English.
 func language(c *ticketing.Customer) string {
 	for _, k := range []string{"language", "locale", "lang"} {
-		if v := strings.ToLower(c.Attributes[k]); v != "" {
+		if v := strings.ToLower(c.Attributes.String(k)); v != "" {
 			if strings.HasPrefix(v, "sv") {
 				return "sv"
 			}

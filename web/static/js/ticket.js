@@ -114,10 +114,11 @@ export class TicketPane {
       if (this.destroyed) return;
       this.customer = data.customer;
       this.tickets = data.tickets || [];
+      this.orders = data.orders || [];
     } catch (e) {
       this.tickets = [];
     }
-    renderCustomer(this.aside, this.customer, this.tickets, this.id, { ordersHidden: this.ordersHidden() });
+    renderCustomer(this.aside, this.customer, this.tickets, this.id, { ordersHidden: this.ordersHidden(), orders: this.orders, linked: this.ticket && this.ticket.order_numbers });
     this.renderChannels();
   }
 
@@ -201,7 +202,7 @@ export class TicketPane {
     this.setTicket(tk);
     this.renderAssignees();
     this.renderChannels();
-    renderCustomer(this.aside, this.customer, this.tickets, this.id, { ordersHidden: this.ordersHidden() });
+    renderCustomer(this.aside, this.customer, this.tickets, this.id, { ordersHidden: this.ordersHidden(), orders: this.orders, linked: this.ticket && this.ticket.order_numbers });
     this.scrollToEnd();
   }
 
@@ -349,7 +350,7 @@ export class TicketPane {
     }
     if (ev.type === 'customer.updated' && ev.customer && this.customer && ev.customer.id === this.customer.id) {
       this.customer = ev.customer;
-      renderCustomer(this.aside, this.customer, this.tickets, this.id, { ordersHidden: this.ordersHidden() });
+      renderCustomer(this.aside, this.customer, this.tickets, this.id, { ordersHidden: this.ordersHidden(), orders: this.orders, linked: this.ticket && this.ticket.order_numbers });
       this.renderChannels();
     }
   }
