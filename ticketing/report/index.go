@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -67,11 +68,14 @@ CREATE TABLE IF NOT EXISTS tickets (
   assignee TEXT NOT NULL DEFAULT '', status TEXT NOT NULL DEFAULT '',
   created INTEGER, solved INTEGER, first_in INTEGER, first_reply INTEGER,
   frt INTEGER, res INTEGER, sla INTEGER, csat INTEGER, version INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS tickets_created ON tickets(created);
-CREATE INDEX IF NOT EXISTS tickets_solved ON tickets(solved);
+DROP INDEX IF EXISTS tickets_created;
+DROP INDEX IF EXISTS tickets_solved;
+CREATE INDEX IF NOT EXISTS tickets_created_cov ON tickets(created, frt, sla, csat, gen, customer_id, channel, assignee, team, type);
+CREATE INDEX IF NOT EXISTS tickets_solved_cov ON tickets(solved, res, channel, assignee, team, type);
 CREATE TABLE IF NOT EXISTS messages (
   id TEXT PRIMARY KEY, ticket_id TEXT NOT NULL, at INTEGER NOT NULL, dir INTEGER NOT NULL, counts INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS messages_at ON messages(at);
+DROP INDEX IF EXISTS messages_at;
+CREATE INDEX IF NOT EXISTS messages_at_cov ON messages(at, dir, ticket_id);
 CREATE INDEX IF NOT EXISTS messages_ticket ON messages(ticket_id, dir, at);
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 `
@@ -98,11 +102,33 @@ func Open(o Options) (*Index, error) {
 		return nil, fmt.Errorf("report: open %s: %w", o.Path, err)
 	}
 	db.SetMaxOpenConns(1) // one file, one writer; queries are short
-	if _, err := db.Exec(schema); err != nil {
+	if _, err := db.Exec(schema + bucketSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("report: schema: %w", err)
 	}
-	return &Index{o: o, db: db, log: o.Logger}, nil
+	x := &Index{o: o, db: db, log: o.Logger}
+	if x.meta("buckets") != strconv.Itoa(bucketSecs) { // a file from before these buckets: fill them from its facts
+		if err := x.fillBuckets(); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return x, nil
+}
+
+func (x *Index) fillBuckets() error {
+	tx, err := x.db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := recomputeBuckets(tx, 0, math.MaxInt64/bucketSecs); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(`INSERT OR REPLACE INTO meta(k,v) VALUES('buckets',?)`, strconv.Itoa(bucketSecs)); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // Close closes the file.
@@ -155,15 +181,19 @@ func (x *Index) Rebuild(ctx context.Context) (uint64, error) {
 	if _, err := tx.Exec(`DELETE FROM tickets; DELETE FROM messages`); err != nil {
 		return 0, err
 	}
+	d := dirty{}
 	err = x.o.Store.ScanTickets(ctx, func(t *ticketing.Ticket) error {
 		msgs, err := x.o.Store.GetMessages(ctx, t.MessageIDs)
 		if err != nil {
 			return err
 		}
-		return x.load(ctx, tx, t, msgs)
+		return x.load(ctx, tx, t, msgs, d)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("report: rebuild: %w", err)
+	}
+	if err := recomputeBuckets(tx, 0, math.MaxInt64/bucketSecs); err != nil {
+		return 0, err
 	}
 	if _, err := tx.Exec(`INSERT OR REPLACE INTO meta(k,v) VALUES('built',?),('seq',?)`, time.Now().UTC().Format(time.RFC3339), strconv.FormatUint(seq, 10)); err != nil {
 		return 0, err
@@ -171,13 +201,13 @@ func (x *Index) Rebuild(ctx context.Context) (uint64, error) {
 	return seq, tx.Commit()
 }
 
-func (x *Index) load(ctx context.Context, tx *sql.Tx, t *ticketing.Ticket, msgs []*ticketing.Message) error {
+func (x *Index) load(ctx context.Context, tx *sql.Tx, t *ticketing.Ticket, msgs []*ticketing.Message, d dirty) error {
 	for _, m := range msgs {
-		if err := insertMessage(tx, m); err != nil {
+		if err := insertMessage(tx, m, d); err != nil {
 			return err
 		}
 	}
-	return x.putTicket(ctx, tx, t, true)
+	return x.putTicket(ctx, tx, t, true, d)
 }
 
 // Load adds tickets with their messages (msgs[i] are tickets[i]'s) in one
@@ -190,10 +220,14 @@ func (x *Index) Load(ctx context.Context, tickets []*ticketing.Ticket, msgs [][]
 		return err
 	}
 	defer tx.Rollback()
+	d := dirty{}
 	for i, t := range tickets {
-		if err := x.load(ctx, tx, t, msgs[i]); err != nil {
+		if err := x.load(ctx, tx, t, msgs[i], d); err != nil {
 			return err
 		}
+	}
+	if err := d.flush(tx); err != nil {
+		return err
 	}
 	if _, err := tx.Exec(`INSERT OR REPLACE INTO meta(k,v) VALUES('built',?)`, time.Now().UTC().Format(time.RFC3339)); err != nil {
 		return err
@@ -213,16 +247,20 @@ func (x *Index) Apply(ctx context.Context, ev *ticketing.Event) error {
 		return err
 	}
 	defer tx.Rollback()
+	d := dirty{}
 	if m := ev.Message; m != nil && m.TicketID != "" {
-		if err := insertMessage(tx, m); err != nil {
+		if err := insertMessage(tx, m, d); err != nil {
 			return err
 		}
 	}
 	if t := ev.Ticket; t != nil {
-		if err := x.putTicket(ctx, tx, t, false); err != nil {
+		if err := x.putTicket(ctx, tx, t, false, d); err != nil {
 			return err
 		}
-	} else if err := x.refreshTimes(ctx, tx, ev.Message.TicketID); err != nil {
+	} else if err := x.refreshTimes(ctx, tx, ev.Message.TicketID, d); err != nil {
+		return err
+	}
+	if err := d.flush(tx); err != nil {
 		return err
 	}
 	if ev.Seq > 0 {
@@ -233,7 +271,7 @@ func (x *Index) Apply(ctx context.Context, ev *ticketing.Event) error {
 	return tx.Commit()
 }
 
-func insertMessage(tx *sql.Tx, m *ticketing.Message) error {
+func insertMessage(tx *sql.Tx, m *ticketing.Message, d dirty) error {
 	dir, counts := 0, 0
 	switch m.Direction {
 	case ticketing.DirectionInbound:
@@ -249,9 +287,15 @@ func insertMessage(tx *sql.Tx, m *ticketing.Message) error {
 	default:
 		return nil // notes are neither in nor out
 	}
-	_, err := tx.Exec(`INSERT OR IGNORE INTO messages(id,ticket_id,at,dir,counts) VALUES(?,?,?,?,?)`,
+	res, err := tx.Exec(`INSERT OR IGNORE INTO messages(id,ticket_id,at,dir,counts) VALUES(?,?,?,?,?)`,
 		m.ID, m.TicketID, m.CreatedAt.Unix(), dir, counts)
-	return err
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		d.add(sql.NullInt64{Int64: m.CreatedAt.Unix(), Valid: true})
+	}
+	return nil
 }
 
 func nullTime(t time.Time) any {
@@ -277,7 +321,14 @@ func generation(id string) int {
 
 // putTicket stores a ticket's own facts (a newer version only, unless
 // force) and recomputes its times.
-func (x *Index) putTicket(ctx context.Context, tx *sql.Tx, t *ticketing.Ticket, force bool) error {
+func (x *Index) putTicket(ctx context.Context, tx *sql.Tx, t *ticketing.Ticket, force bool, d dirty) error {
+	var oldCreated, oldSolved sql.NullInt64 // its buckets before the change
+	err := tx.QueryRow(`SELECT created, solved FROM tickets WHERE id=?`, t.ID).Scan(&oldCreated, &oldSolved)
+	if err != nil && err != sql.ErrNoRows {
+		return err
+	}
+	d.add(oldCreated)
+	d.add(oldSolved)
 	var sla, csat any
 	if t.SLA != nil && t.SLA.PolicyID != "" {
 		met := 1
@@ -305,13 +356,13 @@ func (x *Index) putTicket(ctx context.Context, tx *sql.Tx, t *ticketing.Ticket, 
 		t.CreatedAt.Unix(), solved, sla, csat, t.Version); err != nil {
 		return err
 	}
-	return x.refreshTimes(ctx, tx, t.ID)
+	return x.refreshTimes(ctx, tx, t.ID, d)
 }
 
 // refreshTimes recomputes a ticket's first response (business time from
 // the first customer message to the first agent reply after it) and
 // resolution (business time from creation to solve).
-func (x *Index) refreshTimes(ctx context.Context, tx *sql.Tx, id string) error {
+func (x *Index) refreshTimes(ctx context.Context, tx *sql.Tx, id string, d dirty) error {
 	var team string
 	var created, solved, firstIn, firstReply sql.NullInt64
 	err := tx.QueryRow(`SELECT team, created, solved FROM tickets WHERE id=?`, id).Scan(&team, &created, &solved)
@@ -321,6 +372,8 @@ func (x *Index) refreshTimes(ctx context.Context, tx *sql.Tx, id string) error {
 	if err != nil {
 		return err
 	}
+	d.add(created)
+	d.add(solved)
 	if err := tx.QueryRow(`SELECT MIN(at) FROM messages WHERE ticket_id=? AND dir=? AND counts=1`, id, dirIn).Scan(&firstIn); err != nil {
 		return err
 	}

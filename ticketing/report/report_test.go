@@ -283,3 +283,64 @@ func TestCSV(t *testing.T) {
 		t.Fatalf("csv = %q", b.String())
 	}
 }
+
+// TestSummaryBucketsEqualFacts: a summary by day or over the range read
+// from hour buckets equals the same summary computed from the facts
+// alone, for ranges that start and end inside an hour, India (midnight at :30 UTC) and a zone
+// whose midnight is at :50; and after a ticket changes.
+func TestSummaryBucketsEqualFacts(t *testing.T) {
+	s := history()
+	x := open(t, s)
+	feed(t, x, s)
+	sto, _ := time.LoadLocation("Europe/Stockholm")
+	kolkata, _ := time.LoadLocation("Asia/Kolkata")
+	odd := time.FixedZone("odd", 2*3600+10*60) // midnight 21:50Z: t7 (21:59Z) is on the next day
+	ranges := [][2]string{
+		{"2026-03-26T23:00:00Z", "2026-03-31T22:00:00Z"},
+		{"2026-03-27T15:00:00Z", "2026-03-31T14:00:00Z"},
+		{"2026-03-27T15:00:07Z", "2026-03-31T10:00:01Z"},
+		{"2026-03-28T23:29:59Z", "2026-03-29T21:59:01Z"},
+		{"2026-03-30T08:00:00Z", "2026-03-30T08:00:01Z"},
+		{"2026-03-30T08:00:03Z", "2026-03-31T14:00:30Z"}, // an auto-reply at 08:00:05, a reply at 14:00:00
+		{"2026-03-30T08:00:03Z", "2026-03-30T08:00:09Z"},
+	}
+	compare := func(t *testing.T) {
+		for _, rg := range ranges {
+			for _, loc := range []*time.Location{time.UTC, sto, odd, kolkata} {
+				for _, g := range []string{"day", "none"} {
+					q := Query{From: z(rg[0]), To: z(rg[1]), GroupBy: g, Location: loc}
+					got, err := x.summaryBuckets(context.Background(), q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want, err := x.summarySQL(context.Background(), q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if gs, ws := csvOf(t, got), csvOf(t, want); gs != ws {
+						t.Errorf("%v %s %s: buckets\n%s\nfacts\n%s", rg, loc, g, gs, ws)
+					}
+				}
+			}
+		}
+	}
+	compare(t)
+	// A change moves a ticket's facts: its old buckets are recomputed.
+	tk := *s.tickets[1]
+	tk.Version, tk.Status, tk.SolvedAt, tk.CSAT = 4, ticketing.StatusSolved, z("2026-03-31T12:07:00Z"), &ticketing.CSAT{Score: 1}
+	if err := x.Apply(context.Background(), &ticketing.Event{Type: ticketing.EventTicketUpdated, Ticket: &tk}); err != nil {
+		t.Fatal(err)
+	}
+	compare(t)
+	if d := summary(t, x, Query{From: z(ranges[0][0]), To: z(ranges[0][1]), GroupBy: "day", Location: sto}); d["2026-03-30"].TicketsSolved != 1 || d["2026-03-31"].TicketsSolved != 1 {
+		t.Errorf("after the change solved Mon %d Tue %d, want 1 1", d["2026-03-30"].TicketsSolved, d["2026-03-31"].TicketsSolved)
+	}
+}
+
+func csvOf(t *testing.T, rows []*Row) string {
+	var b bytes.Buffer
+	if err := WriteCSV(&b, rows); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
