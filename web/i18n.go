@@ -60,9 +60,9 @@ func langFromRequest(r *http.Request) string {
 // each call: they are small, and nothing shared can be changed by accident.
 func catalogFor(lang string) catalog {
 	if lang == langSwedish {
-		return withSLA(withComposer(swedish(), lang), lang)
+		return withTeams(withSLA(withComposer(swedish(), lang), lang), lang)
 	}
-	return withSLA(withComposer(english(), lang), lang)
+	return withTeams(withSLA(withComposer(english(), lang), lang), lang)
 }
 
 func english() catalog {

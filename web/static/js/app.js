@@ -10,6 +10,7 @@ import { TicketPane } from './ticket.js';
 import { installKeys } from './keys.js';
 import { renderSettings } from './settings.js';
 import { renderAgents } from './agents.js';
+import { renderRouting, renderTeams } from './teams.js';
 import { renderServiceLevels, startCountdowns } from './sla.js';
 import { renderMacros } from './macros.js';
 import { installBulk } from './bulk.js';
@@ -102,6 +103,12 @@ async function route(opts = {}) {
   } else if (p === '/agents') {
     setTitle(t('agents'));
     renderAgents(app, app.main);
+  } else if (p === '/teams') {
+    setTitle(t('teams'));
+    await renderTeams(app, app.main);
+  } else if (p === '/routing') {
+    setTitle(t('routing'));
+    await renderRouting(app, app.main);
   } else if (p === '/service-levels') {
     setTitle(t('service_levels'));
     await renderServiceLevels(app, app.main);
@@ -150,7 +157,7 @@ function interceptLinks() {
     if (!a || a.target || a.hasAttribute('download')) return;
     const url = new URL(a.href, location.href);
     if (url.origin !== location.origin) return;
-    if (!/^\/($|views\/|tickets\/|settings$|agents$|macros$|service-levels$)/.test(url.pathname)) return;
+    if (!/^\/($|views\/|tickets\/|settings$|agents$|teams$|routing$|macros$|service-levels$)/.test(url.pathname)) return;
     e.preventDefault();
     navigate(url.pathname + url.search);
   });
