@@ -3,7 +3,7 @@
 // the live socket stays open while the agent works.
 
 import { $, $$, announce, h, setStrings, t } from './dom.js';
-import { del, get } from './api.js';
+import { del, errorText, get } from './api.js';
 import { Live } from './live.js';
 import { Inbox, VIEWS } from './inbox.js';
 import { TicketPane } from './ticket.js';
@@ -14,7 +14,8 @@ import { renderRouting, renderTeams } from './teams.js';
 import { renderServiceLevels, startCountdowns } from './sla.js';
 import { renderMacros } from './macros.js';
 import { installBulk } from './bulk.js';
-import { Notices } from './notices.js';
+import { installPanel, Notices } from './notices.js';
+import { put } from './api.js';
 
 const boot = JSON.parse(document.getElementById('boot').textContent);
 setStrings(boot.strings, boot.lang);
@@ -194,6 +195,24 @@ function setupChrome() {
   });
 }
 
+// setupAvailability lets the signed-in agent choose online, away or
+// offline in the header.
+function setupAvailability() {
+  const sel = $('#avail');
+  if (!sel) return;
+  const me = app.agents.get(app.me.id);
+  if (me && me.availability) sel.value = me.availability;
+  sel.addEventListener('change', async () => {
+    try {
+      const res = await put('/api/v1/me/availability', { status: sel.value });
+      sel.value = res.availability || sel.value;
+      announce(t('availability_set', { status: t('avail_' + sel.value) }));
+    } catch (e) {
+      announce(errorText(e));
+    }
+  });
+}
+
 async function start() {
   app.inbox = new Inbox(app, {
     list: $('#list'),
@@ -205,7 +224,8 @@ async function start() {
   interceptLinks();
   installKeys(app);
   installBulk(app);
-  app.notices = new Notices(() => setTitle(titleText));
+  app.notices = new Notices(() => {});
+  app.notices.onChange = installPanel(app.notices, () => setTitle(titleText));
   app.live = new Live({
     onEvent(ev) {
       if (ev.type === 'ticket.removed') {
@@ -235,6 +255,7 @@ async function start() {
     onStatus: connStatus,
   });
   await loadAgents();
+  setupAvailability();
   startCountdowns();
   app.notices.load();
   app.live.start();
