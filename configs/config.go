@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -53,6 +54,10 @@ type Config struct {
 	// per-address limits. Empty: the TCP peer is the client.
 	TrustedProxies []string `yaml:"trusted_proxies"` // SVAR_TRUSTED_PROXIES, comma-separated
 
+	// WebhookAllowPrivate lets webhooks target loopback, private and
+	// link-local addresses (tests, a receiver on the same network).
+	WebhookAllowPrivate bool `yaml:"webhook_allow_private"` // SVAR_WEBHOOK_ALLOW_PRIVATE
+
 	// ReopenWindow: a message within this time after a ticket was solved
 	// reopens it; later ones start a new ticket. Default 7 days.
 	ReopenWindow time.Duration `yaml:"reopen_window"` // SVAR_REOPEN_WINDOW
@@ -60,6 +65,14 @@ type Config struct {
 	// unanswered tickets back to their team's queue; 0 never.
 	HandBackAfter time.Duration `yaml:"hand_back_after"` // SVAR_HAND_BACK_AFTER
 	LogLevel      string        `yaml:"log_level"`       // SVAR_LOG_LEVEL: debug, info, warn, error
+	// MetricsAddr serves /metrics on another address (say an internal
+	// 127.0.0.1:9090) instead of SVAR_HTTP_ADDR; MetricsToken, when set,
+	// makes /metrics ask for "Authorization: Bearer <token>".
+	MetricsAddr  string `yaml:"metrics_addr"`  // SVAR_METRICS_ADDR
+	MetricsToken string `yaml:"metrics_token"` // SVAR_METRICS_TOKEN
+	// AuditDays is how long the audit log keeps entries; 0 forever.
+	// Default 365.
+	AuditDays int `yaml:"audit_days"` // SVAR_AUDIT_DAYS
 }
 
 // EmailConfig configures the email channel; it is off without Address.
@@ -68,6 +81,10 @@ type EmailConfig struct {
 	IMAP    MailServer `yaml:"imap"`    // SVAR_IMAP_*
 	SMTP    MailServer `yaml:"smtp"`    // SVAR_SMTP_*
 	Mailbox string     `yaml:"mailbox"` // SVAR_IMAP_MAILBOX, default INBOX
+	// AuthServIDs are the authserv-ids of the shop's own receiving mail
+	// servers (SVAR_EMAIL_AUTHSERV_ID, comma-separated): only the
+	// Authentication-Results they add decide whether a sender is verified.
+	AuthServIDs []string `yaml:"authserv_ids"`
 }
 
 // MailServer is an IMAP or SMTP server.
@@ -132,6 +149,7 @@ func Default() Config {
 		},
 		Chat:          ChatConfig{FallbackGrace: 10 * time.Minute, MessagesPerMinute: 20, MaxPerAddress: 200, MaxPerVisitor: 5},
 		ReopenWindow:  7 * 24 * time.Hour,
+		AuditDays:     365,
 		NATSReplicas:  1,
 		LeaseTTL:      10 * time.Second,
 		HandBackAfter: 10 * time.Minute,
@@ -193,6 +211,16 @@ func (c *Config) settings() []setting {
 	return []setting{
 		{"SVAR_HTTP_ADDR", "http-addr", "HTTP listen address", str(&c.HTTPAddr)},
 		{"SVAR_DATA_DIR", "data-dir", "where embedded servers keep their files", str(&c.DataDir)},
+		{"SVAR_METRICS_ADDR", "metrics-addr", "serve /metrics on this address instead of the HTTP address", str(&c.MetricsAddr)},
+		{"SVAR_METRICS_TOKEN", "metrics-token", "require this bearer token for /metrics", str(&c.MetricsToken)},
+		{"SVAR_AUDIT_DAYS", "audit-days", "days the audit log keeps entries (0: forever)", func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("must be a whole number of days, 0 or more")
+			}
+			c.AuditDays = n
+			return nil
+		}},
 		{"SVAR_PUBLIC_URL", "public-url", "the URL customers and providers reach", str(&c.PublicURL)},
 		{"SVAR_NATS_URL", "nats-url", "external NATS (empty: embedded)", str(&c.NATSURL)},
 		{"SVAR_NATS_REPLICAS", "nats-replicas", "stream replicas on a NATS cluster (1, 3 or 5)", func(v string) error {
@@ -228,6 +256,15 @@ func (c *Config) settings() []setting {
 		{"SVAR_SMTP_USERNAME", "smtp-username", "SMTP user", str(&c.Email.SMTP.Username)},
 		{"SVAR_SMTP_PASSWORD", "smtp-password", "SMTP password", str(&c.Email.SMTP.Password)},
 		{"SVAR_SMTP_TLS", "smtp-tls", "tls, starttls or none", str(&c.Email.SMTP.TLS)},
+		{"SVAR_EMAIL_AUTHSERV_ID", "email-authserv-id", "comma-separated authserv-ids of the shop's receiving mail servers (e.g. mx.google.com)", func(v string) error {
+			c.Email.AuthServIDs = nil
+			for _, id := range strings.Split(v, ",") {
+				if id = strings.TrimSpace(id); id != "" {
+					c.Email.AuthServIDs = append(c.Email.AuthServIDs, id)
+				}
+			}
+			return nil
+		}},
 		{"SVAR_SMS_PROVIDER", "sms-provider", "twilio or 46elks (empty: SMS off)", str(&c.SMS.Provider)},
 		{"SVAR_SMS_FROM", "sms-from", "the shop's number, E.164", str(&c.SMS.From)},
 		{"SVAR_SMS_DEFAULT_REGION", "sms-default-region", "region for national phone numbers", str(&c.SMS.DefaultRegion)},
@@ -260,6 +297,14 @@ func (c *Config) settings() []setting {
 		{"SVAR_CHAT_MAX_PER_ADDRESS", "chat-max-per-address", "open chat sockets per client address", positive(&c.Chat.MaxPerAddress)},
 		{"SVAR_CHAT_MAX_PER_VISITOR", "chat-max-per-visitor", "open chat sockets per visitor token", positive(&c.Chat.MaxPerVisitor)},
 		{"SVAR_TRUSTED_PROXIES", "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed", list(&c.TrustedProxies)},
+		{"SVAR_WEBHOOK_ALLOW_PRIVATE", "webhook-allow-private", "let webhooks target loopback, private and link-local addresses", func(v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("must be true or false")
+			}
+			c.WebhookAllowPrivate = b
+			return nil
+		}},
 		{"SVAR_REOPEN_WINDOW", "reopen-window", "how long a solved ticket reopens on a new message", duration(&c.ReopenWindow)},
 		{"SVAR_HAND_BACK_AFTER", "hand-back-after", "how long an agent may be offline before their unanswered tickets go back to the queue (0: never)", duration(&c.HandBackAfter)},
 		{"SVAR_LOG_LEVEL", "log-level", "debug, info, warn or error", str(&c.LogLevel)},
@@ -409,6 +454,11 @@ func (c *Config) Validate() error {
 		if c.Email.Mailbox == "" {
 			bad("SVAR_IMAP_MAILBOX", "must not be empty")
 		}
+		for _, id := range c.Email.AuthServIDs {
+			if !authServID.MatchString(id) {
+				bad("SVAR_EMAIL_AUTHSERV_ID", "must be host names such as mx.google.com, comma-separated (got %q)", id)
+			}
+		}
 	}
 	switch c.SMS.Provider {
 	case "":
@@ -459,3 +509,7 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// authServID is what SVAR_EMAIL_AUTHSERV_ID takes: a host name (the
+// authserv-id receiving servers write, such as mx.google.com).
+var authServID = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.?)*[A-Za-z0-9]$|^[A-Za-z0-9]$`)

@@ -46,6 +46,8 @@ func TestValidationNamesTheSetting(t *testing.T) {
 		"SVAR_TRUSTED_PROXIES":      {"SVAR_TRUSTED_PROXIES": "10.0.0.0/8, 10.0.0.0/33"},
 		"SVAR_CHAT_MAX_PER_ADDRESS": {"SVAR_CHAT_MAX_PER_ADDRESS": "0"},
 		"SVAR_CHAT_MAX_PER_VISITOR": {"SVAR_CHAT_MAX_PER_VISITOR": "many"},
+		"SVAR_EMAIL_AUTHSERV_ID": {"SVAR_EMAIL_ADDRESS": "support@shop.example", "SVAR_IMAP_ADDR": "imap:993", "SVAR_SMTP_ADDR": "smtp:587",
+			"SVAR_EMAIL_AUTHSERV_ID": "mx.google.com, mx shop;x"},
 	}
 	for want, vars := range cases {
 		t.Run(want, func(t *testing.T) {

@@ -4,15 +4,18 @@ import "time"
 
 // Agent is a person who works tickets in the console.
 type Agent struct {
-	ID           string    `json:"id" bson:"_id"`
-	Email        string    `json:"email" bson:"email"`
-	Name         string    `json:"name" bson:"name"`
-	Role         string    `json:"role" bson:"role"`
-	Language     string    `json:"language" bson:"language"` // en or sv
-	Active       bool      `json:"active" bson:"active"`
-	PasswordHash string    `json:"-" bson:"password_hash"`
-	TOTPSecret   string    `json:"-" bson:"totp_secret,omitempty"`
-	TOTPEnabled  bool      `json:"totp_enabled" bson:"totp_enabled"`
+	ID           string `json:"id" bson:"_id"`
+	Email        string `json:"email" bson:"email"`
+	Name         string `json:"name" bson:"name"`
+	Role         string `json:"role" bson:"role"`
+	Language     string `json:"language" bson:"language"` // en or sv
+	Active       bool   `json:"active" bson:"active"`
+	PasswordHash string `json:"-" bson:"password_hash"`
+	TOTPSecret   string `json:"-" bson:"totp_secret,omitempty"`
+	TOTPEnabled  bool   `json:"totp_enabled" bson:"totp_enabled"`
+	// TOTPRecovery are hashes of the unused recovery codes for two-factor
+	// sign-in (ticketing/staff).
+	TOTPRecovery []string  `json:"-" bson:"totp_recovery,omitempty"`
 	CreatedAt    time.Time `json:"created_at" bson:"created_at"`
 	// SessionEpoch grows when the agent is deactivated or their password
 	// changes; sessions and tokens minted under an older epoch are void.
@@ -63,11 +66,15 @@ type Team struct {
 
 // Session is a signed-in console session or an API token.
 type Session struct {
-	ID        string    `bson:"_id"` // a hash of the secret, never the secret itself
-	AgentID   string    `bson:"agent_id"`
-	Epoch     int64     `bson:"epoch"`
-	Kind      string    `bson:"kind"` // "session" or "token"
-	Name      string    `bson:"name,omitempty"`
+	ID      string `bson:"_id"` // a hash of the secret, never the secret itself
+	AgentID string `bson:"agent_id"`
+	Epoch   int64  `bson:"epoch"`
+	Kind    string `bson:"kind"` // "session" or "token"
+	Name    string `bson:"name,omitempty"`
+	// Scopes are what a token may do (ticketing/staff scopes); empty on a
+	// session, and on tokens from before scopes, which may do all their
+	// agent may.
+	Scopes    []string  `bson:"scopes,omitempty"`
 	CreatedAt time.Time `bson:"created_at"`
 	ExpiresAt time.Time `bson:"expires_at"`
 	// Pending2FA is set between the password and the TOTP code.

@@ -32,11 +32,15 @@ type Customer struct {
 	Name       string     `json:"name" bson:"name"`
 	Identities []Identity `json:"identities" bson:"identities"`
 	ExternalID string     `json:"external_id,omitempty" bson:"external_id,omitempty"`
-	// Attributes are the fields the shop pushes (tier, vip, lifetime value, ...).
-	Attributes map[string]string `json:"attributes,omitempty" bson:"attributes,omitempty"`
-	Orders     []Order           `json:"orders,omitempty" bson:"orders,omitempty"`
-	CreatedAt  time.Time         `json:"created_at" bson:"created_at"`
-	UpdatedAt  time.Time         `json:"updated_at" bson:"updated_at"`
+	// Attributes are the fields the shop pushes (vip, lifetime value, ...):
+	// strings, numbers, booleans and dates (see Attributes).
+	Attributes Attributes `json:"attributes,omitempty" bson:"attributes,omitempty"`
+	// Tier is the customer's level in the shop ("vip", "gold"), for
+	// routing, SLA policies and reports.
+	Tier      string    `json:"tier,omitempty" bson:"tier,omitempty"`
+	Orders    []Order   `json:"orders,omitempty" bson:"orders,omitempty"`
+	CreatedAt time.Time `json:"created_at" bson:"created_at"`
+	UpdatedAt time.Time `json:"updated_at" bson:"updated_at"`
 
 	// CurrentTicketID is the customer's latest ticket, whatever its status.
 	CurrentTicketID string `json:"current_ticket_id,omitempty" bson:"current_ticket_id,omitempty"`
@@ -53,6 +57,9 @@ type Customer struct {
 	// OptOuts lists channels the customer asked not to be contacted on
 	// (SMS STOP), with the reason shown to agents.
 	OptOuts map[string]string `json:"opt_outs,omitempty" bson:"opt_outs,omitempty"`
+	// MergedInto is the customer this one was merged into (ticketing/merge):
+	// its identities, tickets and orders are there now.
+	MergedInto string `json:"merged_into,omitempty" bson:"merged_into,omitempty"`
 }
 
 // Identity returns the customer's first identity of the kind, if any.

@@ -36,7 +36,14 @@ type Envelope struct {
 	Text        string       `json:"text" validate:"max=262144"`
 	HTML        string       `json:"html,omitempty" validate:"max=1048576"`
 	Attachments []Attachment `json:"attachments,omitempty" validate:"max=100,dive"`
-	Thread      ThreadHints  `json:"thread,omitempty"`
+	// Truncated names what the adapter did not import (parts past the MIME
+	// caps, attachments over the limits); nil when nothing was left out.
+	Truncated *Truncation `json:"truncated,omitempty"`
+	// SenderVerified is the adapter's word on whether From is who it says:
+	// false when the shop's own receiving server failed it (DMARC, or SPF
+	// and DKIM), true when it passed, nil when nobody said.
+	SenderVerified *bool       `json:"sender_verified,omitempty"`
+	Thread         ThreadHints `json:"thread,omitempty"`
 	// Auto marks auto-replies, out-of-office mail and bounces: stored on the
 	// customer's ticket but never opening or reopening one.
 	Auto       bool   `json:"auto,omitempty"`

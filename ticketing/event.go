@@ -9,6 +9,9 @@ const (
 	EventMessageCreated  = "message.created"
 	EventMessageUpdated  = "message.updated"
 	EventCustomerUpdated = "customer.updated"
+	// EventCustomerErased carries only the erased customer's id
+	// (ticketing/gdpr): nodes forget it from their caches.
+	EventCustomerErased = "customer.erased"
 	// EventAgentAvailability: an agent's availability may have changed
 	// (Event.AgentID, Event.Availability); assignment reacts to it.
 	EventAgentAvailability = "agent.availability"

@@ -121,7 +121,7 @@ func (in *Inbox) List(f TicketFilter) (*TicketPage, error) {
 }
 
 func matches(t *Ticket, f TicketFilter, q string) bool {
-	if !f.Viewer.CanSee(t) {
+	if t.Erased || !f.Viewer.CanSee(t) {
 		return false
 	}
 	if f.Status != "" && t.Status != f.Status {
@@ -214,7 +214,7 @@ func (in *Inbox) CountsFor(v Viewer) map[string]int {
 	in.mu.RLock()
 	defer in.mu.RUnlock()
 	for _, t := range in.byID {
-		if !v.CanSee(t) {
+		if t.Erased || !v.CanSee(t) {
 			continue
 		}
 		c[ViewAll]++

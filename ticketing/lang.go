@@ -18,7 +18,7 @@ func CustomerLanguage(c *Customer) string {
 		return LangEnglish
 	}
 	for _, k := range []string{"language", "lang", "locale"} {
-		v := strings.ToLower(strings.TrimSpace(c.Attributes[k]))
+		v := strings.ToLower(strings.TrimSpace(c.Attributes.String(k)))
 		switch {
 		case v == "":
 			continue

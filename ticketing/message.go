@@ -81,8 +81,14 @@ type Message struct {
 	CreatedAt   time.Time    `json:"created_at" bson:"created_at"`
 	Delivery    *Delivery    `json:"delivery,omitempty" bson:"delivery,omitempty"`
 	Attachments []Attachment `json:"attachments,omitempty" bson:"attachments,omitempty"`
-	ExternalID  string       `json:"external_id,omitempty" bson:"external_id,omitempty"`
-	ClientID    string       `json:"client_id,omitempty" bson:"client_id,omitempty"`
+	// Truncated names what of an inbound message was not imported, and why.
+	Truncated *Truncation `json:"truncated,omitempty" bson:"truncated,omitempty"`
+	// SenderVerified is false for an inbound message whose sender failed
+	// verification (an email whose receiving server failed DMARC): it may
+	// be forged. nil when nothing was checked.
+	SenderVerified *bool  `json:"sender_verified,omitempty" bson:"sender_verified,omitempty"`
+	ExternalID     string `json:"external_id,omitempty" bson:"external_id,omitempty"`
+	ClientID       string `json:"client_id,omitempty" bson:"client_id,omitempty"`
 	// Auto marks auto-replies, out-of-office mail and bounces.
 	Auto bool `json:"auto,omitempty" bson:"auto,omitempty"`
 	// ThreadReason says why the message joined its ticket (for example

@@ -47,7 +47,7 @@ func TestReplyReferencesTheWholeChain(t *testing.T) {
 		want = append(want, mid)
 		tk = f.customerTicket(t, "email:eva@example.se").Ticket
 		if i == 1 {
-			if _, err := f.svc.PatchCustomer(ctx, tk.CustomerID, ticketing.CustomerPatch{Attributes: map[string]string{"language": "sv"}}); err != nil {
+			if _, err := f.svc.PatchCustomer(ctx, tk.CustomerID, ticketing.CustomerPatch{Attributes: ticketing.Attributes{"language": "sv"}}); err != nil {
 				t.Fatal(err)
 			}
 		}

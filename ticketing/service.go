@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -35,6 +36,9 @@ type Options struct {
 	ReplyChannels []Channel
 	// Now returns the time; default time.Now.
 	Now func() time.Time
+	// NormalizePhone reads a phone number in E.164 or national form (in
+	// SVAR_SMS_DEFAULT_REGION) into E.164; nil: E.164 only.
+	NormalizePhone func(raw string) (string, error)
 }
 
 // Service is the ticketing core: it threads inbound envelopes into
@@ -51,6 +55,7 @@ type Service struct {
 	sends  []Channel // ReplyChannels, in a fixed order (reply.go)
 	log    *slog.Logger
 	valid  *Validator
+	phone  func(string) (string, error)
 	window time.Duration
 	conc   int
 	now    func() time.Time
@@ -68,7 +73,7 @@ type Service struct {
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, bus: o.Bus, checks: o.ReplyChecks, log: o.Logger, valid: NewValidator(), window: o.ReopenWindow,
+	s := &Service{store: o.Store, bus: o.Bus, checks: o.ReplyChecks, log: o.Logger, valid: NewValidator(), phone: o.NormalizePhone, window: o.ReopenWindow,
 		conc: o.Concurrency, now: o.Now, inbox: NewInbox(), identities: newLRU[string](200_000),
 		customers: newLRU[Customer](50_000), sends: replyChannels(o.ReplyChannels)}
 	if s.log == nil {
@@ -109,6 +114,24 @@ func (s *Service) ApplyEvent(ev *Event) {
 	if ev.Ticket != nil {
 		s.inbox.Apply(ev.Ticket)
 	}
+	if c := ev.Customer; c != nil && ev.Type == EventCustomerUpdated {
+		// Identities may have moved to this customer (a merge or its
+		// undo on any node): the next message from them finds it.
+		for _, id := range c.Identities {
+			s.identities.put(id.Key(), c.ID)
+		}
+		s.remember(c)
+	}
+	if ev.Type == EventCustomerErased && ev.Customer != nil {
+		s.forgetCustomer(ev.Customer.ID)
+	}
+}
+
+// forgetCustomer drops an erased customer from this node's caches, so the
+// next message from one of their addresses starts a new customer.
+func (s *Service) forgetCustomer(id string) {
+	s.customers.drop(func(k string, _ Customer) bool { return k == id })
+	s.identities.drop(func(_ string, v string) bool { return v == id })
 }
 
 // NewID returns a random, URL-safe id.
@@ -143,6 +166,28 @@ type TicketView struct {
 	Messages []*Message `json:"messages"`
 	// ReplyChannels are the channels a reply can go out on here.
 	ReplyChannels []Channel `json:"reply_channels"`
+	// OrdersHidden says why Customer.Orders is left out of this view:
+	// OrdersHiddenUnverified when the ticket's latest inbound message is
+	// from a sender who failed verification (it may be forged, and the
+	// customer's orders are not shown on the strength of it).
+	OrdersHidden string `json:"orders_hidden,omitempty"`
+}
+
+// OrdersHiddenUnverified is TicketView.OrdersHidden for an unverified sender.
+const OrdersHiddenUnverified = "unverified_sender"
+
+// LatestInboundUnverified reports whether the latest inbound message of
+// msgs (oldest first) is from a sender who failed verification. Automatic
+// mail does not count: it is not the customer's word.
+func LatestInboundUnverified(msgs []*Message) bool {
+	for i := len(msgs) - 1; i >= 0; i-- {
+		m := msgs[i]
+		if m.Direction != DirectionInbound || m.Auto || m.Author.Kind != AuthorCustomer {
+			continue
+		}
+		return m.SenderVerified != nil && !*m.SenderVerified
+	}
+	return false
 }
 
 // TicketView returns a ticket, its customer and its messages, oldest first.
@@ -162,7 +207,13 @@ func (s *Service) TicketView(ctx context.Context, id string) (*TicketView, error
 	if msgs == nil {
 		msgs = []*Message{}
 	}
-	return &TicketView{Ticket: t, Customer: c, Messages: msgs, ReplyChannels: s.ReplyChannels()}, nil
+	v := &TicketView{Ticket: t, Customer: c, Messages: msgs, ReplyChannels: s.ReplyChannels()}
+	if LatestInboundUnverified(msgs) {
+		cp := *c
+		cp.Orders = nil
+		v.Customer, v.OrdersHidden = &cp, OrdersHiddenUnverified
+	}
+	return v, nil
 }
 
 // ticket reads a ticket by id, or by number when id is "#1042" or "1042"
@@ -177,7 +228,7 @@ func (s *Service) ticket(ctx context.Context, id string) (*Ticket, error) {
 			t, err = s.store.GetTicketByNumber(ctx, n)
 		}
 	}
-	if IsNotFound(err) {
+	if IsNotFound(err) || (err == nil && t.Erased) {
 		return nil, Errorf(ENotFound, "ticket %s not found", id)
 	}
 	return t, err
@@ -205,7 +256,7 @@ func (s *Service) CustomerView(ctx context.Context, id string) (*Customer, []*Ti
 	tickets := make([]*Ticket, 0, len(c.TicketIDs))
 	for i := len(c.TicketIDs) - 1; i >= 0; i-- {
 		t, err := s.store.GetTicket(ctx, c.TicketIDs[i])
-		if IsNotFound(err) {
+		if IsNotFound(err) || (err == nil && t.Erased) {
 			continue
 		}
 		if err != nil {
@@ -291,6 +342,18 @@ func (s *Service) Ticket(ctx context.Context, id string) (*Ticket, error) { retu
 
 // PatchCustomer changes a customer's shop-pushed fields.
 func (s *Service) PatchCustomer(ctx context.Context, id string, p CustomerPatch) (*Customer, error) {
+	attrs, err := NormalizeAttributes(p.Attributes)
+	if err != nil {
+		return nil, err
+	}
+	p.Attributes = attrs
+	if p.Tier != nil {
+		t := strings.ToLower(strings.TrimSpace(*p.Tier))
+		if len(t) > 50 {
+			return nil, FieldError("tier", "must be at most 50 characters")
+		}
+		p.Tier = &t
+	}
 	c, err := s.store.PatchCustomer(ctx, id, p)
 	if IsNotFound(err) {
 		return nil, Errorf(ENotFound, "customer %s not found", id)
@@ -300,6 +363,9 @@ func (s *Service) PatchCustomer(ctx context.Context, id string, p CustomerPatch)
 	}
 	s.remember(c)
 	s.publish(ctx, &Event{Type: EventCustomerUpdated, Customer: c})
+	if p.Name != nil {
+		s.nameTickets(ctx, c)
+	}
 	return c, nil
 }
 
@@ -337,6 +403,19 @@ func (c *lru[V]) put(k string, v V) {
 		c.prev, c.cur = c.cur, map[string]V{}
 	}
 	c.cur[k] = v
+}
+
+// drop forgets the entries f picks.
+func (c *lru[V]) drop(f func(k string, v V) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range []map[string]V{c.cur, c.prev} {
+		for k, v := range m {
+			if f(k, v) {
+				delete(m, k)
+			}
+		}
+	}
 }
 
 // cachedCustomer returns a copy of a cached customer.

@@ -433,7 +433,7 @@ func TestPushCustomerLinksTheShopsIdentities(t *testing.T) {
 	name := "Anna Svensson"
 	orders := []ticketing.Order{{ID: "1001", Total: "499 SEK", Status: "shipped"}}
 	c, conflicts, err := f.svc.PushCustomer(ctx, ticketing.ShopCustomer{ExternalID: "shop-42", Name: &name, Email: "Anna@Example.se",
-		Phone: "+46701234567", Attributes: map[string]string{"tier": "VIP"}, Orders: &orders})
+		Phone: "+46701234567", Attributes: ticketing.Attributes{"tier": "VIP"}, Orders: &orders})
 	if err != nil || len(conflicts) != 0 {
 		t.Fatalf("push: %v, conflicts %v", err, conflicts)
 	}

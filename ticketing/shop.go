@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -12,15 +13,32 @@ import (
 // shop's customer id to the customer's email and phone, which is how a
 // signed-in chat visitor and their earlier mails become one customer.
 type ShopCustomer struct {
-	ExternalID string            `json:"external_id" validate:"required,max=200"`
-	Name       *string           `json:"name" validate:"omitempty,max=200"`
-	Email      string            `json:"email" validate:"omitempty,email,max=320"`
-	Phone      string            `json:"phone" validate:"omitempty,max=20"`
-	Attributes map[string]string `json:"attributes" validate:"omitempty,max=50,dive,keys,min=1,max=50,endkeys,max=500"`
-	Orders     *[]Order          `json:"orders" validate:"omitempty,max=100,dive"`
+	ExternalID string     `json:"external_id" validate:"required,max=200"`
+	Name       *string    `json:"name" validate:"omitempty,max=200"`
+	Email      string     `json:"email" validate:"omitempty,email,max=320"`
+	Phone      string     `json:"phone" validate:"omitempty,max=20"`
+	Attributes Attributes `json:"attributes"`
+	Tier       *string    `json:"tier" validate:"omitempty,max=50"`
+	Orders     *[]Order   `json:"orders" validate:"omitempty,max=100,dive"`
 }
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+// normalizePhone reads a phone number the shop or an agent typed: E.164,
+// or national form in the default region (Options.NormalizePhone).
+func (s *Service) normalizePhone(raw string) (string, error) {
+	if s.phone != nil {
+		p, err := s.phone(raw)
+		if err != nil {
+			return "", FieldError("phone", "is not a phone number (%v)", err)
+		}
+		return p, nil
+	}
+	if !e164.MatchString(raw) {
+		return "", FieldError("phone", "must be in E.164 form, such as +46701234567")
+	}
+	return raw, nil
+}
 
 // PushCustomer creates or updates the customer a shop describes. Each of
 // its identities (external id, email, phone) that nobody owns is attached
@@ -30,8 +48,21 @@ func (s *Service) PushCustomer(ctx context.Context, in ShopCustomer) (c *Custome
 	if err := s.valid.Struct(&in); err != nil {
 		return nil, nil, err
 	}
-	if in.Phone != "" && !e164.MatchString(in.Phone) {
-		return nil, nil, FieldError("phone", "must be in E.164 form, such as +46701234567")
+	if in.Phone != "" {
+		p, err := s.normalizePhone(in.Phone)
+		if err != nil {
+			return nil, nil, err
+		}
+		in.Phone = p
+	}
+	attrs, err := NormalizeAttributes(in.Attributes)
+	if err != nil {
+		return nil, nil, err
+	}
+	in.Attributes = attrs
+	if in.Tier != nil {
+		t := strings.ToLower(strings.TrimSpace(*in.Tier))
+		in.Tier = &t
 	}
 	ids := []Identity{{Kind: IdentityExternal, Value: in.ExternalID, Verified: true}}
 	if in.Email != "" {
@@ -100,11 +131,14 @@ func (s *Service) PushCustomer(ctx context.Context, in ShopCustomer) (c *Custome
 		}
 	}
 	ext := in.ExternalID
-	c, err = s.store.PatchCustomer(ctx, cid, CustomerPatch{Name: in.Name, ExternalID: &ext, Attributes: in.Attributes, Orders: in.Orders})
+	c, err = s.store.PatchCustomer(ctx, cid, CustomerPatch{Name: in.Name, ExternalID: &ext, Attributes: in.Attributes, Tier: in.Tier, Orders: in.Orders})
 	if err != nil {
 		return nil, nil, err
 	}
 	s.remember(c)
 	s.publish(ctx, &Event{Type: EventCustomerUpdated, Customer: c, At: time.Now()})
+	if in.Name != nil {
+		s.nameTickets(ctx, c)
+	}
 	return c, conflicts, nil
 }

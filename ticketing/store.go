@@ -48,7 +48,8 @@ type CustomerStore interface {
 type CustomerPatch struct {
 	Name       *string
 	ExternalID *string
-	Attributes map[string]string // merged key by key
+	Attributes Attributes // merged key by key
+	Tier       *string    // "" clears
 	Orders     *[]Order
 	// OptOut sets (non-empty reason) or clears (empty reason) an opt-out
 	// per channel.
@@ -98,6 +99,9 @@ type TicketChange struct {
 	Tags               *[]string
 	Type               *string
 	CustomerName       *string
+	AddOrderNumber     string  // appended once ($addToSet) to OrderNumbers
+	CustomerID         *string // the ticket moves to another customer (a customer merge or its undo)
+	CSAT               *CSAT   // replaces the ticket's survey answer
 	// SLA replaces the ticket's response clocks (ticketing/sla).
 	SLA       *SLAState
 	UpdatedAt time.Time

@@ -179,7 +179,7 @@ func (s *Service) decide(ctx context.Context, e *Envelope) (*plan, error) {
 					ID: msgID, TicketID: orig.TicketID, CustomerID: orig.CustomerID, Direction: DirectionInbound,
 					Channel: e.Channel, Subject: e.Subject, Text: e.Text, HTML: e.HTML,
 					Author:    Author{Kind: AuthorSystem, Name: e.From.Value},
-					CreatedAt: e.ReceivedAt.UTC(), Attachments: e.Attachments, ExternalID: e.ExternalID, Auto: true,
+					CreatedAt: e.ReceivedAt.UTC(), Attachments: e.Attachments, Truncated: e.Truncated, ExternalID: e.ExternalID, Auto: true,
 					ThreadReason: ReasonBounce, Meta: e.Meta,
 				}
 				return p, nil
@@ -205,8 +205,8 @@ func (s *Service) decide(ctx context.Context, e *Envelope) (*plan, error) {
 		ID: msgID, CustomerID: c.ID, Direction: DirectionInbound, Channel: e.Channel,
 		Subject: e.Subject, Text: e.Text, HTML: e.HTML,
 		Author:    Author{Kind: AuthorCustomer, ID: c.ID, Name: name},
-		CreatedAt: created.UTC(), Attachments: e.Attachments, ExternalID: e.ExternalID,
-		ClientID: e.ClientID, Auto: e.Auto, Meta: e.Meta,
+		CreatedAt: created.UTC(), Attachments: e.Attachments, Truncated: e.Truncated, SenderVerified: e.SenderVerified,
+		ExternalID: e.ExternalID, ClientID: e.ClientID, Auto: e.Auto, Meta: e.Meta,
 	}
 	if e.AutoReason != "" {
 		if m.Meta == nil {
@@ -433,8 +433,18 @@ func (s *Service) resolveCustomer(ctx context.Context, e *Envelope) (*Customer, 
 		c = cached
 	default:
 		c, err = s.store.GetCustomer(ctx, cid)
-		if IsNotFound(err) { // the node that inserted the identity stopped before the customer
-			c, err = s.store.EnsureCustomer(ctx, fresh)
+		if IsNotFound(err) {
+			// Either the node that inserted the identity stopped before the
+			// customer, or the customer was erased (ticketing/gdpr) and this
+			// node's cache still had them: only the store's identity says.
+			if owner, lerr := s.store.LookupIdentity(ctx, key); lerr == nil && owner == cid {
+				c, err = s.store.EnsureCustomer(ctx, fresh)
+			} else if IsNotFound(lerr) || lerr == nil {
+				s.forgetCustomer(cid)
+				return s.resolveCustomer(ctx, e)
+			} else {
+				err = lerr
+			}
 		}
 	}
 	if err != nil {
@@ -462,6 +472,7 @@ func (s *Service) resolveCustomer(ctx context.Context, e *Envelope) (*Customer, 
 		name := e.Name
 		if pc, err := s.store.PatchCustomer(ctx, c.ID, CustomerPatch{Name: &name}); err == nil {
 			c = pc
+			s.nameTickets(ctx, c) // the name learned now reaches the lists
 		}
 	}
 	return c, nil

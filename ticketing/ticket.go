@@ -36,7 +36,12 @@ type Ticket struct {
 	// AssignmentReason says why the ticket has its assignee (or none).
 	AssignmentReason string `json:"assignment_reason,omitempty" bson:"assignment_reason,omitempty"`
 	// SLA holds the ticket's response clocks (ticketing/sla keeps them).
-	SLA       *SLAState `json:"sla,omitempty" bson:"sla,omitempty"`
+	SLA *SLAState `json:"sla,omitempty" bson:"sla,omitempty"`
+	// OrderNumbers are the shop orders of the ticket's customer that the
+	// conversation is about (ticketing/order links them).
+	OrderNumbers []string `json:"order_numbers,omitempty" bson:"order_numbers,omitempty"`
+	// CSAT is the customer's satisfaction answer (ticketing/csat asks).
+	CSAT      *CSAT     `json:"csat,omitempty" bson:"csat,omitempty"`
 	CreatedAt time.Time `json:"created_at" bson:"created_at"`
 	UpdatedAt time.Time `json:"updated_at" bson:"updated_at"`
 
@@ -59,6 +64,10 @@ type Ticket struct {
 	// Version grows with every change; events carry it so read models keep
 	// the newest state whatever order events arrive in.
 	Version int64 `json:"version" bson:"version"`
+	// Erased marks what is left of a ticket whose customer was erased
+	// (ticketing/gdpr): its id, number and dates, for the books. It is
+	// not found, listed or counted.
+	Erased bool `json:"erased,omitempty" bson:"erased,omitempty"`
 }
 
 // SLAState is a ticket's response clocks. Due times are zero when no

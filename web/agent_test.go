@@ -93,7 +93,7 @@ func TestInviteListDeactivate(t *testing.T) {
 	// Bo has a session and an API token; deactivating him voids both and
 	// closes his live sockets.
 	var tok struct{ Token string }
-	boc.do("POST", "/api/v1/tokens", map[string]string{"name": "script"}).decode(t, &tok)
+	boc.do("POST", "/api/v1/tokens", map[string]any{"name": "script", "scopes": []string{"tickets:read"}}).decode(t, &tok)
 	bearer := func() int {
 		req, _ := http.NewRequest("GET", e.srv.URL+"/api/v1/session", nil)
 		req.Header.Set("Authorization", "Bearer "+tok.Token)
@@ -225,6 +225,10 @@ func TestTOTPSetupAndSignIn(t *testing.T) {
 	if r.status != 200 || !strings.Contains(string(r.body), `"totp_enabled":true`) {
 		t.Fatalf("confirm: %d %s", r.status, r.body)
 	}
+	var confirmed struct {
+		RecoveryCodes []string `json:"recovery_codes"`
+	}
+	r.decode(t, &confirmed)
 	if r := boc.do("POST", "/api/v1/me/totp", nil); r.status != http.StatusConflict {
 		t.Fatalf("a new secret while on: %d", r.status)
 	}
@@ -241,6 +245,21 @@ func TestTOTPSetupAndSignIn(t *testing.T) {
 	}
 	code, _ = totp.GenerateCode(setup.Secret, time.Now())
 	withCode := e.login("bo@example.se", bo.Password, code)
+	// A code works once: replayed, even at once, it is refused.
+	r = anon.do("POST", "/api/v1/session", map[string]string{"email": "bo@example.se", "password": bo.Password, "code": code})
+	if r.status != http.StatusUnauthorized || !strings.Contains(string(r.body), "used already") {
+		t.Fatalf("replayed code: %d %s", r.status, r.body)
+	}
+	// A recovery code, shown when two-factor sign-in was turned on, works
+	// once too.
+	if len(confirmed.RecoveryCodes) != 10 {
+		t.Fatalf("recovery codes %v", confirmed.RecoveryCodes)
+	}
+	e.login("bo@example.se", bo.Password, confirmed.RecoveryCodes[3])
+	r = anon.do("POST", "/api/v1/session", map[string]string{"email": "bo@example.se", "password": bo.Password, "code": confirmed.RecoveryCodes[3]})
+	if r.status != http.StatusUnauthorized {
+		t.Fatalf("a recovery code twice: %d %s", r.status, r.body)
+	}
 
 	// An admin can turn it off for an agent who lost their phone.
 	if r := e.admin.do("PATCH", "/api/v1/agents/"+bo.Agent.ID, map[string]bool{"reset_totp": true}); r.status != 200 {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/audit"
 	"github.com/svar-dev/svar/ticketing/staff"
 )
 
@@ -49,9 +50,13 @@ func unsafeMethod(m string) bool {
 // under /api/v1/me.
 func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *ticketing.Agent)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a, err := s.authenticate(r)
+		a, sess, err := s.authenticate(r)
 		if err != nil {
 			writeError(w, r, err)
+			return
+		}
+		if need := scopeFor(r.Pattern); !staff.Allows(sess, need) {
+			writeError(w, r, ticketing.Errorf(ticketing.EForbidden, "this token lacks the %s scope for %s", need, r.Pattern))
 			return
 		}
 		if a.Role == ticketing.RoleViewer && unsafeMethod(r.Method) && !strings.HasPrefix(r.URL.Path, "/api/v1/me") {
@@ -63,23 +68,36 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *ticketing.Ag
 			writeError(w, r, err)
 			return
 		}
+		actor := staff.AgentActor(a)
+		if sess.Kind == "token" {
+			actor.Kind = "token"
+		}
 		ctx := context.WithValue(context.WithValue(r.Context(), agentKey, a), viewerKey, v)
+		ctx = audit.WithActor(ctx, actor, s.clientAddr(r))
+		if settingsRoute(r) {
+			sw := &statusWriter{ResponseWriter: w}
+			h(sw, r.WithContext(ctx), a)
+			if sw.status >= 200 && sw.status < 300 {
+				s.audit(r.WithContext(ctx), "settings.changed", r.Method+" "+r.URL.Path)
+			}
+			return
+		}
 		h(w, r.WithContext(ctx), a)
 	})
 }
 
-func (s *Server) authenticate(r *http.Request) (*ticketing.Agent, error) {
+func (s *Server) authenticate(r *http.Request) (*ticketing.Agent, *ticketing.Session, error) {
 	secret := ""
 	if h := r.Header.Get("Authorization"); h != "" {
 		token, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok || token == "" {
-			return nil, ticketing.Errorf(ticketing.EUnauthorized, "Authorization must be \"Bearer <token>\"")
+			return nil, nil, ticketing.Errorf(ticketing.EUnauthorized, "Authorization must be \"Bearer <token>\"")
 		}
 		secret = token
 	} else if c, err := r.Cookie(sessionCookie); err == nil {
 		secret = c.Value
 	}
-	return s.staff.Authenticate(r.Context(), secret)
+	return s.staff.Authorize(r.Context(), secret)
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
@@ -88,7 +106,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in.Address = s.clientAddr(r)
-	st, err := s.staff.Login(r.Context(), in)
+	ctx := audit.WithActor(r.Context(), audit.Actor{}, in.Address)
+	st, err := s.staff.Login(ctx, in)
 	if err != nil {
 		if ticketing.ErrorCode(err) == ticketing.ETooMany {
 			w.Header().Set("Retry-After", "900")
@@ -135,20 +154,33 @@ func (s *Server) handleWhoAmI(w http.ResponseWriter, r *http.Request, a *ticketi
 	writeJSON(w, http.StatusOK, map[string]any{"agent": a})
 }
 
-type tokenRequest struct {
-	Name string `json:"name" validate:"required,max=100"`
-}
-
 // handleCreateToken mints a bearer API token; its secret is shown once.
 func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
-	var in tokenRequest
+	var in staff.TokenInput
 	if !s.readInput(w, r, &in) {
 		return
 	}
-	t, err := s.staff.CreateToken(r.Context(), a, in.Name)
+	t, err := s.staff.CreateToken(r.Context(), a, in)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, t)
+}
+
+func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
+	ts, err := s.staff.Tokens(r.Context(), a)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": ts})
+}
+
+func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
+	if err := s.staff.RevokeToken(r.Context(), a, r.PathValue("id")); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -169,7 +169,7 @@ func consoleViews(cat catalog) []viewLink {
 // back afterwards.
 func (s *Server) page(role string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		a, err := s.authenticate(r)
+		a, _, err := s.authenticate(r)
 		if err != nil {
 			if ticketing.ErrorCode(err) != ticketing.EUnauthorized {
 				s.errorPage(w, r, err)
@@ -223,7 +223,7 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, err error) {
 
 func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.URL.Query().Get("next"))
-	if _, err := s.authenticate(r); err == nil {
+	if _, _, err := s.authenticate(r); err == nil {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}

@@ -175,7 +175,9 @@ func TestCatalogsAreComplete(t *testing.T) {
 		"role_":     {"admin", "agent"},
 		"identity_": {"email", "phone", "chat", "external"},
 		"presence_": {"viewing", "typing"},
-		"":          {"deactivated", "reactivated", "sign_in_title"},
+		"drop_": {"too_many_attachments", "attachment_too_large", "attachments_too_large", "store_too_large", "too_deep",
+			"too_many_parts", "not_scanned"},
+		"": {"deactivated", "reactivated", "sign_in_title"},
 	} {
 		for _, v := range values {
 			used[prefix+v] = true

@@ -16,14 +16,20 @@ func (s *Server) handleGetCustomer(w http.ResponseWriter, r *http.Request, _ *ti
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"customer": c, "tickets": tickets})
+	orders, err := s.customerOrders(r, c.ID)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"customer": c, "tickets": tickets, "orders": orders})
 }
 
 // customerPatch is what a shop pushes about a customer.
 type customerPatch struct {
-	Name       *string            `json:"name" validate:"omitempty,max=200"`
-	Attributes map[string]string  `json:"attributes" validate:"omitempty,max=50,dive,keys,min=1,max=50,endkeys,max=500"`
-	Orders     *[]ticketing.Order `json:"orders" validate:"omitempty,max=100,dive"`
+	Name       *string              `json:"name" validate:"omitempty,max=200"`
+	Attributes ticketing.Attributes `json:"attributes"`
+	Tier       *string              `json:"tier" validate:"omitempty,max=50"`
+	Orders     *[]ticketing.Order   `json:"orders" validate:"omitempty,max=100,dive"`
 }
 
 // visibleCustomer keeps the tickets the request's agent may see; a
@@ -60,7 +66,7 @@ func (s *Server) handlePatchCustomer(w http.ResponseWriter, r *http.Request, _ *
 			return
 		}
 	}
-	c, err := s.svc.PatchCustomer(r.Context(), r.PathValue("id"), ticketing.CustomerPatch{Name: in.Name, Attributes: in.Attributes, Orders: in.Orders})
+	c, err := s.svc.PatchCustomer(r.Context(), r.PathValue("id"), ticketing.CustomerPatch{Name: in.Name, Attributes: in.Attributes, Tier: in.Tier, Orders: in.Orders})
 	if err != nil {
 		writeError(w, r, err)
 		return

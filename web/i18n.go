@@ -59,14 +59,81 @@ func langFromRequest(r *http.Request) string {
 // catalogFor returns the catalog of a language. The catalogs are built on
 // each call: they are small, and nothing shared can be changed by accident.
 func catalogFor(lang string) catalog {
+	c := english()
 	if lang == langSwedish {
-		return withTeams(withSLA(withComposer(swedish(), lang), lang), lang)
+		c = swedish()
 	}
-	return withTeams(withSLA(withComposer(english(), lang), lang), lang)
+	c.merge(emailStrings(lang))
+	return withTeams(withSLA(withComposer(c, lang), lang), lang)
+}
+
+// merge adds the entries of more to c.
+func (c catalog) merge(more catalog) {
+	for k, v := range more {
+		c[k] = v
+	}
 }
 
 func english() catalog {
 	return catalog{
+		"csat_badge": "Satisfaction {score}/5",
+		// Reports page
+		"reports":                "Reports",
+		"report_created":         "Created",
+		"report_solved":          "Solved",
+		"report_per_day":         "Tickets created and solved per day",
+		"report_per_day_desc":    "{n} tickets created over {days} days; each day has a bar for created and one for solved.",
+		"report_none":            "(none)",
+		"report_messages_in":     "Messages in",
+		"report_messages_out":    "Messages out",
+		"report_frt_p50":         "First response, median",
+		"report_frt_p90":         "First response, 90th percentile",
+		"report_res_p50":         "Resolution, median",
+		"report_sla":             "SLA met",
+		"report_csat":            "CSAT (share of 4–5)",
+		"report_csat_n":          "CSAT answers",
+		"report_returning":       "Returning customers",
+		"report_csv":             "Download CSV",
+		"report_from":            "From",
+		"report_to":              "To",
+		"report_show":            "Show",
+		"report_loading":         "Loading…",
+		"report_csat_rate":       "CSAT response rate",
+		"report_returning_share": "Returning customers' share",
+		"report_by_channel":      "By channel",
+		"report_by_type":         "By type",
+		"report_by_team":         "By team",
+		"report_by_agent":        "By agent",
+		"report_overview":        "{from} to {to}, beside {pfrom} to {pto}",
+		"report_metric":          "Figure",
+		"report_this_period":     "This period",
+		"report_previous_period": "Previous period",
+		"report_day":             "Day",
+		"report_group_channel":   "Channel",
+		"report_group_type":      "Type",
+		"report_group_team":      "Team",
+		"report_group_agent":     "Agent",
+		"report_backlog":         "Open backlog by age",
+		// Survey page (customers)
+		"csat_title":            "How did we do? · Svar",
+		"csat_heading":          "How did we do?",
+		"csat_pick":             "How satisfied are you with the help you got?",
+		"csat_scale":            "Your rating",
+		"csat_score_1":          "1 – Very dissatisfied",
+		"csat_score_2":          "2 – Dissatisfied",
+		"csat_score_3":          "3 – Neutral",
+		"csat_score_4":          "4 – Satisfied",
+		"csat_score_5":          "5 – Very satisfied",
+		"csat_thanks":           "Thank you!",
+		"csat_thanks_text":      "Your rating is saved. You can change it below, or tell us more.",
+		"csat_comment":          "Anything you want to add? (optional)",
+		"csat_send":             "Send",
+		"csat_saved":            "Your comment is saved. Thank you!",
+		"csat_not_found":        "This survey link does not work",
+		"csat_not_found_text":   "The link is not valid or has expired.",
+		"csat_bad_score":        "Pick a rating from 1 to 5.",
+		"csat_comment_too_long": "The comment is too long: at most 2000 characters.",
+		"csat_unavailable":      "The survey is unavailable right now. Please try again soon.",
 		// Sign-in page
 		"sign_in_title":        "Sign in · Svar",
 		"sign_in_heading":      "Sign in to Svar",
@@ -212,6 +279,10 @@ func english() catalog {
 		"contact":             "Contact",
 		"details":             "Details",
 		"orders":              "Orders",
+		"order_this_ticket":   "This ticket",
+		"order_return":        "Return: {status}",
+		"order_track":         "Track {carrier}",
+		"order_in_shop":       "Open in the shop",
 		"past_tickets":        "Other tickets",
 		"no_past_tickets":     "No other tickets.",
 		"none":                "None",
@@ -287,6 +358,64 @@ func english() catalog {
 
 func swedish() catalog {
 	return catalog{
+		"csat_badge": "Nöjdhet {score}/5",
+		// Reports page
+		"reports":                "Rapporter",
+		"report_created":         "Skapade",
+		"report_solved":          "Lösta",
+		"report_per_day":         "Ärenden skapade och lösta per dag",
+		"report_per_day_desc":    "{n} ärenden skapade under {days} dagar; varje dag har en stapel för skapade och en för lösta.",
+		"report_none":            "(inget)",
+		"report_messages_in":     "Meddelanden in",
+		"report_messages_out":    "Meddelanden ut",
+		"report_frt_p50":         "Första svar, median",
+		"report_frt_p90":         "Första svar, 90:e percentilen",
+		"report_res_p50":         "Lösningstid, median",
+		"report_sla":             "SLA uppfyllt",
+		"report_csat":            "CSAT (andel 4–5)",
+		"report_csat_n":          "CSAT-svar",
+		"report_returning":       "Återkommande kunder",
+		"report_csv":             "Ladda ned CSV",
+		"report_from":            "Från",
+		"report_to":              "Till",
+		"report_show":            "Visa",
+		"report_loading":         "Laddar…",
+		"report_csat_rate":       "CSAT-svarsfrekvens",
+		"report_returning_share": "Andel återkommande kunder",
+		"report_by_channel":      "Per kanal",
+		"report_by_type":         "Per typ",
+		"report_by_team":         "Per team",
+		"report_by_agent":        "Per handläggare",
+		"report_overview":        "{from} till {to}, bredvid {pfrom} till {pto}",
+		"report_metric":          "Mått",
+		"report_this_period":     "Denna period",
+		"report_previous_period": "Föregående period",
+		"report_day":             "Dag",
+		"report_group_channel":   "Kanal",
+		"report_group_type":      "Typ",
+		"report_group_team":      "Team",
+		"report_group_agent":     "Handläggare",
+		"report_backlog":         "Öppna ärenden efter ålder",
+		// Survey page (customers)
+		"csat_title":            "Hur gick det? · Svar",
+		"csat_heading":          "Hur gick det?",
+		"csat_pick":             "Hur nöjd är du med hjälpen du fick?",
+		"csat_scale":            "Ditt betyg",
+		"csat_score_1":          "1 – Mycket missnöjd",
+		"csat_score_2":          "2 – Missnöjd",
+		"csat_score_3":          "3 – Varken eller",
+		"csat_score_4":          "4 – Nöjd",
+		"csat_score_5":          "5 – Mycket nöjd",
+		"csat_thanks":           "Tack!",
+		"csat_thanks_text":      "Ditt betyg är sparat. Du kan ändra det nedan eller berätta mer.",
+		"csat_comment":          "Något du vill lägga till? (frivilligt)",
+		"csat_send":             "Skicka",
+		"csat_saved":            "Din kommentar är sparad. Tack!",
+		"csat_not_found":        "Länken till enkäten fungerar inte",
+		"csat_not_found_text":   "Länken är ogiltig eller har gått ut.",
+		"csat_bad_score":        "Välj ett betyg från 1 till 5.",
+		"csat_comment_too_long": "Kommentaren är för lång: högst 2000 tecken.",
+		"csat_unavailable":      "Enkäten är inte tillgänglig just nu. Försök igen snart.",
 		// Sign-in page
 		"sign_in_title":        "Logga in · Svar",
 		"sign_in_heading":      "Logga in på Svar",
@@ -432,6 +561,10 @@ func swedish() catalog {
 		"contact":             "Kontakt",
 		"details":             "Uppgifter",
 		"orders":              "Ordrar",
+		"order_this_ticket":   "Det här ärendet",
+		"order_return":        "Retur: {status}",
+		"order_track":         "Spåra {carrier}",
+		"order_in_shop":       "Öppna i butiken",
 		"past_tickets":        "Andra ärenden",
 		"no_past_tickets":     "Inga andra ärenden.",
 		"none":                "Inga",

@@ -61,7 +61,7 @@ table{max-width:100%}
 // document for a sandboxed frame. ?images=remote also loads the remote
 // images the email channel blocked, when the agent asks for them.
 func (s *Server) handleMessageHTML(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.authenticate(r); err != nil {
+	if _, _, err := s.authenticate(r); err != nil {
 		s.errorPage(w, r, err)
 		return
 	}

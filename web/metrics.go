@@ -14,6 +14,8 @@ type Metrics struct {
 	Ingested   *prometheus.CounterVec // svar_ingest_messages_total{channel,result}
 	Replies    *prometheus.CounterVec // svar_replies_total{channel}
 	Deliveries *prometheus.CounterVec // svar_deliveries_total{channel,status}
+	// EmailDropped counts mail the email channel leaves out on purpose.
+	EmailDropped *prometheus.CounterVec // svar_email_dropped_total{reason}
 }
 
 // NewMetrics registers Svar's metrics and the Go runtime's.
@@ -26,8 +28,10 @@ func NewMetrics() *Metrics {
 			Help: "Agent replies queued for delivery, by channel."}, []string{"channel"}),
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "svar_deliveries_total",
 			Help: "Delivery reports from channel adapters, by channel and status."}, []string{"channel", "status"}),
+		EmailDropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "svar_email_dropped_total",
+			Help: "Mails the email channel did not import on purpose, by reason (own-address: From the support address itself)."}, []string{"reason"}),
 	}
-	m.Registry.MustRegister(m.Ingested, m.Replies, m.Deliveries,
+	m.Registry.MustRegister(m.Ingested, m.Replies, m.Deliveries, m.EmailDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

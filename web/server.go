@@ -12,8 +12,10 @@ import (
 
 	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/ticketing/assign"
+	"github.com/svar-dev/svar/ticketing/audit"
 	"github.com/svar-dev/svar/ticketing/autoreply"
 	"github.com/svar-dev/svar/ticketing/files"
+	"github.com/svar-dev/svar/ticketing/gdpr"
 	"github.com/svar-dev/svar/ticketing/hours"
 	"github.com/svar-dev/svar/ticketing/sla"
 	"github.com/svar-dev/svar/ticketing/staff"
@@ -89,6 +91,10 @@ type Options struct {
 	Ready   Readiness
 	Metrics *Metrics
 	Routers []Router
+	// CSAT, when set, serves the survey settings and page (csat.go).
+	CSAT CSAT
+	// Reports, when set, serves the report API and page (report.go).
+	Reports Reports
 	// Relay, when set, tells every node to close the live sockets of an
 	// agent who was deactivated or changed their password (agent.go); without
 	// it only this node's sockets close at once. Call Server.Close to stop
@@ -114,6 +120,22 @@ type Options struct {
 	// default ClientIP(nil), the TCP peer. cmd/svar passes the one built
 	// from SVAR_TRUSTED_PROXIES.
 	ClientIP func(r *http.Request) string
+	// Audit is the audit log (GET /api/v1/audit; settings changes are
+	// recorded to it); nil: not kept.
+	Audit *audit.Log
+	// GDPR exports and erases customers and keeps the retention setting
+	// (trust_gdpr.go); nil: those routes answer 503.
+	GDPR *gdpr.Service
+	// MetricsToken, when set, makes /metrics ask for this bearer token;
+	// MetricsElsewhere leaves /metrics to another listener (MetricsHandler).
+	MetricsToken     string
+	MetricsElsewhere bool
+	// Orders is the shop's orders; nil: the order routes answer 503.
+	Orders Orders
+	// Webhooks registers webhooks; nil: their routes answer 503.
+	Webhooks Webhooks
+	// Merges merges customers; nil: the merge routes answer 503.
+	Merges Merges
 }
 
 // Server is the HTTP handler of one node.
@@ -173,13 +195,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 
 func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", s.handleHealth)
-	mux.Handle("GET /metrics", s.metrics.Handler())
+	s.metricsRoute(mux)
 	s.opsRoutes(mux)
 
 	mux.HandleFunc("POST /api/v1/session", s.handleLogin)
 	mux.HandleFunc("DELETE /api/v1/session", s.handleLogout)
 	mux.Handle("GET /api/v1/session", s.authed(s.handleWhoAmI))
-	mux.Handle("POST /api/v1/tokens", s.authed(s.handleCreateToken))
+	s.trustRoutes(mux)
 
 	mux.Handle("GET /api/v1/tickets", s.authed(s.handleListTickets))
 	mux.Handle("GET /api/v1/tickets/{id}", s.authed(s.handleGetTicket))
@@ -191,7 +213,17 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/customers/{id}", s.authed(s.handleGetCustomer))
 	mux.Handle("PATCH /api/v1/customers/{id}", s.authed(s.handlePatchCustomer))
 
+	mux.Handle("PUT /api/v1/orders/{number}", s.authed(s.handlePutOrder))
+	mux.Handle("GET /api/v1/orders/{number}", s.authed(s.handleGetOrder))
+	mux.Handle("POST /api/v1/customers/{id}/merge", s.authed(s.handleMergeCustomer))
+	mux.Handle("POST /api/v1/merges/{merge_id}/undo", s.authed(s.handleUndoMerge))
+	mux.Handle("POST /api/v1/webhooks", s.authed(s.handleCreateWebhook))
+	mux.Handle("GET /api/v1/webhooks", s.authed(s.handleListWebhooks))
+	mux.Handle("DELETE /api/v1/webhooks/{id}", s.authed(s.handleDeleteWebhook))
+	mux.Handle("GET /api/v1/webhooks/{id}/deliveries", s.authed(s.handleWebhookDeliveries))
+
 	mux.Handle("GET /api/v1/attachments/{key...}", s.authed(s.handleAttachment))
+	mux.Handle("GET /api/v1/messages/{id}/original", s.authed(s.handleOriginal))
 	mux.Handle("GET /api/v1/live", s.authed(s.handleLive))
 	s.slaRoutes(mux)
 
@@ -200,6 +232,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/teams/{id}", s.authed(s.handleGetTeam))
 	mux.Handle("PATCH /api/v1/teams/{id}", s.authed(s.handlePatchTeam))
 	mux.Handle("PUT /api/v1/me/availability", s.authed(s.handleAvailability))
+	s.csatRoutes(mux)
+	s.reportRoutes(mux)
 	mux.Handle("GET /api/v1/me/notifications", s.authed(s.handleNotifications))
 	mux.Handle("POST /api/v1/me/notifications/read", s.authed(s.handleNotificationsRead))
 	mux.Handle("GET /api/v1/routing", s.authed(s.handleGetRouting))

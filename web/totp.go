@@ -56,12 +56,12 @@ func (s *Server) handleTOTPConfirm(w http.ResponseWriter, r *http.Request, me *t
 	if !ok {
 		return
 	}
-	a, err := s.staff.ConfirmTOTP(r.Context(), me, code)
+	a, codes, err := s.staff.ConfirmTOTP(r.Context(), me, code)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"agent": a})
+	writeJSON(w, http.StatusOK, map[string]any{"agent": a, "recovery_codes": codes})
 }
 
 // handleTOTPDisable turns two-factor sign-in off with a current code.

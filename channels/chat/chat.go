@@ -112,7 +112,18 @@ type Options struct {
 	// that reads its header (web.ClientIP with SVAR_TRUSTED_PROXIES).
 	ClientIP func(r *http.Request) string
 
+	// CSAT records visitors' survey answers (csat frames); nil: surveys
+	// are refused.
+	CSAT CSATRecorder
+
 	Logger *slog.Logger
+}
+
+// CSATRecorder records a survey answer given by its signed token.
+// Errors are *ticketing.Error values the visitor may see (a bad token is
+// ENotFound, a bad score or comment EInvalid).
+type CSATRecorder interface {
+	Answer(ctx context.Context, token string, score int, comment string, ch ticketing.Channel) error
 }
 
 // Defaults.

@@ -19,6 +19,10 @@ const (
 	frameTyping  = "typing"
 	frameAgents  = "agents"
 	frameError   = "error"
+	// frameCSAT is a visitor's survey answer; frameCSATRequest asks for one.
+	frameCSAT        = "csat"
+	frameCSATRequest = "csat_request"
+	frameCSATDone    = "csat_recorded"
 )
 
 // Limits on a client's frames.
@@ -55,6 +59,10 @@ type clientFrame struct {
 	Email string `json:"email,omitempty"`
 	// typing
 	Typing bool `json:"typing,omitempty"`
+	// csat
+	Token   string `json:"token,omitempty"`
+	Score   int    `json:"score,omitempty"`
+	Comment string `json:"comment,omitempty"`
 }
 
 // helloIdentity is what the shop knows about a logged-in customer. Only
@@ -115,10 +123,20 @@ func decodeFrame(data []byte) (*clientFrame, error) {
 			return &f, ticketing.FieldError("email", "must be an email address")
 		}
 	case frameTyping:
+	case frameCSAT:
+		if f.Token == "" || len(f.Token) > 512 {
+			return nil, ticketing.FieldError("token", "is required (at most 512 characters)")
+		}
+		if f.Score < 1 || f.Score > 5 {
+			return nil, ticketing.FieldError("score", "must be a whole number from 1 to 5")
+		}
+		if utf8.RuneCountInString(f.Comment) > maxTextRunes {
+			return nil, ticketing.FieldError("comment", "must be at most %d characters", maxTextRunes)
+		}
 	case "":
 		return nil, ticketing.FieldError("type", "is required")
 	default:
-		return nil, ticketing.FieldError("type", "must be one of: hello message typing")
+		return nil, ticketing.FieldError("type", "must be one of: hello message typing csat")
 	}
 	return &f, nil
 }
@@ -165,6 +183,13 @@ type messageFrame struct {
 	Message *messageView `json:"message"`
 }
 
+// csatRequestFrame asks the visitor to rate the help on a solved ticket.
+type csatRequestFrame struct {
+	Type     string `json:"type"`
+	TicketID string `json:"ticket_id"`
+	Token    string `json:"token"`
+}
+
 type typingFrame struct {
 	Type   string `json:"type"`
 	Typing bool   `json:"typing"`
@@ -204,6 +229,8 @@ type messageView struct {
 	CreatedAt time.Time           `json:"created_at"`
 	Delivery  *ticketing.Delivery `json:"delivery,omitempty"`
 	ClientID  string              `json:"client_id,omitempty"`
+	// csatToken is set on a survey: a csat_request frame follows it.
+	csatToken string
 	// Attachments are an agent's files, as signed download links.
 	Attachments []fileView `json:"attachments,omitempty"`
 }

@@ -73,6 +73,7 @@ func (c *Channel) fanout(topic string, payload []byte) bool {
 	}
 	c.mu.Unlock()
 	ok := false
+	r.Message.csatToken = r.CSATToken
 	for _, s := range targets {
 		if s.deliver(r.CustomerID, r.Message) {
 			ok = true
@@ -86,6 +87,8 @@ func (c *Channel) fanout(topic string, payload []byte) bool {
 type relayReply struct {
 	CustomerID string       `json:"customer_id"`
 	Message    *messageView `json:"message"`
+	// CSATToken, on a survey, makes the widget show a rating prompt.
+	CSATToken string `json:"csat_token,omitempty"`
 }
 
 // agentsState is the node's latest answer to whether any agent is online.

@@ -57,7 +57,9 @@ func (c *Channel) handleOutbound(ctx context.Context, o *ticketing.Outbound, att
 		return ticketing.Retry(fmt.Errorf("chat: get customer %s: %w", custID, err), 0)
 	}
 
-	delivered, err := c.deliverReply(ctx, cust, c.view(m))
+	view := c.view(m)
+	view.csatToken = m.Meta["csat_token"]
+	delivered, err := c.deliverReply(ctx, cust, view)
 	if delivered {
 		d := ticketing.Delivery{Status: ticketing.DeliveryDelivered, Channel: ticketing.ChannelChat, UpdatedAt: time.Now()}
 		if _, err := c.o.Service.ReportDelivery(ctx, m.ID, d); err != nil {
@@ -90,7 +92,7 @@ func (c *Channel) handleOutbound(ctx context.Context, o *ticketing.Outbound, att
 // whether any socket anywhere took the reply. Topics that fail are only an
 // error when no other took it.
 func (c *Channel) deliverReply(ctx context.Context, cust *ticketing.Customer, v *messageView) (bool, error) {
-	payload, err := json.Marshal(relayReply{CustomerID: cust.ID, Message: v})
+	payload, err := json.Marshal(relayReply{CustomerID: cust.ID, Message: v, CSATToken: v.csatToken})
 	if err != nil {
 		return false, fmt.Errorf("chat: encode reply: %w", err)
 	}

@@ -316,6 +316,8 @@ func (s *session) readLoop() {
 			s.message(f)
 		case frameTyping:
 			s.typing(f.Typing)
+		case frameCSAT:
+			s.csat(f)
 		}
 	}
 }
@@ -567,8 +569,34 @@ func (s *session) deliver(customerID string, v *messageView) bool {
 		return true
 	}
 	s.mu.Unlock()
-	s.enqueue(&messageFrame{Type: frameMessage, Message: v})
+	s.enqueueView(v)
 	return true
+}
+
+// enqueueView sends a message frame, and the rating prompt after a survey.
+func (s *session) enqueueView(v *messageView) {
+	s.enqueue(&messageFrame{Type: frameMessage, Message: v})
+	if v.csatToken != "" {
+		s.enqueue(&csatRequestFrame{Type: frameCSATRequest, TicketID: v.TicketID, Token: v.csatToken})
+	}
+}
+
+// csat records a visitor's survey answer.
+func (s *session) csat(f *clientFrame) {
+	if s.c.o.CSAT == nil {
+		s.sendError(ticketing.Errorf(ticketing.ENotFound, "surveys are not enabled"), "")
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, opTimeout)
+	defer cancel()
+	if err := s.c.o.CSAT.Answer(ctx, f.Token, f.Score, f.Comment, ticketing.ChannelChat); err != nil {
+		if ticketing.ErrorCode(err) == ticketing.EInternal {
+			s.c.log.Error("chat: record csat", "err", err)
+		}
+		s.sendError(err, "")
+		return
+	}
+	s.enqueue(&csatRequestFrame{Type: frameCSATDone, Token: f.Token})
 }
 
 func (s *session) flushEarly() {
@@ -577,7 +605,7 @@ func (s *session) flushEarly() {
 	s.early, s.welcomed = nil, true
 	s.mu.Unlock()
 	for _, v := range early {
-		s.enqueue(&messageFrame{Type: frameMessage, Message: v})
+		s.enqueueView(v)
 	}
 }
 

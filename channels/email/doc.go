@@ -22,5 +22,7 @@
 // mail client, and sends it over SMTP. Temporary failures (4xx, network)
 // are retried by the bus; permanent ones (5xx) mark the message failed.
 // A send record in the state store keeps a redelivered reply from going
-// out twice.
+// out twice: it says "sending" from just before the mail's final "." and
+// "sent" once the server accepted it, and a reply whose answer never came
+// is marked failed as unconfirmed rather than sent again.
 package email

@@ -48,6 +48,13 @@ type Options struct {
 	// Deliveries records delivery reports (the ticketing Service).
 	Deliveries DeliveryReporter
 	Logger     *slog.Logger
+	// AuthServIDs are the authserv-ids of the shop's own receiving mail
+	// servers (SVAR_EMAIL_AUTHSERV_ID): only their Authentication-Results
+	// fields decide whether a sender is verified. Empty: no check.
+	AuthServIDs []string
+	// Dropped, when set, is called for each mail the channel leaves out on
+	// purpose, with why (DropOwnMail): the node counts them in a metric.
+	Dropped func(reason string)
 	// PollInterval is how often the mailbox is checked when the server
 	// offers no IDLE. Default 30s.
 	PollInterval time.Duration
@@ -188,7 +195,18 @@ func New(o Options) (*Channel, error) {
 		backoffMin: time.Second, backoffMax: 5 * time.Minute, idleRecheck: time.Minute,
 		maxAttempts: 3, now: time.Now,
 	}
-	c.parser = newParser(addr, defaultLimits())
+	var servIDs []string
+	for _, id := range o.AuthServIDs {
+		id = strings.ToLower(strings.TrimSpace(id))
+		if id == "" {
+			continue
+		}
+		if a, err := parseAuthResults(id + "; none"); err != nil || a.ServID != id {
+			return nil, ticketing.FieldError("SVAR_EMAIL_AUTHSERV_ID", "%q is not an authserv-id (a host name such as mx.shop.se)", id)
+		}
+		servIDs = append(servIDs, id)
+	}
+	c.parser = newParser(addr, defaultLimits(), servIDs...)
 	return c, nil
 }
 

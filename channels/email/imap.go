@@ -285,6 +285,10 @@ func isPublishError(err error) bool {
 
 func (c *Channel) publishStub(ctx context.Context, raw []byte, info mailInfo, problem string) error {
 	env := c.stub(raw, info, problem)
+	if env.From.Value == c.addr {
+		c.dropOwn(info)
+		return nil
+	}
 	c.log.Error("email: publishing a stub for a mail that cannot be imported; it stays in the mailbox",
 		"uid", info.String(), "problem", problem)
 	if err := c.o.Publisher.PublishInbound(ctx, env); err != nil {

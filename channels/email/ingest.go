@@ -34,7 +34,6 @@ const (
 	MetaRawKey     = "raw_key"     // blob key of the raw mail
 	MetaFullText   = "full_text"   // the text with its quoted history, when folding removed some
 	MetaProblems   = "parse_problems"
-	MetaSkipped    = "skipped_attachments"
 	MetaTo         = "to"
 	MetaIMAPUID    = "imap_uid" // uidvalidity/uid in the mailbox
 )
@@ -65,6 +64,10 @@ type midRecord struct {
 // failed); a mail that cannot be parsed is published with its original
 // attached, never dropped.
 func (c *Channel) importMail(ctx context.Context, raw []byte, info mailInfo) error {
+	if c.parser.fromSupport(raw) {
+		c.dropOwn(info)
+		return nil
+	}
 	key := rawKey(raw)
 	err := c.putBlob(ctx, &ticketing.Blob{Key: key, Filename: "message.eml", ContentType: "message/rfc822", Data: raw})
 	switch {
@@ -79,11 +82,29 @@ func (c *Channel) importMail(ctx context.Context, raw []byte, info mailInfo) err
 	if err != nil {
 		return err
 	}
+	if env.From.Value == c.addr { // read only now (an unreadable mail's loose From)
+		c.dropOwn(info)
+		return nil
+	}
 	if err := c.o.Publisher.PublishInbound(ctx, env); err != nil {
 		return publishError{errorf("publish mail "+info.String(), err)}
 	}
 	c.log.Debug("email: imported", "uid", info.String(), "external_id", env.ExternalID, "auto", env.Auto)
 	return nil
+}
+
+// DropOwnMail is the reason (Options.Dropped) for mail From the support
+// address itself: it is never a customer's, so it makes no customer and no
+// ticket. It stays in the mailbox.
+const DropOwnMail = "own-address"
+
+// dropOwn leaves out a mail From the support address, saying so.
+func (c *Channel) dropOwn(info mailInfo) {
+	c.log.Info("email: a mail From the support address itself is not imported; it stays in the mailbox",
+		"uid", info.String(), "mailbox", c.mailbox)
+	if c.o.Dropped != nil {
+		c.o.Dropped(DropOwnMail)
+	}
 }
 
 // buildEnvelope parses raw into a valid envelope, storing its attachments.
@@ -99,7 +120,8 @@ func (c *Channel) buildEnvelope(ctx context.Context, raw []byte, key string, inf
 		err := c.putBlob(ctx, b)
 		switch {
 		case ticketing.ErrorCode(err) == ticketing.ETooLarge:
-			p.Skipped = append(p.Skipped, fmt.Sprintf("%s (too large for the store)", f.Filename))
+			p.Dropped.Add(ticketing.Dropped{Filename: clip(f.Filename, 255), Part: f.Part, ContentType: clip(f.ContentType, 255),
+				Size: int64(len(f.Data)), Reason: ticketing.DropStoreTooLarge})
 			continue
 		case err != nil:
 			return nil, errorf("store attachment of "+info.String(), err)
@@ -200,25 +222,20 @@ func (c *Channel) envelope(p *parsed, extID, key string, size int64, info mailIn
 	setMeta(env.Meta, MetaTo, p.To)
 	setMeta(env.Meta, MetaFullText, clipText(p.FullText, maxEnvFullText))
 	setMeta(env.Meta, MetaProblems, clip(strings.Join(p.Problems, "; "), 1000))
+	env.SenderVerified = p.Sender.Verified
+	setMeta(env.Meta, MetaSenderAuth, clip(p.Sender.Summary, 200))
+	if p.ViaReplyTo {
+		env.Meta[MetaSenderVia] = "reply-to"
+	}
 	if info.UID != 0 {
 		env.Meta[MetaIMAPUID] = info.String()
 	}
-	if len(p.Skipped) > 0 {
-		setMeta(env.Meta, MetaSkipped, clip(strings.Join(p.Skipped, "; "), 2000))
-		where := "the original mail is attached"
-		if key == "" {
-			where = "the original mail is still in the mailbox"
-		}
-		env.Text += "\n\n[" + clip(strings.Join(p.Skipped, "; "), 2000) + ": not imported; " + where + "]"
-		if key != "" {
-			env.Attachments = append(env.Attachments, rawAttachment(key, size))
-		}
-	}
-	if len(env.Attachments) > maxAttachments {
-		env.Attachments = env.Attachments[:maxAttachments]
-		if key != "" {
-			env.Attachments[maxAttachments-1] = rawAttachment(key, size)
-		}
+	if !p.Dropped.Empty() {
+		// The original mail keeps what was left out: the console offers it
+		// for download on every message (meta raw_key), so it takes no
+		// attachment slot of its own.
+		tr := p.Dropped
+		env.Truncated = &tr
 	}
 	if strings.TrimSpace(env.Text) == "" && strings.TrimSpace(env.HTML) == "" && len(env.Attachments) == 0 {
 		env.Text = textEmpty

@@ -11,6 +11,7 @@ import (
 	"io"
 	"mime"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -62,16 +63,21 @@ type parsed struct {
 	References []string // oldest first, with angle brackets
 	From       string   // lower-cased address; "" when there is none
 	Name       string   // From's display name
-	To         string
-	Subject    string
-	Date       time.Time
-	Text       string // quoted history folded away
-	FullText   string // the whole text, when folding removed something
-	HTML       string // sanitized
-	Files      []*file
-	// Skipped describes attachments that were not imported (too large, too
-	// many); the raw mail still has them.
-	Skipped    []string
+	// ViaReplyTo is set when From is the support address and the sender is
+	// its Reply-To (a contact form): nobody vouches for that address.
+	ViaReplyTo bool
+	// Sender is what the shop's receiving server found about From.
+	Sender   senderCheck
+	To       string
+	Subject  string
+	Date     time.Time
+	Text     string // quoted history folded away
+	FullText string // the whole text, when folding removed something
+	HTML     string // sanitized
+	Files    []*file
+	// Dropped names the parts and attachments that were not imported (too
+	// large, too many, too deep); the raw mail still has them.
+	Dropped    ticketing.Truncation
 	Auto       bool
 	AutoReason string
 	// BounceOf is the Svar message id a bounce reports; BounceReason the
@@ -91,19 +97,21 @@ type file struct {
 	Filename    string
 	ContentType string
 	ContentID   string // without angle brackets
+	Part        string // MIME part number
 	Data        []byte
 }
 
 // parser turns raw mail into parsed. It is safe for concurrent use.
 type parser struct {
-	own    string // the support address
-	lim    limits
-	policy *bluemonday.Policy
-	newKey func() string
+	own     string   // the support address
+	servIDs []string // authserv-ids whose Authentication-Results are trusted
+	lim     limits
+	policy  *bluemonday.Policy
+	newKey  func() string
 }
 
-func newParser(own string, lim limits) *parser {
-	return &parser{own: own, lim: lim, policy: newPolicy(), newKey: randomKey}
+func newParser(own string, lim limits, servIDs ...string) *parser {
+	return &parser{own: own, servIDs: servIDs, lim: lim, policy: newPolicy(), newKey: randomKey}
 }
 
 // randomKey returns an unguessable blob key for an attachment.
@@ -153,8 +161,8 @@ func (p *parser) parse(raw []byte) (out *parsed, err error) {
 	p.readHeader(h, out)
 
 	w := &walker{p: p, out: out}
-	w.walk(e, 0, "")
-	if w.truncated {
+	w.walk(e, 0, "", "")
+	if w.cut {
 		out.Problems = append(out.Problems, "the mail has too many parts or is nested too deeply; the rest was not read")
 	}
 
@@ -199,10 +207,31 @@ func (p *parser) readHeader(h mail.Header, out *parsed) {
 	if d, err := h.Date(); err == nil {
 		out.Date = d
 	}
-	out.From, out.Name = fromAddress(h)
+	out.From, out.Name, out.ViaReplyTo = senderOf(h, p.own)
+	out.Sender = checkSender(h, out.From, p.servIDs)
+	if out.ViaReplyTo {
+		out.Sender = senderCheck{Verified: new(bool), Summary: "reply-to"}
+	}
 	if to, err := h.AddressList("To"); err == nil && len(to) > 0 {
 		out.To = ticketing.NormalizeEmail(strings.ToValidUTF8(to[0].Address, "\uFFFD"))
 	}
+}
+
+// senderOf returns a mail's sender: the From address, lower-cased, and its
+// display name. Mail From the support address itself with a Reply-To of
+// someone else (a shop's contact form sends that way) is the Reply-To's:
+// viaReplyTo says so, and that address is vouched for by nobody.
+func senderOf(h mail.Header, own string) (addr, name string, viaReplyTo bool) {
+	addr, name = fromAddress(h)
+	if addr != own || own == "" {
+		return addr, name, false
+	}
+	if l, err := h.AddressList("Reply-To"); err == nil && len(l) > 0 {
+		if rt := ticketing.NormalizeEmail(strings.ToValidUTF8(l[0].Address, "\uFFFD")); rt != "" && rt != own {
+			return rt, cleanName(l[0].Name), true
+		}
+	}
+	return addr, name, false
 }
 
 // fromAddress returns the sender's lower-cased address and display name,
@@ -222,6 +251,18 @@ func fromAddress(h mail.Header) (addr, name string) {
 		}
 	}
 	return "", ""
+}
+
+// fromSupport reports whether a raw mail is From the support address
+// itself (and not on behalf of someone in its Reply-To), reading only its
+// header.
+func (p *parser) fromSupport(raw []byte) bool {
+	h, err := textproto.ReadHeader(bufio.NewReader(io.LimitReader(bytes.NewReader(raw), p.lim.MaxHeaderBytes)))
+	if err != nil && h.Len() == 0 {
+		return false
+	}
+	addr, _, _ := senderOf(mail.Header{Header: message.Header{Header: h}}, p.own)
+	return addr == p.own
 }
 
 var looseAddress = regexp.MustCompile(`[A-Za-z0-9._%+\-=!#$&'*/?^{|}~]+@[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?`)
@@ -380,35 +421,78 @@ func rawHash(raw []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// maxScanParts bounds the names-only scan of what lies past the MIME caps:
+// parts beyond it are not even named (the list says so).
+const maxScanParts = 10000
+
+// maxScanDepth bounds the nesting the names-only scan follows.
+const maxScanDepth = 200
+
 // walker walks the MIME tree of one mail.
 type walker struct {
-	p         *parser
-	out       *parsed
-	parts     int
-	total     int64
-	truncated bool
-	texts     []string
-	htmls     []string
-	cids      map[string]string // Content-ID → blob key
-	report    bool              // a multipart/report; report-type=delivery-status
-	status    string            // the delivery-status part
-	origHdrs  []string          // headers of the mail a report returns
+	p     *parser
+	out   *parsed
+	parts int
+	total int64
+	// cut is set once a part was left out for the depth or part cap.
+	cut bool
+	// scanned counts parts seen by the names-only scan; stopped is set
+	// when it gave up.
+	scanned  int
+	stopped  bool
+	texts    []string
+	htmls    []string
+	cids     map[string]string // Content-ID → blob key
+	report   bool              // a multipart/report; report-type=delivery-status
+	status   string            // the delivery-status part
+	origHdrs []string          // headers of the mail a report returns
 }
 
-func (w *walker) walk(e *message.Entity, depth int, parent string) {
-	w.parts++
-	if w.parts > w.p.lim.MaxParts || depth > w.p.lim.MaxDepth {
-		w.truncated = true
-		return
+// childPart numbers the i-th part of a multipart as IMAP does: "2" in the
+// mail's top multipart, "2.1" inside that one.
+func childPart(path string, i int) string {
+	if path == "" {
+		return strconv.Itoa(i)
 	}
+	return path + "." + strconv.Itoa(i)
+}
+
+// leafPart is the IMAP part number of a non-multipart part: a mail that is
+// not multipart has its body as part "1".
+func leafPart(path string) string {
+	if path == "" {
+		return "1"
+	}
+	return path
+}
+
+// drop records a part or file that is not imported.
+func (w *walker) drop(d ticketing.Dropped) { w.out.Dropped.Add(d) }
+
+// partInfo reads a part's media type, parameters and file name.
+func partInfo(e *message.Entity) (mediaType string, params map[string]string, filename string, attachment bool) {
 	mediaType, params, err := e.Header.ContentType()
 	if err != nil || mediaType == "" {
 		mediaType, params = "text/plain", map[string]string{}
 	}
 	mediaType = strings.ToLower(mediaType)
 	disp, dparams, _ := e.Header.ContentDisposition()
-	filename := filenameOf(params, dparams)
-	attachment := strings.EqualFold(disp, "attachment")
+	return mediaType, params, filenameOf(params, dparams), strings.EqualFold(disp, "attachment")
+}
+
+func (w *walker) walk(e *message.Entity, depth int, parent, path string) {
+	w.parts++
+	switch {
+	case w.parts > w.p.lim.MaxParts:
+		w.cut = true
+		w.scan(e, depth, path, ticketing.DropTooManyParts, true)
+		return
+	case depth > w.p.lim.MaxDepth:
+		w.cut = true
+		w.scan(e, depth, path, ticketing.DropTooDeep, true)
+		return
+	}
+	mediaType, params, filename, attachment := partInfo(e)
 
 	switch {
 	case strings.HasPrefix(mediaType, "multipart/"):
@@ -419,7 +503,7 @@ func (w *walker) walk(e *message.Entity, depth int, parent string) {
 		if mr == nil {
 			return
 		}
-		for {
+		for i := 1; ; i++ {
 			part, err := mr.NextPart()
 			if err == io.EOF {
 				return
@@ -431,8 +515,8 @@ func (w *walker) walk(e *message.Entity, depth int, parent string) {
 			if err != nil {
 				w.out.Problems = append(w.out.Problems, err.Error())
 			}
-			w.walk(part, depth+1, mediaType)
-			if w.truncated {
+			w.walk(part, depth+1, mediaType, childPart(path, i))
+			if w.stopped {
 				return
 			}
 		}
@@ -456,34 +540,78 @@ func (w *walker) walk(e *message.Entity, depth int, parent string) {
 			w.texts = append(w.texts, s)
 		}
 	default:
-		w.attach(e, mediaType, filename)
+		w.attach(e, mediaType, filename, path)
 	}
 }
 
-// attach keeps a part as a file, within the size caps.
-func (w *walker) attach(e *message.Entity, mediaType, filename string) {
+// scan names what lies in a part that is not read: the part itself when it
+// is a leaf or the root of a cut subtree, and every named file inside it.
+// It reads headers only, within maxScanParts and maxScanDepth overall.
+func (w *walker) scan(e *message.Entity, depth int, path, reason string, root bool) {
+	w.scanned++
+	if w.scanned > maxScanParts || depth > w.p.lim.MaxDepth+maxScanDepth {
+		if !w.stopped {
+			w.stopped = true
+			w.drop(ticketing.Dropped{Part: path, Reason: ticketing.DropNotScanned})
+		}
+		return
+	}
+	mediaType, _, filename, _ := partInfo(e)
+	if !strings.HasPrefix(mediaType, "multipart/") {
+		if filename == "" && strings.HasPrefix(mediaType, "message/") {
+			filename = defaultFilename(mediaType, headerText(e.Header, "Subject"))
+		}
+		w.drop(ticketing.Dropped{Filename: clip(filename, 255), Part: leafPart(path), ContentType: clip(mediaType, 255), Reason: reason})
+		return
+	}
+	if root {
+		w.drop(ticketing.Dropped{Part: path, ContentType: clip(mediaType, 255), Reason: reason})
+	}
+	mr := e.MultipartReader()
+	if mr == nil {
+		return
+	}
+	for i := 1; ; i++ {
+		part, err := mr.NextPart()
+		if part == nil || err == io.EOF {
+			return
+		}
+		w.scan(part, depth+1, childPart(path, i), reason, false)
+		if w.stopped {
+			return
+		}
+	}
+}
+
+// attach keeps a part as a file, within the caps; what is over them is
+// named in Dropped.
+func (w *walker) attach(e *message.Entity, mediaType, filename, path string) {
 	if filename == "" {
 		filename = defaultFilename(mediaType, headerText(e.Header, "Subject"))
 	}
+	d := ticketing.Dropped{Filename: clip(filename, 255), Part: leafPart(path), ContentType: clip(mediaType, 255)}
 	if len(w.out.Files) >= maxAttachments {
-		w.out.Skipped = append(w.out.Skipped, fmt.Sprintf("%s (too many attachments)", filename))
+		d.Reason = ticketing.DropTooManyFiles
+		w.drop(d)
 		return
 	}
 	b, err := w.read(e, int(w.p.lim.MaxAttachmentBytes)+1)
 	if int64(len(b)) > w.p.lim.MaxAttachmentBytes {
-		w.out.Skipped = append(w.out.Skipped, fmt.Sprintf("%s (larger than %d MiB)", filename, w.p.lim.MaxAttachmentBytes>>20))
+		d.Reason = ticketing.DropFileTooLarge
+		w.drop(d)
 		_, _ = io.Copy(io.Discard, e.Body)
 		return
 	}
 	if w.total+int64(len(b)) > w.p.lim.MaxTotalBytes {
-		w.out.Skipped = append(w.out.Skipped, fmt.Sprintf("%s (the mail's attachments exceed %d MiB)", filename, w.p.lim.MaxTotalBytes>>20))
+		d.Reason, d.Size = ticketing.DropFilesTooLarge, int64(len(b))
+		w.drop(d)
 		return
 	}
 	if err != nil {
 		w.out.Problems = append(w.out.Problems, fmt.Sprintf("%s: %v", filename, err))
 	}
 	w.total += int64(len(b))
-	f := &file{Key: w.p.newKey(), Filename: filename, ContentType: mediaType, Data: b}
+	f := &file{Key: w.p.newKey(), Filename: filename, ContentType: mediaType, Part: leafPart(path), Data: b}
 	if cid := strings.Trim(strings.TrimSpace(e.Header.Get("Content-Id")), "<>"); cid != "" {
 		f.ContentID = cid
 		if w.cids == nil {

@@ -127,8 +127,10 @@ func TestParseLimits(t *testing.T) {
 		if strings.Join(names, ",") != "a.bin,b.bin,c.bin" {
 			t.Errorf("files = %q, want a, b and c (big.bin over the per-file cap, d.bin over the per-mail cap)", names)
 		}
-		if len(out.Skipped) != 2 || !strings.Contains(out.Skipped[0], "big.bin") || !strings.Contains(out.Skipped[1], "d.bin") {
-			t.Errorf("skipped = %q", out.Skipped)
+		dr := out.Dropped.Dropped
+		if len(dr) != 2 || dr[0].Filename != "big.bin" || dr[0].Reason != ticketing.DropFileTooLarge ||
+			dr[1].Filename != "d.bin" || dr[1].Reason != ticketing.DropFilesTooLarge {
+			t.Errorf("dropped = %+v, want big.bin (too large) and d.bin (over the total)", dr)
 		}
 	})
 	t.Run("nesting depth", func(t *testing.T) {
@@ -148,6 +150,11 @@ func TestParseLimits(t *testing.T) {
 		if strings.Contains(out.Text, "deep inside") {
 			t.Errorf("text %q comes from below the depth limit", out.Text)
 		}
+		dr := out.Dropped.Dropped
+		if len(dr) < 2 || dr[0].Reason != ticketing.DropTooDeep || dr[0].ContentType != "multipart/mixed" ||
+			dr[len(dr)-1].ContentType != "text/plain" || dr[len(dr)-1].Reason != ticketing.DropTooDeep {
+			t.Errorf("dropped = %+v, want the cut subtree and the text part inside it named", dr)
+		}
 	})
 	t.Run("part count", func(t *testing.T) {
 		var sb strings.Builder
@@ -155,13 +162,17 @@ func TestParseLimits(t *testing.T) {
 		for i := 0; i < 30; i++ {
 			fmt.Fprintf(&sb, "--b\r\nContent-Type: text/plain\r\n\r\npart %d\r\n", i)
 		}
-		sb.WriteString("--b--\r\n")
+		sb.WriteString(part("late.pdf", 10) + "--b--\r\n")
 		out, err := p.parse([]byte(sb.String()))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if strings.Contains(out.Text, "part 20") || !strings.Contains(out.Text, "part 3") {
 			t.Errorf("text = %q, want the parts up to the limit only", out.Text)
+		}
+		dr := out.Dropped.Dropped
+		if len(dr) != 22 || dr[len(dr)-1].Filename != "late.pdf" || dr[len(dr)-1].Reason != ticketing.DropTooManyParts || dr[len(dr)-1].Part != "31" {
+			t.Errorf("dropped = %+v, want the 21 parts past the cap and late.pdf named", dr)
 		}
 	})
 	t.Run("header size", func(t *testing.T) {

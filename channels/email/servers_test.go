@@ -238,6 +238,9 @@ type smtpServer struct {
 	fail     func(stage string) error
 	auth     bool // require AUTH PLAIN with the test credentials
 	authSeen int
+	// dropAfterData is how many more sessions have their connection cut
+	// after the server took a mail's data, before it answers the final ".".
+	dropAfterData int
 }
 
 type sentMail struct {
@@ -259,7 +262,7 @@ func (s *smtpServer) listen(t testing.TB, addr string, tlsCfg *tls.Config, impli
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &smtpSession{s: s}, nil }))
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &smtpSession{s: s, conn: c}, nil }))
 	srv.Domain = "mx.test.example"
 	srv.AllowInsecureAuth = true
 	srv.TLSConfig = tlsCfg
@@ -312,6 +315,7 @@ func (s *smtpServer) check(stage string) error {
 
 type smtpSession struct {
 	s      *smtpServer
+	conn   *smtp.Conn
 	authed bool
 	from   string
 	to     []string
@@ -364,7 +368,15 @@ func (ss *smtpSession) Data(r io.Reader) error {
 	}
 	ss.s.mu.Lock()
 	ss.s.msgs = append(ss.s.msgs, sentMail{From: ss.from, To: ss.to, Data: b})
+	drop := ss.s.dropAfterData > 0
+	if drop {
+		ss.s.dropAfterData--
+	}
 	ss.s.mu.Unlock()
+	if drop {
+		// The mail is taken; the answer to its final "." never leaves.
+		_ = ss.conn.Conn().Close()
+	}
 	return nil
 }
 

@@ -19,13 +19,30 @@ import (
 	"github.com/svar-dev/svar/ticketing/mailsettings"
 )
 
-// sendRecord is the state document email:sent:<message id>, written once
-// the SMTP server accepted a reply: a redelivered reply is then reported,
-// not sent again.
+// sendRecord is the state document email:sent:<message id>. It is written
+// as "sending" just before the end of the mail's data (the final "."),
+// and as "sent" once the SMTP server accepted it. A redelivered reply whose
+// record says sent is reported, not sent again; one that says sending may
+// have been accepted (the session broke, or the node stopped, between the
+// final "." and the server's answer) and is never sent again by itself.
 type sendRecord struct {
 	At        time.Time `bson:"at" json:"at"`
 	MessageID string    `bson:"message_id" json:"message_id"` // the Message-ID header
+	// State is sendSending or sendSent; records from before it existed
+	// (empty) were written after the server's acceptance.
+	State string `bson:"state,omitempty" json:"state,omitempty"`
 }
+
+// Send record states.
+const (
+	sendSending = "sending"
+	sendSent    = "sent"
+)
+
+// errUnconfirmed is why a reply that may have gone out is not sent again.
+const errUnconfirmed = "unconfirmed: the connection to the SMTP server broke after the whole mail was handed over, " +
+	"before the server confirmed it, so it may or may not have been delivered. Svar does not send it again by itself " +
+	"(the customer would get it twice); send it again if the customer did not get it"
 
 func sendKey(messageID string) string { return "email:sent:" + messageID }
 
@@ -51,6 +68,9 @@ func (c *Channel) HandleOutbound(ctx context.Context, o *ticketing.Outbound, att
 
 	var rec sendRecord
 	switch err := c.o.Store.GetState(ctx, sendKey(o.MessageID), &rec); {
+	case err == nil && rec.State == sendSending:
+		log.Warn("email: an earlier attempt may have sent the reply; not sending it again")
+		return c.fail(ctx, o, errUnconfirmed)
 	case err == nil:
 		log.Info("email: reply was sent before; reporting it")
 		return c.report(ctx, o, ticketing.Delivery{Status: ticketing.DeliverySent, Channel: ticketing.ChannelEmail, ProviderID: rec.MessageID})
@@ -80,8 +100,13 @@ func (c *Channel) HandleOutbound(ctx context.Context, o *ticketing.Outbound, att
 	if err != nil {
 		return c.fail(ctx, o, "the reply could not be composed: "+err.Error())
 	}
-	if err := c.send(ctx, to, raw); err != nil {
+	if err := c.send(ctx, to, raw, sendKey(o.MessageID), mid); err != nil {
 		var perm *permanentError
+		var unsure *unconfirmedError
+		if errors.As(err, &unsure) {
+			log.Warn("email: the SMTP session broke before the server confirmed the reply; not retrying", "err", err)
+			return c.fail(ctx, o, errUnconfirmed)
+		}
 		if errors.As(err, &perm) {
 			log.Warn("email: the SMTP server refused the reply", "err", err)
 			return c.fail(ctx, o, perm.Error())
@@ -89,7 +114,7 @@ func (c *Channel) HandleOutbound(ctx context.Context, o *ticketing.Outbound, att
 		log.Warn("email: sending failed; will retry", "err", err)
 		return ticketing.Retry(err, 0)
 	}
-	if err := c.o.Store.PutState(ctx, sendKey(o.MessageID), sendRecord{At: c.now().UTC(), MessageID: mid}); err != nil {
+	if err := c.o.Store.PutState(ctx, sendKey(o.MessageID), sendRecord{At: c.now().UTC(), MessageID: mid, State: sendSent}); err != nil {
 		log.Error("email: reply sent but its send record was not saved", "err", err)
 	}
 	log.Info("email: reply sent", "to", to)
@@ -125,11 +150,26 @@ func (e *permanentError) Error() string {
 	return fmt.Sprintf("%d %s", e.err.Code, strings.TrimSpace(e.err.Message))
 }
 
+// unconfirmedError is a session that broke after the whole mail and its
+// final "." were handed over, before the server answered: the server may
+// have accepted it. Retrying could deliver it twice.
+type unconfirmedError struct{ err error }
+
+func (e *unconfirmedError) Error() string { return "SMTP end of data: " + e.err.Error() }
+func (e *unconfirmedError) Unwrap() error { return e.err }
+
 // send delivers raw to one recipient. Failures before MAIL FROM
 // (connecting, TLS, authentication) are always temporary: they are the
 // server's or the configuration's, not the reply's, and must not mark
 // every reply failed. 5xx answers to MAIL, RCPT and DATA are permanent.
-func (c *Channel) send(ctx context.Context, to string, raw []byte) error {
+//
+// After the mail's data and before its final ".", the send record at key
+// is written as sending: from there on the server may accept the mail. A
+// failure to write it aborts the session without the "." (nothing is
+// sent). When the server answers the "." with an error, the record is taken
+// back (the mail was refused, so a retry may send it); when no answer
+// comes, the error is an *unconfirmedError and the record stays.
+func (c *Channel) send(ctx context.Context, to string, raw []byte, key, mid string) error {
 	client, err := c.dialSMTP(ctx)
 	if err != nil {
 		return err
@@ -158,7 +198,17 @@ func (c *Channel) send(ctx context.Context, to string, raw []byte) error {
 	if _, err := w.Write(raw); err != nil {
 		return errorf("SMTP write", err)
 	}
+	if err := c.o.Store.PutState(ctx, key, sendRecord{At: c.now().UTC(), MessageID: mid, State: sendSending}); err != nil {
+		return errorf("record the send before the end of data", err) // Close without the final "."
+	}
 	if err := w.Close(); err != nil {
+		var se *smtp.SMTPError
+		if !errors.As(err, &se) {
+			return &unconfirmedError{err: err}
+		}
+		if derr := c.o.Store.DeleteState(ctx, key); derr != nil {
+			c.log.Error("email: the server refused a reply but its send record could not be taken back", "err", derr)
+		}
 		return classify("DATA", err)
 	}
 	_ = client.Quit()
@@ -255,9 +305,13 @@ func (c *Channel) compose(o *ticketing.Outbound, to string, x composeExtras) ([]
 		return nil, "", err
 	}
 	text := mailsettings.AppendSignature(strings.ReplaceAll(o.Text, "\r\n", "\n"), x.signature)
+	htmlBody := o.HTML // a system mail (a survey) brings its own
+	if htmlBody == "" {
+		htmlBody = textToHTML(text)
+	}
 	for _, part := range []struct{ ctype, body string }{
 		{"text/plain", text},
-		{"text/html", textToHTML(text)},
+		{"text/html", htmlBody},
 	} {
 		var ph mail.InlineHeader
 		ph.SetContentType(part.ctype, map[string]string{"charset": "utf-8"})

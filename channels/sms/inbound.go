@@ -46,6 +46,17 @@ func (c *Channel) handleInbound(w http.ResponseWriter, r *http.Request) {
 		c.refuse(w, r, err)
 		return
 	}
+	if ic := c.intercept; ic != nil && len(env.Attachments) == 0 {
+		taken, err := ic.InterceptSMS(ctx, env.From, env.Text)
+		if err != nil {
+			c.unavailable(w, r, "intercept", err)
+			return
+		}
+		if taken {
+			c.provider.Accept(w)
+			return
+		}
+	}
 	if err := c.applyKeyword(ctx, env); err != nil {
 		c.unavailable(w, r, "record opt-out", err)
 		return

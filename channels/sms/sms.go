@@ -61,12 +61,24 @@ type Options struct {
 	Outbound  OutboundConsumer
 	Store     Store
 	Service   Service
+	// Intercept, when set, sees each inbound text before it is published
+	// and may take it (a survey's digit answer); taken texts are not
+	// messages. nil: every text is a message.
+	Intercept Interceptor
 	// Files signs download links for agents' attachments: sent as MMS
 	// media where the provider takes it (Twilio), else as links in the
 	// text. nil: attachments are left out.
 	Files      *files.Signer
 	HTTPClient *http.Client // nil: a client with a 30 s timeout
 	Logger     *slog.Logger // nil: slog.Default()
+}
+
+// Interceptor takes inbound texts that are answers to something Svar
+// asked rather than messages. It returns true when it took the text (it
+// is recorded; the webhook is answered and nothing is published); an
+// error means it could not tell, and the provider retries.
+type Interceptor interface {
+	InterceptSMS(ctx context.Context, from ticketing.Identity, text string) (bool, error)
 }
 
 // TwilioOptions are Twilio's credentials.
@@ -102,6 +114,7 @@ type Channel struct {
 	svc         Service
 	log         *slog.Logger
 	validator   *ticketing.Validator
+	intercept   Interceptor
 	maxSegments int
 	maxMedia    int64
 	files       *files.Signer
@@ -146,7 +159,7 @@ func New(o Options) (*Channel, error) {
 	c := &Channel{
 		from: from.Value, region: region,
 		pub: o.Publisher, out: o.Outbound, store: o.Store, svc: o.Service,
-		log: o.Logger, validator: ticketing.NewValidator(),
+		log: o.Logger, validator: ticketing.NewValidator(), intercept: o.Intercept,
 		maxSegments: o.MaxSegments, maxMedia: o.MaxMediaBytes, files: o.Files, now: time.Now,
 	}
 	if c.log == nil {

@@ -159,7 +159,7 @@ func TestBearerToken(t *testing.T) {
 	m := startNode(t, "", nil)
 	c := login(t, m)
 	var tok struct{ Token string }
-	c.do("POST", "/api/v1/tokens", map[string]string{"name": "shop backend"}).decode(t, &tok)
+	c.do("POST", "/api/v1/tokens", map[string]any{"name": "shop backend", "scopes": []string{"tickets:read"}}).decode(t, &tok)
 	req, _ := http.NewRequest("GET", m.URL()+"/api/v1/tickets", nil)
 	req.Header.Set("Authorization", "Bearer "+tok.Token)
 	r, err := http.DefaultClient.Do(req)

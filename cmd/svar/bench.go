@@ -33,6 +33,8 @@ type benchConfig struct {
 
 	Emails int // email_latency_p50_s: mails appended, one at a time
 
+	ReportTickets         int // report_p99_ms: tickets in the report index (90 days)
+	ReportRequests        int // ... summaries measured
 	SLATickets, SLASample int // sla: tickets carrying clocks, and short-target tickets timed (bench_sla.go)
 
 	Only       string // comma-separated phases to run (default: all)
@@ -55,12 +57,13 @@ const (
 	phaseSLA    = "sla"
 )
 
-var allPhases = []string{phaseIdle, phaseConns, phaseRaw, phaseIngest, phaseList, phaseAssign, phaseLive, phaseEmail, phaseSLA}
+var allPhases = []string{phaseIdle, phaseConns, phaseRaw, phaseIngest, phaseList, phaseAssign, phaseLive, phaseEmail, phaseSLA, phaseReport}
 
 func defaultBenchConfig() benchConfig {
 	return benchConfig{
 		RawDocs: 5000, IngestMsgs: 20_000, Customers: 2_000, ListTickets: 10_000, ListRequests: 2_000,
 		Conns: 10_000, LiveRate: 400, LiveVisitors: 200, LiveDuration: 30 * time.Second, Emails: 20,
+		ReportTickets: 100_000, ReportRequests: 200,
 	}
 }
 
@@ -68,6 +71,7 @@ func smokeBenchConfig() benchConfig {
 	return benchConfig{
 		Smoke: true, RawDocs: 300, IngestMsgs: 400, Customers: 40, ListTickets: 200, ListRequests: 50,
 		Conns: 100, LiveRate: 40, LiveVisitors: 10, LiveDuration: 2 * time.Second, Emails: 3,
+		ReportTickets: 2_000, ReportRequests: 20,
 	}
 }
 
@@ -97,6 +101,8 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	fs.IntVar(&c.LiveVisitors, "live-visitors", c.LiveVisitors, "live_*: visitors sending them")
 	fs.DurationVar(&c.LiveDuration, "live-duration", c.LiveDuration, "live_*: how long to send")
 	fs.IntVar(&c.Emails, "emails", c.Emails, "email_latency_p50_s: mails appended over IMAP")
+	fs.IntVar(&c.ReportTickets, "report-tickets", c.ReportTickets, "report_p99_ms: tickets in the report index")
+	fs.IntVar(&c.ReportRequests, "report-requests", c.ReportRequests, "report_p99_ms: summaries measured")
 	slaBenchFlags(fs, &c)
 	fs.StringVar(&c.Only, "only", "", "comma-separated phases to run: "+strings.Join(allPhases, ","))
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the node's CPU profile to this file (go tool pprof)")
@@ -195,6 +201,7 @@ var benchFigureSpecs = []benchFigureSpec{
 	{"binary_mib", "MiB", 1, 0, false, true},
 	{"sla_fire_lag_p99_ms", "ms", 1, 1000, false, false},
 	{"ingest_sla_msgs_per_s", "msgs/s", 0, 0, false, false},
+	{"report_p99_ms", "ms", 2, 100, false, false},
 }
 
 // results collects the figures of a run; safe for concurrent use.

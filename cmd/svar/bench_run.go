@@ -46,6 +46,7 @@ var phaseFigures = map[string][]string{
 	phaseAssign: {"assign_p50_ms", "assign_p99_ms"},
 	phaseLive:   {"live_p50_ms", "live_p99_ms"},
 	phaseEmail:  {"email_latency_p50_s"},
+	phaseReport: {"report_p99_ms"},
 	phaseSLA:    {"sla_fire_lag_p99_ms", "ingest_sla_msgs_per_s"},
 }
 
@@ -116,6 +117,7 @@ func (b *bench) run(ctx context.Context) error {
 		{phaseAssign, b.assignPhase},
 		{phaseLive, b.livePhase},
 		{phaseEmail, b.emailPhase},
+		{phaseReport, b.reportPhase},
 		{phaseSLA, b.slaPhase},
 	}
 	for _, s := range steps {

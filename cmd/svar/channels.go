@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -83,7 +84,7 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 		IdentitySecret: c.Chat.IdentitySecret, AllowedOrigins: origins, Demo: c.DemoOn(), PublicURL: c.PublicURL, Files: m.files,
 		EmailFallback: c.EmailOn(), FallbackGrace: c.Chat.FallbackGrace, MessagesPerMinute: c.Chat.MessagesPerMinute,
 		MaxConnsPerIP: c.Chat.MaxPerAddress, MaxConnsPerVisitor: c.Chat.MaxPerVisitor, ClientIP: clientIP,
-		Logger: log.With("component", "chat")})
+		CSAT: m.CSAT, Logger: log.With("component", "chat")})
 	if err != nil {
 		return nil, fmt.Errorf("chat: %w", err)
 	}
@@ -98,7 +99,9 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 				Mailbox: c.Email.Mailbox, TLS: c.Email.IMAP.TLS},
 			SMTP: email.SMTPOptions{Addr: c.Email.SMTP.Addr, Username: c.Email.SMTP.Username, Password: c.Email.SMTP.Password,
 				TLS: c.Email.SMTP.TLS},
-			Publisher: m.Bus, Outbound: m.Bus, Store: m.Store, Deliveries: svc, Leases: m.Leases, Logger: log.With("component", "email")})
+			AuthServIDs: c.Email.AuthServIDs,
+			Publisher:   m.Bus, Outbound: m.Bus, Store: m.Store, Deliveries: svc, Leases: m.Leases, Logger: log.With("component", "email"),
+			Dropped: func(reason string) { m.Metrics.EmailDropped.WithLabelValues(reason).Inc() }})
 		if err != nil {
 			return nil, fmt.Errorf("email: %w", err)
 		}
@@ -112,7 +115,7 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 			Twilio:        sms.TwilioOptions{AccountSID: c.SMS.TwilioAccountSID, AuthToken: c.SMS.TwilioAuthToken, APIBase: c.SMS.TwilioAPIBase},
 			Elks: sms.ElksOptions{Username: c.SMS.ElksUsername, Password: c.SMS.ElksPassword, APIBase: c.SMS.ElksAPIBase,
 				WebhookSecret: c.SMS.ElksWebhookSecret},
-			Publisher: m.Bus, Outbound: m.Bus, Store: m.Store, Service: svc, Files: m.files, Logger: log.With("component", "sms")})
+			Publisher: m.Bus, Outbound: m.Bus, Store: m.Store, Service: svc, Files: m.files, Intercept: m.CSAT, Logger: log.With("component", "sms")})
 		if err != nil {
 			return nil, fmt.Errorf("sms: %w", err)
 		}
@@ -124,9 +127,13 @@ func (m *Main) startChannels(ctx context.Context, checks map[ticketing.Channel]f
 	return routers, nil
 }
 
-// chatHours tells the chat widget whether the shop is open.
+// chatHours tells the chat widget whether the shop is open. A shop that
+// never set its hours is not announced as closed.
 func (m *Main) chatHours(ctx context.Context) (bool, time.Time, error) {
 	st, err := m.Hours.Status(ctx, "")
+	if err == nil && !st.Configured {
+		return true, time.Time{}, nil
+	}
 	return st.Open, st.NextOpen, err
 }
 
@@ -138,4 +145,20 @@ func (m *Main) clientIP() (func(*http.Request) string, error) {
 		return nil, fmt.Errorf("SVAR_TRUSTED_PROXIES: %w", err)
 	}
 	return web.ClientIP(trusted), nil
+}
+
+// phoneNormalizer reads the phone numbers the shop and agents type, in
+// national form in region (SVAR_SMS_DEFAULT_REGION) or E.164; short
+// codes and sender names are not a customer's phone.
+func phoneNormalizer(region string) func(string) (string, error) {
+	return func(raw string) (string, error) {
+		n, err := sms.NormalizeNumber(raw, region)
+		if err != nil {
+			return "", errors.New("use E.164, such as +46701234567, or a national number")
+		}
+		if n.Kind != sms.KindNumber {
+			return "", errors.New("a short code or sender name is not a customer's phone")
+		}
+		return n.Value, nil
+	}
 }

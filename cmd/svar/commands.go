@@ -26,6 +26,8 @@ func commands() []command {
 			runBackup},
 		{"restore", "bring a backup into the configured, empty data dir: svar restore --from DIR",
 			runRestore},
+		{"admin", "account recovery: \"svar admin reset-password --email E\" prints a new one-time password (works while a node runs)",
+			runAdmin},
 		{"help", "show this list", func(_ context.Context, _ []string, stdout io.Writer) error {
 			usage(stdout)
 			return nil

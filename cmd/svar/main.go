@@ -25,14 +25,21 @@ import (
 	"github.com/svar-dev/svar/configs"
 	"github.com/svar-dev/svar/realtime"
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/audit"
 	"github.com/svar-dev/svar/ticketing/autoreply"
+	"github.com/svar-dev/svar/ticketing/csat"
 	"github.com/svar-dev/svar/ticketing/files"
+	"github.com/svar-dev/svar/ticketing/gdpr"
 	"github.com/svar-dev/svar/ticketing/hours"
 	"github.com/svar-dev/svar/ticketing/macro"
+	"github.com/svar-dev/svar/ticketing/merge"
 	"github.com/svar-dev/svar/ticketing/mongostore"
 	"github.com/svar-dev/svar/ticketing/natsbus"
+	"github.com/svar-dev/svar/ticketing/order"
+	"github.com/svar-dev/svar/ticketing/report"
 	"github.com/svar-dev/svar/ticketing/sla"
 	"github.com/svar-dev/svar/ticketing/staff"
+	"github.com/svar-dev/svar/ticketing/webhook"
 	"github.com/svar-dev/svar/web"
 )
 
@@ -74,12 +81,20 @@ type Main struct {
 	embStore *mongostore.Embedded
 	Store    *mongostore.Store
 	Bus      *natsbus.Bus
-	Leases   *natsbus.Leases // one-at-a-time jobs (the mailbox reader)
+	Leases   *natsbus.Leases  // one-at-a-time jobs (the mailbox reader)
+	Orders   *order.Service   // the shop's orders and the tickets linked to them
+	Webhooks *webhook.Service // events POSTed to the shop's other systems
+	Merges   *merge.Service   // customer merges and their undo
 	Service  *ticketing.Service
 	Macros   *macro.Service
 	files    *files.Signer
 	Hub      *realtime.Hub
 	Staff    *staff.Service
+	Audit    *audit.Log
+	GDPR     *gdpr.Service
+	gdprNow  func() time.Time // tests move retention's clock; nil: time.Now
+	CSAT     *csat.Service
+	Reports  *report.Index
 	teams    teamsParts // assignment and notifications (teams.go)
 	Metrics  *web.Metrics
 	Web      *web.Server
@@ -94,12 +109,14 @@ type Main struct {
 	// records (the benchmark measures due → breach with it).
 	BreachHook func(ticketID, metric string, due time.Time)
 
-	httpSrv  *http.Server
-	listener net.Listener
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	closed   sync.Once
-	ready    readiness
+	httpSrv     *http.Server
+	metricsSrv  *http.Server // on SVAR_METRICS_ADDR (trust.go)
+	metricsAddr string
+	listener    net.Listener
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	closed      sync.Once
+	ready       readiness
 	// sharedWarned is the last embedded-store sharing finding warned about.
 	sharedWarned string
 	// AdminPassword is the generated first password, if one was generated.
@@ -178,6 +195,7 @@ func (m *Main) Run(ctx context.Context) error {
 			return fmt.Errorf("embedded store: %w", err)
 		}
 		m.embStore, embStore, mongoURI = e, e, e.URI()
+		writeStoreURI(c.DataDir, e.URI(), log) // for `svar admin` while the node runs (admin.go)
 	}
 	host, _ := os.Hostname()
 	bus, err := natsbus.Connect(startCtx, natsbus.Options{URL: natsURL, Name: "svar-" + host, Replicas: c.NATSReplicas, Embedded: m.embNATS, Logger: log.With("component", "bus")})
@@ -197,9 +215,11 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Metrics = web.NewMetrics()
 	checks := map[ticketing.Channel]func(string) (map[string]string, error){}
 	m.Service = ticketing.New(ticketing.Options{Store: store, Bus: bus, Logger: log.With("component", "core"),
-		ReopenWindow: c.ReopenWindow, ReplyChecks: checks, ReplyChannels: replyChannels(c)})
+		ReopenWindow: c.ReopenWindow, ReplyChecks: checks, ReplyChannels: replyChannels(c),
+		NormalizePhone: phoneNormalizer(c.SMS.DefaultRegion)})
 	m.Macros = macro.New(macro.Options{Store: store, State: store, Tickets: store, Customers: store, Core: m.Service, Events: bus})
-	m.Staff = staff.New(staff.Options{Store: store, Relay: bus, Logger: log.With("component", "staff")})
+	m.Audit = audit.New(store, log.With("component", "audit"), nil)
+	m.Staff = staff.New(staff.Options{Store: store, Relay: bus, Logger: log.With("component", "staff"), Audit: m.Audit})
 	m.Hub = realtime.New(realtime.Options{Logger: log.With("component", "realtime"), Backlog: bus, Relay: bus,
 		Tickets: m.Service.Inbox(), Viewers: m.Staff.ViewerOf, OnAvailability: m.availabilityChanged, ConsoleGrace: m.ConsoleGrace})
 	m.Staff.OnViewChange(m.Hub.RefreshViewers)
@@ -231,6 +251,11 @@ func (m *Main) Run(ctx context.Context) error {
 		})
 	})
 	m.goRun("core", func() error { return bus.ConsumeInbound(ctx, m.ingest) })
+	m.Orders = order.New(order.Options{Store: store, Customers: store, Core: m.Service, Events: bus, Logger: log.With("component", "order")})
+	m.goRun("orders", func() error { return m.Orders.Run(ctx) })
+	m.Merges = merge.New(store, m.Service, m.Orders)
+	m.Webhooks = webhook.New(webhook.Options{Store: store, Feed: bus, AllowPrivate: c.WebhookAllowPrivate, Logger: log.With("component", "webhook")})
+	m.goRun("webhooks", func() error { return m.Webhooks.Run(ctx) })
 	m.Hours = hours.NewService(store, nil)
 	m.SLA = sla.New(sla.Options{Store: store, Core: m.Service, Scheduler: bus, Events: bus, Hours: m.Hours,
 		Logger: log.With("component", "sla"), OnBreach: m.onBreach})
@@ -238,6 +263,18 @@ func (m *Main) Run(ctx context.Context) error {
 	m.AutoReply = autoreply.New(autoreply.Options{Store: store, Core: m.Service, Events: bus, Hours: m.Hours,
 		Logger: log.With("component", "autoreply")})
 	m.goRun("autoreply", func() error { return m.AutoReply.Run(ctx) })
+	m.CSAT = csat.New(csat.Options{Core: m.Service, Store: store, Events: bus, Scheduler: bus, PublicURL: c.PublicURL,
+		Logger: log.With("component", "csat")})
+	m.goRun("csat", func() error { return m.CSAT.Run(ctx) })
+	m.Reports, err = report.Open(report.Options{Path: filepath.Join(c.DataDir, "report.db"), Store: store, Events: bus,
+		Calendars: report.Hours{S: m.Hours}, Logger: log.With("component", "report")})
+	if err != nil {
+		return fmt.Errorf("report index: %w", err)
+	}
+	m.goRun("report", func() error { return m.Reports.Run(ctx) })
+	if err := m.startGDPR(ctx, startCtx); err != nil {
+		return err
+	}
 
 	// Signed download links for agents' attachments (chat, SMS, /files/).
 	if m.files, err = files.LoadSigner(startCtx, store, c.PublicURL); err != nil {
@@ -255,7 +292,11 @@ func (m *Main) Run(ctx context.Context) error {
 		Health: map[string]web.Pinger{"nats": bus, "mongodb": store}, Ready: &m.ready, Routers: routers, PublicURL: c.PublicURL, Relay: bus,
 		Hours: m.Hours, SLA: m.SLA, AutoReply: m.AutoReply,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://"),
-		ClientIP: clientIP})
+		ClientIP: clientIP, Audit: m.Audit, GDPR: m.GDPR, MetricsToken: c.MetricsToken, MetricsElsewhere: c.MetricsAddr != "",
+		CSAT: m.CSAT, Reports: m.Reports, Orders: m.Orders, Webhooks: m.Webhooks, Merges: m.Merges})
+	if err := m.startMetrics(log); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", c.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (SVAR_HTTP_ADDR): %w", c.HTTPAddr, err)
@@ -396,6 +437,9 @@ func (m *Main) Close() error {
 			}
 			cancel()
 		}
+		if m.metricsSrv != nil {
+			_ = m.metricsSrv.Close()
+		}
 		if m.Web != nil {
 			m.Web.Close()
 		}
@@ -410,6 +454,9 @@ func (m *Main) Close() error {
 			m.cancel()
 		}
 		m.wg.Wait()
+		if m.Reports != nil {
+			_ = m.Reports.Close()
+		}
 		if m.Bus != nil {
 			m.Bus.Close()
 		}
@@ -421,6 +468,7 @@ func (m *Main) Close() error {
 			cancel()
 		}
 		if m.embStore != nil {
+			removeStoreURI(m.Config.DataDir, m.embStore.URI())
 			if err := m.embStore.Close(); err != nil {
 				errs = append(errs, err)
 			}

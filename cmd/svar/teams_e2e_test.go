@@ -55,8 +55,28 @@ func TestTeamsInBrowser(t *testing.T) {
 	at.waitFor("anna's returns ticket", rowLink("göra en retur")+` !== undefined`)
 	at.waitFor("anna is told it is hers", `document.title.startsWith('(1) ')`)
 	bt.waitFor("bo's sales ticket", rowLink("min leverans")+` !== undefined`)
-	// Both lists are complete (the other ticket arrived earlier or at the
-	// same time); neither shows the other team's ticket.
+	// A new ticket has no team until routing gives it one, and consoles
+	// drop it then (ticket.removed): once both tickets have their teams,
+	// neither list shows the other team's ticket.
+	eventually(t, "both tickets routed", func() error {
+		var page struct {
+			Tickets []struct {
+				TeamID string `json:"team_id"`
+			}
+		}
+		admin.do("GET", "/api/v1/tickets", nil).decode(t, &page)
+		if len(page.Tickets) != 2 {
+			return context.DeadlineExceeded
+		}
+		for _, tk := range page.Tickets {
+			if tk.TeamID == "" {
+				return context.DeadlineExceeded
+			}
+		}
+		return nil
+	})
+	at.waitFor("anna's list without the sales ticket", rowLink("min leverans")+` === undefined`)
+	bt.waitFor("bo's list without the returns ticket", rowLink("göra en retur")+` === undefined`)
 	if evalIn[bool](at, "anna's list", rowLink("min leverans")+` !== undefined`) {
 		t.Fatal("anna sees the sales ticket")
 	}

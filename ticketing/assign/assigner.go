@@ -275,7 +275,7 @@ func (a *Assigner) place(ctx context.Context, id string, t *ticketing.Ticket, is
 		tier := ""
 		if rules.needsTier() {
 			if c, err := a.o.Store.GetCustomer(ctx, t.CustomerID); err == nil {
-				tier = c.Attributes["tier"]
+				tier = c.TierName()
 			}
 		}
 		if teamID, why = rules.route(t, tier); teamID != "" {

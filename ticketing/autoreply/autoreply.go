@@ -206,7 +206,7 @@ func (s *Service) HandleEvent(ctx context.Context, ev *ticketing.Event) error {
 // the message's (a chat widget's navigator.language in Meta), else a
 // guess from the text: Swedish when it has Swedish letters or words.
 func Language(c *ticketing.Customer, m *ticketing.Message) string {
-	for _, v := range []string{c.Attributes["language"], m.Meta["language"]} {
+	for _, v := range []string{c.Attributes.String("language"), m.Meta["language"]} {
 		v = strings.ToLower(v)
 		if strings.HasPrefix(v, "sv") {
 			return "sv"

@@ -55,6 +55,9 @@ func Default() Settings {
 	}
 }
 
+// Default reports whether c stands in for hours the shop never set.
+func (c *Calendar) Default() bool { return c.dflt }
+
 type block struct{ start, end int } // minutes after local midnight, end ≤ 1440
 
 type dateKey int // yyyymmdd
@@ -70,6 +73,8 @@ type Calendar struct {
 	closed   map[dateKey]bool
 	open     map[dateKey]bool
 	holidays bool
+	// dflt is true for Default() standing in for hours never set.
+	dflt bool
 
 	mu    sync.Mutex
 	years map[int]map[dateKey]bool // holiday dates per year, filled lazily

@@ -65,6 +65,7 @@ func (s *Service) Calendar(ctx context.Context, teamID string) (*Calendar, error
 		return s.Calendar(ctx, "")
 	case ticketing.IsNotFound(err):
 		cal = MustCompile(Default())
+		cal.dflt = true
 	case err != nil:
 		return nil, err
 	default:
@@ -97,6 +98,10 @@ func (s *Service) Put(ctx context.Context, teamID string, st Settings) (*Calenda
 type Status struct {
 	Open     bool      `json:"open"`
 	NextOpen time.Time `json:"next_open,omitzero"`
+	// Configured is false while the shop has never set its hours (the
+	// default hours apply to SLA clocks, but customers are not told the
+	// shop is closed).
+	Configured bool `json:"configured"`
 }
 
 // Status returns the shop's (or team's) open status at now.
@@ -106,7 +111,7 @@ func (s *Service) Status(ctx context.Context, teamID string) (Status, error) {
 		return Status{}, err
 	}
 	now := s.now()
-	return Status{Open: cal.IsOpen(now), NextOpen: cal.NextOpen(now).UTC()}, nil
+	return Status{Open: cal.IsOpen(now), NextOpen: cal.NextOpen(now).UTC(), Configured: !cal.Default()}, nil
 }
 
 // stored is Settings as the store keeps them: blocks as "08:00-17:00"

@@ -216,7 +216,7 @@ func TestLanguageAndListing(t *testing.T) {
 	}
 	tk := f.ticketFor(t, "anna@example.se", "Anna Svensson")
 	en, _ := f.macros.Preview(ctx, f.agent, tk.ID, m.ID)
-	if _, err := f.core.PatchCustomer(ctx, tk.CustomerID, ticketing.CustomerPatch{Attributes: map[string]string{"language": "sv-SE"}}); err != nil {
+	if _, err := f.core.PatchCustomer(ctx, tk.CustomerID, ticketing.CustomerPatch{Attributes: ticketing.Attributes{"language": "sv-SE"}}); err != nil {
 		t.Fatal(err)
 	}
 	sv, _ := f.macros.Preview(ctx, f.agent, tk.ID, m.ID)

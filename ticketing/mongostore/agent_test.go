@@ -68,23 +68,30 @@ func TestAgents(t *testing.T) {
 func TestSessions(t *testing.T) {
 	s := mongotest.New(t)
 	ctx := t.Context()
-	sess := &ticketing.Session{ID: "h1", AgentID: "a1", Epoch: 1, Kind: "session", CreatedAt: at(1), ExpiresAt: at(50), Pending2FA: true}
+	sess := &ticketing.Session{ID: "h1", AgentID: "a1", Epoch: 1, Kind: "session", CreatedAt: at(1), ExpiresAt: at(50), Pending2FA: true, Scopes: []string{"tickets:read"}}
 	mustNil(t, s.InsertSession(ctx, sess))
 	mustDuplicate(t, s.InsertSession(ctx, sess))
 
 	got, err := s.GetSession(ctx, "h1")
 	mustNil(t, err)
-	equal(t, "session", *got, *sess)
+	equalSession(t, "session", got, sess)
 
 	sess.Pending2FA = false
 	mustNil(t, s.UpdateSession(ctx, sess))
 	got, err = s.GetSession(ctx, "h1")
 	mustNil(t, err)
-	equal(t, "updated", *got, *sess)
+	equalSession(t, "updated", got, sess)
 	mustNotFound(t, s.UpdateSession(ctx, &ticketing.Session{ID: "nope"}))
 
 	mustNil(t, s.DeleteSession(ctx, "h1"))
 	_, err = s.GetSession(ctx, "h1")
 	mustNotFound(t, err)
 	mustNil(t, s.DeleteSession(ctx, "h1"))
+}
+
+func equalSession(t *testing.T, what string, got, want *ticketing.Session) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s = %+v, want %+v", what, got, want)
+	}
 }

@@ -158,6 +158,13 @@ func (s *Store) PatchCustomer(ctx context.Context, customerID string, p ticketin
 		}
 		set = append(set, bson.E{Key: "attributes." + k, Value: v})
 	}
+	if p.Tier != nil {
+		if *p.Tier == "" {
+			unset = append(unset, bson.E{Key: "tier", Value: ""})
+		} else {
+			set = append(set, bson.E{Key: "tier", Value: *p.Tier})
+		}
+	}
 	if p.Orders != nil {
 		orders := *p.Orders
 		if orders == nil {
@@ -210,6 +217,29 @@ func checkFieldName(k string) error {
 		return fmt.Errorf("is empty")
 	case strings.ContainsAny(k, ".\x00"), strings.HasPrefix(k, "$"):
 		return fmt.Errorf("must not contain '.' or start with '$'")
+	}
+	return nil
+}
+
+// PutCustomer replaces the customer document whole (a merge's before-image
+// restored, or the merged result).
+func (s *Store) PutCustomer(ctx context.Context, c *ticketing.Customer) error {
+	if err := s.upsert(ctx, collCustomers, c.ID, c); err != nil {
+		return fmt.Errorf("mongostore: put customer %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// SetIdentityOwner points the identity's lookup document at customerID,
+// creating it if missing.
+func (s *Store) SetIdentityOwner(ctx context.Context, id ticketing.Identity, customerID string) error {
+	_, err := s.identities.UpdateOne(ctx, byID(id.Key()), bson.D{
+		{Key: "$set", Value: bson.D{{Key: "customer_id", Value: customerID}}},
+		{Key: "$setOnInsert", Value: bson.D{{Key: "kind", Value: id.Kind}, {Key: "value", Value: id.Value},
+			{Key: "verified", Value: id.Verified}, {Key: "created_at", Value: time.Now().UTC()}}},
+	}, options.UpdateOne().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("mongostore: set identity owner %s: %w", id.Key(), err)
 	}
 	return nil
 }

@@ -44,7 +44,7 @@ func TestEnsureCustomer(t *testing.T) {
 	first := &ticketing.Customer{
 		ID: "c1", Name: "Anna Svensson", CreatedAt: at(1), UpdatedAt: at(1),
 		Identities: []ticketing.Identity{{Kind: ticketing.IdentityEmail, Value: "anna@example.se", Verified: true}},
-		Attributes: map[string]string{"tier": "gold"},
+		Attributes: ticketing.Attributes{"tier": "gold"},
 	}
 	c, err := s.EnsureCustomer(ctx, first)
 	mustNil(t, err)
@@ -130,7 +130,7 @@ func TestPatchCustomer(t *testing.T) {
 	s := mongotest.New(t)
 	ctx := t.Context()
 	_, err := s.EnsureCustomer(ctx, &ticketing.Customer{
-		ID: "c1", Name: "Anna", Attributes: map[string]string{"tier": "gold", "city": "Malmö"}, UpdatedAt: at(1),
+		ID: "c1", Name: "Anna", Attributes: ticketing.Attributes{"tier": "gold", "city": "Malmö"}, UpdatedAt: at(1),
 	})
 	mustNil(t, err)
 
@@ -138,7 +138,7 @@ func TestPatchCustomer(t *testing.T) {
 	c, err := s.PatchCustomer(ctx, "c1", ticketing.CustomerPatch{
 		Name:       ptr("Anna Svensson"),
 		ExternalID: ptr("shop-42"),
-		Attributes: map[string]string{"tier": "vip", "lifetime_value": "12000"},
+		Attributes: ticketing.Attributes{"tier": "vip", "lifetime_value": "12000"},
 		Orders:     &orders,
 		OptOut:     map[string]string{"sms": "STOP"},
 	})
@@ -164,9 +164,9 @@ func TestPatchCustomer(t *testing.T) {
 		t.Fatalf("opt outs = %v, want sms cleared", c.OptOuts)
 	}
 
-	_, err = s.PatchCustomer(ctx, "c1", ticketing.CustomerPatch{Attributes: map[string]string{"a.b": "x"}})
+	_, err = s.PatchCustomer(ctx, "c1", ticketing.CustomerPatch{Attributes: ticketing.Attributes{"a.b": "x"}})
 	mustCode(t, err, ticketing.EInvalid)
-	_, err = s.PatchCustomer(ctx, "c1", ticketing.CustomerPatch{Attributes: map[string]string{"$where": "x"}})
+	_, err = s.PatchCustomer(ctx, "c1", ticketing.CustomerPatch{Attributes: ticketing.Attributes{"$where": "x"}})
 	mustCode(t, err, ticketing.EInvalid)
 	_, err = s.PatchCustomer(ctx, "nobody", ticketing.CustomerPatch{Name: ptr("x")})
 	mustNotFound(t, err)

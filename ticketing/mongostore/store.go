@@ -17,18 +17,23 @@ import (
 
 // Collection names.
 const (
-	collIdentities    = "identities"
-	collCustomers     = "customers"
-	collTickets       = "tickets"
-	collTicketNumbers = "ticket_numbers"
-	collCounters      = "counters"
-	collMessages      = "messages"
-	collAgents        = "agents"
-	collSessions      = "sessions"
-	collState         = "state"
-	collBlobs         = "blobs"
-	collBlobChunks    = "blob_chunks"
-	collMacros        = "macros" // macro.go
+	collIdentities        = "identities"
+	collCustomers         = "customers"
+	collTickets           = "tickets"
+	collTicketNumbers     = "ticket_numbers"
+	collCounters          = "counters"
+	collMessages          = "messages"
+	collAgents            = "agents"
+	collSessions          = "sessions"
+	collState             = "state"
+	collBlobs             = "blobs"
+	collBlobChunks        = "blob_chunks"
+	collOrders            = "orders"             // ticketing/order
+	collCustomerOrders    = "customer_orders"    // ticketing/order
+	collWebhooks          = "webhooks"           // ticketing/webhook
+	collWebhookDeliveries = "webhook_deliveries" // ticketing/webhook
+	collMacros            = "macros"             // macro.go
+	collAudit             = "audit"              // audit.go
 )
 
 // collections lists every collection Open creates.
@@ -36,7 +41,8 @@ func collections() []string {
 	return []string{
 		collIdentities, collCustomers, collTickets, collTicketNumbers, collCounters, collMessages,
 		collAgents, collSessions, collState, collBlobs, collBlobChunks,
-		collMacros,
+		collOrders, collCustomerOrders, collWebhooks, collWebhookDeliveries,
+		collMacros, collAudit,
 	}
 }
 

@@ -199,6 +199,12 @@ func ticketUpdate(c ticketing.TicketChange) bson.D {
 	if c.CustomerName != nil {
 		set = append(set, bson.E{Key: "customer_name", Value: *c.CustomerName})
 	}
+	if c.CustomerID != nil {
+		set = append(set, bson.E{Key: "customer_id", Value: *c.CustomerID})
+	}
+	if c.CSAT != nil {
+		set = append(set, bson.E{Key: "csat", Value: c.CSAT})
+	}
 	if c.SLA != nil {
 		set = append(set, bson.E{Key: "sla", Value: c.SLA})
 	}
@@ -225,8 +231,15 @@ func ticketUpdate(c ticketing.TicketChange) bson.D {
 	if len(maxes) > 0 {
 		update = append(update, bson.E{Key: "$max", Value: maxes})
 	}
+	var sets bson.D
 	if c.AddMessageID != "" {
-		update = append(update, bson.E{Key: "$addToSet", Value: bson.D{{Key: "message_ids", Value: c.AddMessageID}}})
+		sets = append(sets, bson.E{Key: "message_ids", Value: c.AddMessageID})
+	}
+	if c.AddOrderNumber != "" {
+		sets = append(sets, bson.E{Key: "order_numbers", Value: c.AddOrderNumber})
+	}
+	if len(sets) > 0 {
+		update = append(update, bson.E{Key: "$addToSet", Value: sets})
 	}
 	return update
 }

@@ -218,7 +218,7 @@ func Tier(c *ticketing.Customer) string {
 	if c == nil {
 		return ""
 	}
-	return c.Attributes["tier"]
+	return c.TierName()
 }
 
 // evaluate picks the policy and computes the ticket's state and jobs.

@@ -3,6 +3,7 @@ package staff
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -141,6 +142,7 @@ func (s *Service) Invite(ctx context.Context, by *ticketing.Agent, in AgentInput
 		return nil, "", err
 	}
 	s.log.Info("agent invited", "agent_id", n.ID, "by", by.ID, "role", n.Role)
+	s.audit(ctx, "agent.invited", "agent:"+n.ID+" role:"+n.Role)
 	if len(n.TeamIDs) > 0 {
 		s.changed(ctx, n.ID)
 	}
@@ -212,12 +214,17 @@ func (s *Service) PatchAgent(ctx context.Context, by *ticketing.Agent, id string
 		t.Capacity = &c
 	}
 	if in.ResetTOTP {
-		t.TOTPEnabled, t.TOTPSecret = false, ""
+		t.TOTPEnabled, t.TOTPSecret, t.TOTPRecovery = false, "", nil
 	}
 	if err := s.store.UpdateAgent(ctx, t); err != nil {
 		return nil, err
 	}
 	s.log.Info("agent changed", "agent_id", t.ID, "by", by.ID, "active", t.Active, "role", t.Role, "reset_totp", in.ResetTOTP)
+	action := "agent.changed"
+	if in.Role != nil {
+		action = "agent.role_changed"
+	}
+	s.audit(ctx, action, fmt.Sprintf("agent:%s role:%s active:%t", t.ID, t.Role, t.Active))
 	if in.TeamIDs != nil || in.Role != nil || in.Active != nil {
 		s.changed(ctx, t.ID)
 	}

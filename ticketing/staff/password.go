@@ -1,6 +1,7 @@
 package staff
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -8,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/svar-dev/svar/ticketing"
 )
 
 // argon2id parameters (RFC 9106's second recommended option, with less
@@ -68,4 +71,34 @@ func RandomSecret(n int) string {
 		panic(err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// ResetPassword gives the agent of email a new random password (returned,
+// to be handed over once and changed in their settings) and ends every
+// session and token they hold (their session epoch grows). It is account
+// recovery (`svar admin reset-password`) and needs no Service: it talks
+// to the store directly.
+func ResetPassword(ctx context.Context, store ticketing.AgentStore, email string) (*ticketing.Agent, string, error) {
+	email = ticketing.NormalizeEmail(email)
+	if email == "" {
+		return nil, "", ticketing.FieldError("email", "is required")
+	}
+	a, err := store.GetAgentByEmail(ctx, email)
+	if ticketing.IsNotFound(err) {
+		return nil, "", ticketing.Errorf(ticketing.ENotFound, "no agent has the email %s", email)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	password := RandomSecret(12)
+	hash, err := HashPassword(password)
+	if err != nil {
+		return nil, "", err
+	}
+	a.PasswordHash = hash
+	a.SessionEpoch++
+	if err := store.UpdateAgent(ctx, a); err != nil {
+		return nil, "", err
+	}
+	return a, password, nil
 }

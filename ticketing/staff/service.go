@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/audit"
 )
 
 // Store is what the service keeps its data in.
@@ -38,6 +39,8 @@ type Options struct {
 	EmailWindow  time.Duration // default 1 hour
 	// Now returns the time; default time.Now.
 	Now func() time.Time
+	// Audit records sign-ins, agent, team and token changes; nil: none.
+	Audit audit.Recorder
 }
 
 // Service is agents, sessions, teams and who may see what.
@@ -74,6 +77,9 @@ func New(o Options) *Service {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Audit == nil {
+		o.Audit = audit.Nop{}
 	}
 	if o.MaxHashing <= 0 {
 		o.MaxHashing = 3
@@ -223,4 +229,14 @@ func (s *Service) ViewerOf(ctx context.Context, agentID string) (ticketing.Viewe
 		return ticketing.Viewer{AgentID: a.ID, Role: a.Role, TeamIDs: []string{}}, nil
 	}
 	return s.Viewer(ctx, a)
+}
+
+// audit records action on target under the context's actor.
+func (s *Service) audit(ctx context.Context, action, target string) {
+	s.o.Audit.Record(ctx, audit.Entry{Action: action, Target: target})
+}
+
+// AgentActor is how an agent appears in the audit log.
+func AgentActor(a *ticketing.Agent) audit.Actor {
+	return audit.Actor{Kind: "agent", ID: a.ID, Name: a.Name}
 }

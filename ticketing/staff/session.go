@@ -4,12 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"time"
 
-	"github.com/pquerna/otp/totp"
-
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/audit"
 )
 
 // SessionTTL is how long a console session lasts.
@@ -27,7 +25,7 @@ type LoginInput struct {
 	Email    string `json:"email" validate:"required,max=320"`
 	Password string `json:"password" validate:"required,max=1024"`
 	// Code is the TOTP code of an agent with two-factor sign-in.
-	Code string `json:"code" validate:"max=10"`
+	Code string `json:"code" validate:"max=20"`
 	// Address is the client's address (behind trusted proxies, the real
 	// client), for throttling; not part of the JSON body.
 	Address string `json:"-"`
@@ -94,6 +92,8 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Started, error) {
 			}
 		}
 		s.log.Info("sign-in failed", "address", addr)
+		s.o.Audit.Record(ctx, audit.Entry{Actor: audit.Actor{Kind: "anonymous", Name: email}, Action: "session.failed",
+			Target: "email:" + email, IP: in.Address})
 		return ticketing.Errorf(ticketing.EUnauthorized, "%s", msg)
 	}
 	a, err := s.store.GetAgentByEmail(ctx, email)
@@ -117,13 +117,17 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Started, error) {
 		if in.Code == "" {
 			return nil, &ticketing.Error{Code: ticketing.EUnauthorized, Field: "code", Message: "code: the two-factor code is required"}
 		}
-		if !totp.Validate(in.Code, a.TOTPSecret) {
-			return nil, fail("code: the two-factor code is wrong")
+		if err := s.spendSecondFactor(ctx, a, in.Code); err != nil {
+			if ticketing.ErrorCode(err) == ticketing.EInvalid {
+				return nil, fail(ticketing.ErrorMessage(err))
+			}
+			return nil, err
 		}
 	}
 	if counters[1].th.Failures > 0 {
 		_ = s.store.DeleteState(ctx, counters[1].key)
 	}
+	s.o.Audit.Record(ctx, audit.Entry{Actor: AgentActor(a), Action: "session.created", Target: "agent:" + a.ID, IP: in.Address})
 	return s.StartSession(ctx, a)
 }
 
@@ -152,50 +156,36 @@ func (s *Service) EndSession(ctx context.Context, secret string) error {
 
 // Authenticate returns the agent of a session or token secret.
 func (s *Service) Authenticate(ctx context.Context, secret string) (*ticketing.Agent, error) {
+	a, _, err := s.Authorize(ctx, secret)
+	return a, err
+}
+
+// Authorize returns the agent of a session or token secret and the
+// session or token itself (its Kind and Scopes). It reads the store on
+// every call, so a revoked token fails at once on every node.
+func (s *Service) Authorize(ctx context.Context, secret string) (*ticketing.Agent, *ticketing.Session, error) {
 	if secret == "" || len(secret) > 200 {
-		return nil, ticketing.Errorf(ticketing.EUnauthorized, "sign in first")
+		return nil, nil, ticketing.Errorf(ticketing.EUnauthorized, "sign in first")
 	}
 	sess, err := s.store.GetSession(ctx, SessionID(secret))
 	if ticketing.IsNotFound(err) {
-		return nil, ticketing.Errorf(ticketing.EUnauthorized, "the session is not valid; sign in again")
+		return nil, nil, ticketing.Errorf(ticketing.EUnauthorized, "the session is not valid; sign in again")
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if sess.Pending2FA || s.now().After(sess.ExpiresAt) {
-		return nil, ticketing.Errorf(ticketing.EUnauthorized, "the session has expired; sign in again")
+		return nil, nil, ticketing.Errorf(ticketing.EUnauthorized, "the session has expired; sign in again")
 	}
 	a, err := s.store.GetAgent(ctx, sess.AgentID)
 	if ticketing.IsNotFound(err) {
-		return nil, ticketing.Errorf(ticketing.EUnauthorized, "the session is not valid; sign in again")
+		return nil, nil, ticketing.Errorf(ticketing.EUnauthorized, "the session is not valid; sign in again")
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !a.Active || a.SessionEpoch != sess.Epoch {
-		return nil, ticketing.Errorf(ticketing.EUnauthorized, "the session was ended; sign in again")
+		return nil, nil, ticketing.Errorf(ticketing.EUnauthorized, "the session was ended; sign in again")
 	}
-	return a, nil
-}
-
-// Token is a new API token; Secret is shown once.
-type Token struct {
-	Secret    string    `json:"token"`
-	Name      string    `json:"name"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
-// CreateToken mints a bearer API token for a.
-func (s *Service) CreateToken(ctx context.Context, a *ticketing.Agent, name string) (*Token, error) {
-	if name == "" || len(name) > 100 {
-		return nil, ticketing.FieldError("name", "must be 1 to 100 characters")
-	}
-	secret := "svt_" + RandomSecret(32)
-	now := s.now()
-	t := &ticketing.Session{ID: SessionID(secret), AgentID: a.ID, Epoch: a.SessionEpoch, Kind: "token",
-		Name: name, CreatedAt: now, ExpiresAt: now.Add(365 * 24 * time.Hour)}
-	if err := s.store.InsertSession(ctx, t); err != nil {
-		return nil, fmt.Errorf("staff: create token: %w", err)
-	}
-	return &Token{Secret: secret, Name: name, ExpiresAt: t.ExpiresAt}, nil
+	return a, sess, nil
 }

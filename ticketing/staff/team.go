@@ -147,6 +147,7 @@ func (s *Service) CreateTeam(ctx context.Context, by *ticketing.Agent, in TeamIn
 		return nil, err
 	}
 	s.log.Info("team created", "team_id", t.ID, "by", by.ID)
+	s.audit(ctx, "team.created", "team:"+t.ID)
 	s.changed(ctx, "")
 	t.AgentIDs = []string{}
 	return t, nil
@@ -188,6 +189,7 @@ func (s *Service) PatchTeam(ctx context.Context, by *ticketing.Agent, id string,
 	if err != nil {
 		return nil, err
 	}
+	s.audit(ctx, "team.changed", "team:"+id)
 	s.changed(ctx, "")
 	return s.Team(ctx, id)
 }

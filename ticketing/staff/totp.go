@@ -94,9 +94,11 @@ func (s *Service) TOTPImage(a *ticketing.Agent) ([]byte, error) {
 }
 
 // ConfirmTOTP enables two-factor sign-in with a code for the pending
-// secret.
-func (s *Service) ConfirmTOTP(ctx context.Context, me *ticketing.Agent, code string) (*ticketing.Agent, error) {
-	return s.ChangeMe(ctx, me, func(a *ticketing.Agent) error {
+// secret. It returns the recovery codes, shown this once (the agent keeps
+// only their hashes).
+func (s *Service) ConfirmTOTP(ctx context.Context, me *ticketing.Agent, code string) (*ticketing.Agent, []string, error) {
+	codes, hashes := newRecoveryCodes()
+	a, err := s.ChangeMe(ctx, me, func(a *ticketing.Agent) error {
 		switch {
 		case a.TOTPEnabled:
 			return ticketing.Errorf(ticketing.EConflict, "two-factor sign-in is already on")
@@ -106,8 +108,14 @@ func (s *Service) ConfirmTOTP(ctx context.Context, me *ticketing.Agent, code str
 			return ticketing.FieldError("code", "is wrong; check the time on your phone and try the next code")
 		}
 		a.TOTPEnabled = true
+		a.TOTPRecovery = hashes
 		return nil
 	})
+	if err != nil {
+		return nil, nil, err
+	}
+	s.audit(ctx, "agent.totp_enabled", "agent:"+a.ID)
+	return a, codes, nil
 }
 
 // DisableTOTP turns two-factor sign-in off with a current code.
@@ -119,7 +127,7 @@ func (s *Service) DisableTOTP(ctx context.Context, me *ticketing.Agent, code str
 		case !totp.Validate(code, a.TOTPSecret):
 			return ticketing.FieldError("code", "is wrong")
 		}
-		a.TOTPEnabled, a.TOTPSecret = false, ""
+		a.TOTPEnabled, a.TOTPSecret, a.TOTPRecovery = false, "", nil
 		return nil
 	})
 }

@@ -23,7 +23,8 @@
       noagent: "No agent is online right now. Leave your email and we'll reply there.",
       email: "Your email", save: "Save", saved: a => "Thanks! If you have left, we'll reply to " + a + ".",
       emailmsg: a => "My email address: " + a, log: "Conversation", rate: "You are sending messages too fast. Wait a moment.",
-      mailed: "Sent to you by email"
+      mailed: "Sent to you by email",
+      rateus: "How satisfied are you with the help you got?", star: n => n + " of 5", thanks: "Thanks for your rating!"
     },
     sv: {
       open: "Öppna chatten", close: "Stäng chatten", title: "Chatta med oss", hi: "Hej! Hur kan vi hjälpa dig?",
@@ -34,7 +35,8 @@
       noagent: "Ingen handläggare är online just nu. Lämna din e-postadress så svarar vi där.",
       email: "Din e-postadress", save: "Spara", saved: a => "Tack! Om du har gått svarar vi till " + a + ".",
       emailmsg: a => "Min e-postadress: " + a, log: "Konversation", rate: "Du skickar meddelanden för snabbt. Vänta en stund.",
-      mailed: "Skickat till dig via e-post"
+      mailed: "Skickat till dig via e-post",
+      rateus: "Hur nöjd är du med hjälpen du fick?", star: n => n + " av 5", thanks: "Tack för ditt betyg!"
     }
   }[lang];
 
@@ -260,6 +262,36 @@ button:focus-visible,textarea:focus-visible,input:focus-visible,.log:focus-visib
         clearTimeout(theirTypingTimer);
         typingEl.hidden = !f.typing;
         if (f.typing) theirTypingTimer = setTimeout(() => { typingEl.hidden = true; }, 8000);
+        break;
+      case "csat_request": {
+        // A rating prompt: five buttons; the answer is a csat frame.
+        if (!f.token || log.querySelector("[data-csat='" + f.token + "']")) break;
+        const li = document.createElement("li");
+        li.className = "sys csat";
+        li.dataset.csat = f.token;
+        const q = document.createElement("p");
+        q.textContent = T.rateus;
+        const g = document.createElement("div");
+        g.setAttribute("role", "group");
+        g.setAttribute("aria-label", T.rateus);
+        for (let n = 1; n <= 5; n++) {
+          const b = document.createElement("button");
+          b.type = "button";
+          b.textContent = String(n);
+          b.setAttribute("aria-label", T.star(n));
+          b.addEventListener("click", () => {
+            if (ws && connected) ws.send(JSON.stringify({ type: "csat", token: f.token, score: n }));
+            for (const x of g.querySelectorAll("button")) x.setAttribute("aria-pressed", String(x === b));
+          });
+          g.appendChild(b);
+        }
+        li.append(q, g);
+        log.appendChild(li);
+        stick();
+        break;
+      }
+      case "csat_recorded":
+        notice(T.thanks);
         break;
       case "agents":
         agentsOnline = !!f.online;

@@ -11,6 +11,7 @@ import { installKeys } from './keys.js';
 import { renderSettings } from './settings.js';
 import { renderAgents } from './agents.js';
 import { renderRouting, renderTeams } from './teams.js';
+import { renderReports } from './reports.js';
 import { renderServiceLevels, startCountdowns } from './sla.js';
 import { renderMacros } from './macros.js';
 import { installBulk } from './bulk.js';
@@ -110,6 +111,9 @@ async function route(opts = {}) {
   } else if (p === '/routing') {
     setTitle(t('routing'));
     await renderRouting(app, app.main);
+  } else if (p === '/reports') {
+    setTitle(t('reports'));
+    await renderReports(app, app.main);
   } else if (p === '/service-levels') {
     setTitle(t('service_levels'));
     await renderServiceLevels(app, app.main);
@@ -158,7 +162,7 @@ function interceptLinks() {
     if (!a || a.target || a.hasAttribute('download')) return;
     const url = new URL(a.href, location.href);
     if (url.origin !== location.origin) return;
-    if (!/^\/($|views\/|tickets\/|settings$|agents$|teams$|routing$|macros$|service-levels$)/.test(url.pathname)) return;
+    if (!/^\/($|views\/|tickets\/|settings$|agents$|teams$|routing$|macros$|service-levels$|reports$)/.test(url.pathname)) return;
     e.preventDefault();
     navigate(url.pathname + url.search);
   });

@@ -114,10 +114,11 @@ export class TicketPane {
       if (this.destroyed) return;
       this.customer = data.customer;
       this.tickets = data.tickets || [];
+      this.orders = data.orders || [];
     } catch (e) {
       this.tickets = [];
     }
-    renderCustomer(this.aside, this.customer, this.tickets, this.id);
+    renderCustomer(this.aside, this.customer, this.tickets, this.id, { ordersHidden: this.ordersHidden(), orders: this.orders, linked: this.ticket && this.ticket.order_numbers });
     this.renderChannels();
   }
 
@@ -201,7 +202,7 @@ export class TicketPane {
     this.setTicket(tk);
     this.renderAssignees();
     this.renderChannels();
-    renderCustomer(this.aside, this.customer, this.tickets, this.id);
+    renderCustomer(this.aside, this.customer, this.tickets, this.id, { ordersHidden: this.ordersHidden(), orders: this.orders, linked: this.ticket && this.ticket.order_numbers });
     this.scrollToEnd();
   }
 
@@ -236,6 +237,10 @@ export class TicketPane {
       ' · ', h('span', { class: 'badge status-' + tk.status }, t('status_' + tk.status)));
     const sla = slaBadge(tk);
     if (sla) this.sub.append(' · ', sla);
+    if (tk.csat) {
+      this.sub.append(' · ', h('span', { class: 'badge csat', title: tk.csat.comment || '' },
+        t('csat_badge', { score: tk.csat.score }) + (tk.csat.comment ? ' — “' + tk.csat.comment + '”' : '')));
+    }
     if (document.activeElement !== this.status.sel) this.status.sel.value = tk.status;
     if (document.activeElement !== this.priority.sel) this.priority.sel.value = tk.priority || 'normal';
     if (document.activeElement !== this.assignee.sel) {
@@ -337,6 +342,7 @@ export class TicketPane {
             announce(t('announce_new_message', { name: (m.author && m.author.name) || t('customer') }));
             this.app.inbox.markSeen(ev.ticket || this.ticket);
           }
+          if (m.direction === 'inbound') renderCustomer(this.aside, this.customer, this.tickets, this.id, { ordersHidden: this.ordersHidden() });
         }
       } else if (ev.type === 'message.updated') {
         this.addMessage(m, false);
@@ -344,9 +350,22 @@ export class TicketPane {
     }
     if (ev.type === 'customer.updated' && ev.customer && this.customer && ev.customer.id === this.customer.id) {
       this.customer = ev.customer;
-      renderCustomer(this.aside, this.customer, this.tickets, this.id);
+      renderCustomer(this.aside, this.customer, this.tickets, this.id, { ordersHidden: this.ordersHidden(), orders: this.orders, linked: this.ticket && this.ticket.order_numbers });
       this.renderChannels();
     }
+  }
+
+  // ordersHidden mirrors ticketing.LatestInboundUnverified: the customer's
+  // orders are not shown while the latest inbound message is from a sender
+  // who failed verification.
+  ordersHidden() {
+    let latest = null;
+    for (const li of this.items.values()) {
+      const m = li.message;
+      if (!m || m.direction !== 'inbound' || m.auto || !m.author || m.author.kind !== 'customer') continue;
+      if (!latest || (Date.parse(m.created_at) || 0) >= (Date.parse(latest.created_at) || 0)) latest = m;
+    }
+    return !!latest && latest.sender_verified === false;
   }
 
   addMessage(m, scroll) {

@@ -67,6 +67,37 @@ function mailBody(m, customer) {
   return wrap;
 }
 
+// truncatedNote names what of a mail was not imported, and why.
+function truncatedNote(tr) {
+  const items = (tr.dropped || []).map((d) => {
+    const name = d.filename || t('truncated_part', { part: d.part || '?' }) + (d.content_type ? ' (' + d.content_type + ')' : '');
+    return h('li', null, h('span', { class: 'dropped-name' }, name), ': ', t('drop_' + d.reason),
+      d.size ? h('span', { class: 'muted' }, ' (' + sizeText(d.size) + ')') : null);
+  });
+  if (tr.more) items.push(h('li', null, t('truncated_more', { n: tr.more })));
+  return h('div', { class: 'truncated warn-box', role: 'note', 'aria-label': t('truncated_heading') },
+    h('p', { class: 'warn-text' }, icon('warn'), t('truncated_heading')),
+    h('ul', { class: 'dropped' }, items),
+    h('p', { class: 'muted' }, t('truncated_see_original')));
+}
+
+// senderWarning says that the receiving server failed the sender's
+// address: the mail may be forged.
+function senderWarning(m) {
+  const result = (m.meta && m.meta.sender_auth) || '';
+  const viaForm = m.meta && m.meta.sender_via === 'reply-to';
+  return h('div', { class: 'sender-unverified warn-box', role: 'note' },
+    h('p', { class: 'warn-text' }, icon('warn'), t('sender_unverified')),
+    h('p', null, viaForm ? t('sender_via_reply_to') : t('sender_unverified_detail', { result })));
+}
+
+// originalLink offers the stored original of an inbound mail.
+function originalLink(m) {
+  return h('p', { class: 'msg-original' },
+    h('a', { href: '/api/v1/messages/' + encodeURIComponent(m.id) + '/original', download: 'message-' + m.id + '.eml' },
+      icon('email'), t('download_original')));
+}
+
 // threadReason says why an inbound message joined its ticket, from the
 // message's thread_reason.
 export function threadReason(m, ticket) {
@@ -93,6 +124,7 @@ export function renderMessage(m, customer, ticket) {
     deliveryBadge(m),
     m.auto ? h('span', { class: 'badge' }, t('auto_reply')) : null);
   const body = [];
+  if (m.sender_verified === false) body.push(senderWarning(m));
   if (m.subject && m.channel === 'email' && m.direction === 'inbound') {
     body.push(h('p', { class: 'msg-subject' }, srOnly(t('subject') + ': '), m.subject));
   }
@@ -110,6 +142,8 @@ export function renderMessage(m, customer, ticket) {
           a.filename || t('attachment')),
         a.size ? h('span', { class: 'muted' }, ' (' + sizeText(a.size) + ')') : null))));
   }
+  if (m.truncated) body.push(truncatedNote(m.truncated));
+  if (m.channel === 'email' && m.direction === 'inbound' && m.meta && m.meta.raw_key) body.push(originalLink(m));
   li.append(h('article', { 'aria-label': (note ? t('internal_note') + ', ' : '') + who + ', ' + formatTime(created) }, head, ...body));
   return li;
 }

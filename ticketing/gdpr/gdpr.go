@@ -1,0 +1,91 @@
+// Package gdpr exports and erases what Svar holds about a customer, and
+// erases solved tickets after the retention period.
+//
+// An erasure removes the customer's identities first (so a new message
+// from the same address starts a new customer), then their messages and
+// attachments, replaces each ticket with a tombstone that keeps only its
+// id, number and dates (for the shop's books), deletes the customer
+// document and the copies in Svar's NATS streams, and records the erasure
+// in the audit log without personal data. Its progress is a job record
+// ("erasure:<customer id>"); every step is idempotent, and a scheduled
+// job (ticketing.Scheduler, kind "erasure") resumes an erasure that a
+// dying node left half done, on one node.
+package gdpr
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/audit"
+)
+
+// Store is what export and erasure read and delete.
+type Store interface {
+	GetCustomer(ctx context.Context, id string) (*ticketing.Customer, error)
+	GetTicket(ctx context.Context, id string) (*ticketing.Ticket, error)
+	GetMessages(ctx context.Context, ids []string) ([]*ticketing.Message, error)
+	GetBlob(ctx context.Context, key string) (*ticketing.Blob, error)
+	DeleteIdentities(ctx context.Context, keys []string) error
+	DeleteCustomer(ctx context.Context, id string) error
+	DeleteMessages(ctx context.Context, ids []string) error
+	DeleteBlob(ctx context.Context, key string) error
+	ReplaceTicket(ctx context.Context, t *ticketing.Ticket) error
+	ticketing.StateStore
+}
+
+// Streams erases copies in the message streams (natsbus.Bus).
+type Streams interface {
+	EraseMatching(ctx context.Context, needles [][]byte) (int, error)
+}
+
+// Tickets lists tickets for retention (the per-node read model).
+type Tickets interface {
+	List(f ticketing.TicketFilter) (*ticketing.TicketPage, error)
+}
+
+// Options configure a Service.
+type Options struct {
+	Store     Store
+	Streams   Streams                  // nil: streams are not searched
+	Events    ticketing.EventPublisher // tells every node's read models of tombstones
+	Scheduler ticketing.Scheduler      // nil: no resumption after a crash
+	Audit     audit.Recorder           // nil: not audited
+	Tickets   Tickets                  // for retention
+	Logger    *slog.Logger
+	Now       func() time.Time
+}
+
+// Service exports and erases.
+type Service struct {
+	o   Options
+	log *slog.Logger
+	now func() time.Time
+}
+
+// New returns a Service.
+func New(o Options) *Service {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Audit == nil {
+		o.Audit = audit.Nop{}
+	}
+	return &Service{o: o, log: o.Logger, now: o.Now}
+}
+
+// customer reads a customer; an erased or unknown one is not found.
+func (s *Service) customer(ctx context.Context, id string) (*ticketing.Customer, error) {
+	if id == "" || len(id) > 200 {
+		return nil, ticketing.Errorf(ticketing.ENotFound, "customer not found")
+	}
+	c, err := s.o.Store.GetCustomer(ctx, id)
+	if ticketing.IsNotFound(err) {
+		return nil, ticketing.Errorf(ticketing.ENotFound, "customer %s not found", id)
+	}
+	return c, err
+}

@@ -1,0 +1,357 @@
+// Package report keeps the figures of the Reports page: per-ticket facts
+// (created, solved, first response and resolution in business hours, SLA
+// met, CSAT score, returning customer) and per-message facts, in a SQLite
+// file of this node's own in the data directory. It is a read model: fed by
+// SVAR_EVENTS as things happen, rebuildable from the store at any time (a
+// change of definition, a lost stream), never scanning the store per
+// request. A summary reads only the index's rows in the asked range.
+package report
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // the SQLite driver (pure Go)
+
+	"github.com/svar-dev/svar/ticketing"
+)
+
+// Calendars gives the business hours of a team ("" the shop's);
+// ticketing/hours.Service implements it.
+type Calendars interface {
+	BusinessDuration(ctx context.Context, teamID string, a, b time.Time) (time.Duration, error)
+	Location(ctx context.Context) (*time.Location, error)
+}
+
+// Store is what a rebuild reads.
+type Store interface {
+	ScanTickets(ctx context.Context, fn func(*ticketing.Ticket) error) error
+	GetMessages(ctx context.Context, ids []string) ([]*ticketing.Message, error)
+}
+
+// Events is the events stream.
+type Events interface {
+	SubscribeEvents(ctx context.Context, from uint64, fn func(*ticketing.Event)) error
+	LastEventSeq(ctx context.Context) (uint64, error)
+}
+
+// Options configure an Index.
+type Options struct {
+	// Path is the SQLite file (DataDir/report.db); ":memory:" for tests.
+	Path      string
+	Store     Store
+	Events    Events
+	Calendars Calendars
+	Logger    *slog.Logger
+}
+
+// Index is the report read model of one node.
+type Index struct {
+	o   Options
+	db  *sql.DB
+	log *slog.Logger
+	mu  sync.Mutex // serialises writes
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS tickets (
+  id TEXT PRIMARY KEY, customer_id TEXT NOT NULL DEFAULT '', gen INTEGER NOT NULL DEFAULT 1,
+  channel TEXT NOT NULL DEFAULT '', type TEXT NOT NULL DEFAULT '', team TEXT NOT NULL DEFAULT '',
+  assignee TEXT NOT NULL DEFAULT '', status TEXT NOT NULL DEFAULT '',
+  created INTEGER, solved INTEGER, first_in INTEGER, first_reply INTEGER,
+  frt INTEGER, res INTEGER, sla INTEGER, csat INTEGER, version INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS tickets_created ON tickets(created);
+CREATE INDEX IF NOT EXISTS tickets_solved ON tickets(solved);
+CREATE TABLE IF NOT EXISTS messages (
+  id TEXT PRIMARY KEY, ticket_id TEXT NOT NULL, at INTEGER NOT NULL, dir INTEGER NOT NULL, counts INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS messages_at ON messages(at);
+CREATE INDEX IF NOT EXISTS messages_ticket ON messages(ticket_id, dir, at);
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+`
+
+// Message directions in the index; counts marks what first response uses
+// (a customer's own message, an agent's reply: no auto-replies, no
+// system messages).
+const (
+	dirIn  = 1
+	dirOut = 2
+)
+
+// Open opens (creating) the index file.
+func Open(o Options) (*Index, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	dsn := o.Path
+	if dsn != ":memory:" {
+		dsn = "file:" + filepath.ToSlash(o.Path) + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	}
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("report: open %s: %w", o.Path, err)
+	}
+	db.SetMaxOpenConns(1) // one file, one writer; queries are short
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("report: schema: %w", err)
+	}
+	return &Index{o: o, db: db, log: o.Logger}, nil
+}
+
+// Close closes the file.
+func (x *Index) Close() error { return x.db.Close() }
+
+func (x *Index) meta(key string) string {
+	var v string
+	_ = x.db.QueryRow(`SELECT v FROM meta WHERE k=?`, key).Scan(&v)
+	return v
+}
+
+// Run keeps the index current until ctx ends: a new (or never built)
+// index is rebuilt from the store first; then it follows the events
+// stream from the last event it applied.
+func (x *Index) Run(ctx context.Context) error {
+	from, _ := strconv.ParseUint(x.meta("seq"), 10, 64)
+	if x.meta("built") == "" {
+		seq, err := x.Rebuild(ctx)
+		if err != nil {
+			return err
+		}
+		from = seq
+	}
+	err := x.o.Events.SubscribeEvents(ctx, from, func(ev *ticketing.Event) {
+		if err := x.Apply(ctx, ev); err != nil && ctx.Err() == nil {
+			x.log.Error("report: apply event", "type", ev.Type, "err", err)
+		}
+	})
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// Rebuild recomputes every fact from the store (after a change of
+// definition, or of business hours) and returns the events sequence it is
+// current to.
+func (x *Index) Rebuild(ctx context.Context) (uint64, error) {
+	seq, err := x.o.Events.LastEventSeq(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("report: rebuild: %w", err)
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	tx, err := x.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`DELETE FROM tickets; DELETE FROM messages`); err != nil {
+		return 0, err
+	}
+	err = x.o.Store.ScanTickets(ctx, func(t *ticketing.Ticket) error {
+		msgs, err := x.o.Store.GetMessages(ctx, t.MessageIDs)
+		if err != nil {
+			return err
+		}
+		return x.load(ctx, tx, t, msgs)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("report: rebuild: %w", err)
+	}
+	if _, err := tx.Exec(`INSERT OR REPLACE INTO meta(k,v) VALUES('built',?),('seq',?)`, time.Now().UTC().Format(time.RFC3339), strconv.FormatUint(seq, 10)); err != nil {
+		return 0, err
+	}
+	return seq, tx.Commit()
+}
+
+func (x *Index) load(ctx context.Context, tx *sql.Tx, t *ticketing.Ticket, msgs []*ticketing.Message) error {
+	for _, m := range msgs {
+		if err := insertMessage(tx, m); err != nil {
+			return err
+		}
+	}
+	return x.putTicket(ctx, tx, t, true)
+}
+
+// Load adds tickets with their messages (msgs[i] are tickets[i]'s) in one
+// transaction, as a rebuild does: for seeding benchmarks and imports.
+func (x *Index) Load(ctx context.Context, tickets []*ticketing.Ticket, msgs [][]*ticketing.Message) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	tx, err := x.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for i, t := range tickets {
+		if err := x.load(ctx, tx, t, msgs[i]); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(`INSERT OR REPLACE INTO meta(k,v) VALUES('built',?)`, time.Now().UTC().Format(time.RFC3339)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Apply takes one event into the index; applying it twice changes nothing.
+func (x *Index) Apply(ctx context.Context, ev *ticketing.Event) error {
+	if ev.Ticket == nil && ev.Message == nil {
+		return nil
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	tx, err := x.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if m := ev.Message; m != nil && m.TicketID != "" {
+		if err := insertMessage(tx, m); err != nil {
+			return err
+		}
+	}
+	if t := ev.Ticket; t != nil {
+		if err := x.putTicket(ctx, tx, t, false); err != nil {
+			return err
+		}
+	} else if err := x.refreshTimes(ctx, tx, ev.Message.TicketID); err != nil {
+		return err
+	}
+	if ev.Seq > 0 {
+		if _, err := tx.Exec(`INSERT OR REPLACE INTO meta(k,v) VALUES('seq',?)`, strconv.FormatUint(ev.Seq, 10)); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+func insertMessage(tx *sql.Tx, m *ticketing.Message) error {
+	dir, counts := 0, 0
+	switch m.Direction {
+	case ticketing.DirectionInbound:
+		dir = dirIn
+		if !m.Auto && m.Author.Kind != ticketing.AuthorSystem {
+			counts = 1
+		}
+	case ticketing.DirectionOutbound:
+		dir = dirOut
+		if !m.Auto && m.Author.Kind == ticketing.AuthorAgent {
+			counts = 1
+		}
+	default:
+		return nil // notes are neither in nor out
+	}
+	_, err := tx.Exec(`INSERT OR IGNORE INTO messages(id,ticket_id,at,dir,counts) VALUES(?,?,?,?,?)`,
+		m.ID, m.TicketID, m.CreatedAt.Unix(), dir, counts)
+	return err
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.Unix()
+}
+
+// generation is n of a ticket id "<customer>-<n>": the customer's nth
+// ticket; above 1 the customer is returning.
+func generation(id string) int {
+	i := strings.LastIndexByte(id, '-')
+	if i < 0 {
+		return 1
+	}
+	n, err := strconv.Atoi(id[i+1:])
+	if err != nil || n < 1 {
+		return 1
+	}
+	return n
+}
+
+// putTicket stores a ticket's own facts (a newer version only, unless
+// force) and recomputes its times.
+func (x *Index) putTicket(ctx context.Context, tx *sql.Tx, t *ticketing.Ticket, force bool) error {
+	var sla, csat any
+	if t.SLA != nil && t.SLA.PolicyID != "" {
+		met := 1
+		if len(t.SLA.Breaches) > 0 {
+			met = 0
+		}
+		sla = met
+	}
+	if t.CSAT != nil {
+		csat = t.CSAT.Score
+	}
+	var solved any
+	if t.Status == ticketing.StatusSolved || t.Status == ticketing.StatusClosed {
+		solved = nullTime(t.SolvedAt)
+	}
+	q := `INSERT INTO tickets(id,customer_id,gen,channel,type,team,assignee,status,created,solved,sla,csat,version)
+	  VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)
+	  ON CONFLICT(id) DO UPDATE SET customer_id=excluded.customer_id, gen=excluded.gen, channel=excluded.channel,
+	  type=excluded.type, team=excluded.team, assignee=excluded.assignee, status=excluded.status, created=excluded.created,
+	  solved=excluded.solved, sla=excluded.sla, csat=excluded.csat, version=excluded.version`
+	if !force {
+		q += ` WHERE excluded.version >= tickets.version`
+	}
+	if _, err := tx.Exec(q, t.ID, t.CustomerID, generation(t.ID), string(t.Channel), t.Type, t.TeamID, t.AssigneeID, t.Status,
+		t.CreatedAt.Unix(), solved, sla, csat, t.Version); err != nil {
+		return err
+	}
+	return x.refreshTimes(ctx, tx, t.ID)
+}
+
+// refreshTimes recomputes a ticket's first response (business time from
+// the first customer message to the first agent reply after it) and
+// resolution (business time from creation to solve).
+func (x *Index) refreshTimes(ctx context.Context, tx *sql.Tx, id string) error {
+	var team string
+	var created, solved, firstIn, firstReply sql.NullInt64
+	err := tx.QueryRow(`SELECT team, created, solved FROM tickets WHERE id=?`, id).Scan(&team, &created, &solved)
+	if err == sql.ErrNoRows {
+		return nil // its ticket event comes, and recomputes
+	}
+	if err != nil {
+		return err
+	}
+	if err := tx.QueryRow(`SELECT MIN(at) FROM messages WHERE ticket_id=? AND dir=? AND counts=1`, id, dirIn).Scan(&firstIn); err != nil {
+		return err
+	}
+	if firstIn.Valid {
+		if err := tx.QueryRow(`SELECT MIN(at) FROM messages WHERE ticket_id=? AND dir=? AND counts=1 AND at>=?`, id, dirOut, firstIn.Int64).Scan(&firstReply); err != nil {
+			return err
+		}
+	}
+	var frt, res any
+	if firstIn.Valid && firstReply.Valid {
+		d, err := x.o.Calendars.BusinessDuration(ctx, team, time.Unix(firstIn.Int64, 0), time.Unix(firstReply.Int64, 0))
+		if err != nil {
+			return err
+		}
+		frt = int64(d / time.Second)
+	}
+	if created.Valid && solved.Valid {
+		d, err := x.o.Calendars.BusinessDuration(ctx, team, time.Unix(created.Int64, 0), time.Unix(solved.Int64, 0))
+		if err != nil {
+			return err
+		}
+		res = int64(d / time.Second)
+	}
+	_, err = tx.Exec(`UPDATE tickets SET first_in=?, first_reply=?, frt=?, res=? WHERE id=?`,
+		nullInt(firstIn), nullInt(firstReply), frt, res, id)
+	return err
+}
+
+func nullInt(n sql.NullInt64) any {
+	if !n.Valid {
+		return nil
+	}
+	return n.Int64
+}
