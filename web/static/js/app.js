@@ -43,6 +43,7 @@ async function loadAgents() {
   try {
     const data = await get('/api/v1/agents');
     app.agents = new Map(data.agents.map((a) => [a.id, a]));
+    app.teams = (await get('/api/v1/teams')).teams || [];
   } catch (e) {
     // The list still works with "unknown agent" names.
   }
