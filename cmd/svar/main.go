@@ -167,11 +167,13 @@ func (m *Main) Run(ctx context.Context) error {
 	startCtx := ctx
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 
+	// The data dir holds the node's own files (its query and report
+	// indexes) even when NATS and the store are external.
+	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data dir (SVAR_DATA_DIR): %w", err)
+	}
 	natsURL := c.NATSURL
 	if natsURL == "" {
-		if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
-			return fmt.Errorf("data dir: %w", err)
-		}
 		e, err := natsbus.StartEmbedded(natsbus.EmbeddedOptions{DataDir: c.DataDir, Addr: c.EmbeddedNATSAddr, Logger: log.With("component", "nats")})
 		if err != nil {
 			return fmt.Errorf("embedded NATS: %w", err)
@@ -187,9 +189,6 @@ func (m *Main) Run(ctx context.Context) error {
 		mongoURI = embStore.URI()
 	}
 	if mongoURI == "" {
-		if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
-			return fmt.Errorf("data dir: %w", err)
-		}
 		e, err := mongostore.StartEmbedded(ctx, mongostore.EmbeddedOptions{DataDir: c.DataDir, Addr: c.EmbeddedMongoDBAddr, Logger: log.With("component", "store")})
 		if err != nil {
 			return fmt.Errorf("embedded store: %w", err)
