@@ -103,6 +103,8 @@ func (s *Server) consoleRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /settings", s.page(""))
 	mux.HandleFunc("GET /agents", s.page(ticketing.RoleAdmin))
 	mux.HandleFunc("GET /service-levels", s.page(ticketing.RoleAdmin))
+	mux.HandleFunc("GET /teams", s.page(ticketing.RoleAdmin))
+	mux.HandleFunc("GET /routing", s.page(ticketing.RoleAdmin))
 	mux.HandleFunc("GET /static/", s.handleStatic)
 	mux.HandleFunc("GET /messages/{id}/html", s.handleMessageHTML)
 

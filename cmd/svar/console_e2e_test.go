@@ -533,6 +533,8 @@ func TestConsoleInBrowser(t *testing.T) {
 			"ticket":   base + "/tickets/" + ticketID,
 			"settings": base + "/settings",
 			"agents":   base + "/agents",
+			"teams":    base + "/teams",
+			"routing":  base + "/routing",
 			"macros":   base + "/macros",
 		}
 		for name, u := range pages {
@@ -557,6 +559,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		alva.do("agents page", chromedp.Navigate(base+"/agents"))
 		alva.waitFor("Bo listed", buttonNamed("Deactivate Bo Berg"))
 		alva.do("deactivate", chromedp.Click(chromedp.JSPath(buttonNamed("Deactivate Bo Berg"))))
+		alva.waitFor("the confirmation dialog", `document.querySelector('dialog.confirm[open]') !== null && document.activeElement.id === 'confirm-cancel'`)
+		alva.do("confirm", chromedp.Click(chromedp.JSPath(`document.querySelector("#confirm-ok")`)))
 		bo.waitFor("Bo sent to the login page", `location.pathname === '/login'`)
 		alva.waitFor("shown as deactivated", buttonNamed("Reactivate Bo Berg"))
 	})

@@ -3,7 +3,7 @@
 // the live socket stays open while the agent works.
 
 import { $, $$, announce, debounce, h, setStrings, t } from './dom.js';
-import { del, get, post } from './api.js';
+import { del, errorText, get, post } from './api.js';
 import { renderSearch } from './search.js';
 import { Live } from './live.js';
 import { Inbox, VIEWS } from './inbox.js';
@@ -11,11 +11,13 @@ import { TicketPane } from './ticket.js';
 import { installKeys } from './keys.js';
 import { renderSettings } from './settings.js';
 import { renderAgents } from './agents.js';
+import { renderRouting, renderTeams } from './teams.js';
 import { renderReports } from './reports.js';
 import { renderServiceLevels, startCountdowns } from './sla.js';
 import { renderMacros } from './macros.js';
 import { installBulk } from './bulk.js';
-import { Notices } from './notices.js';
+import { installPanel, Notices } from './notices.js';
+import { put } from './api.js';
 
 const boot = JSON.parse(document.getElementById('boot').textContent);
 setStrings(boot.strings, boot.lang);
@@ -95,6 +97,7 @@ async function loadAgents() {
   try {
     const data = await get('/api/v1/agents');
     app.agents = new Map(data.agents.map((a) => [a.id, a]));
+    app.teams = (await get('/api/v1/teams')).teams || [];
   } catch (e) {
     // The list still works with "unknown agent" names.
   }
@@ -169,6 +172,12 @@ async function route(opts = {}) {
   } else if (p === '/agents') {
     setTitle(t('agents'));
     renderAgents(app, app.main);
+  } else if (p === '/teams') {
+    setTitle(t('teams'));
+    await renderTeams(app, app.main);
+  } else if (p === '/routing') {
+    setTitle(t('routing'));
+    await renderRouting(app, app.main);
   } else if (p === '/reports') {
     setTitle(t('reports'));
     await renderReports(app, app.main);
@@ -220,7 +229,7 @@ function interceptLinks() {
     if (!a || a.target || a.hasAttribute('download')) return;
     const url = new URL(a.href, location.href);
     if (url.origin !== location.origin) return;
-    if (!/^\/($|views\/|tickets\/|settings$|agents$|search$|macros$|service-levels$|reports$)/.test(url.pathname)) return;
+    if (!/^\/($|views\/|tickets\/|settings$|agents$|teams$|routing$|search$|macros$|service-levels$|reports$)/.test(url.pathname)) return;
     e.preventDefault();
     navigate(url.pathname + url.search + url.hash);
   });
@@ -262,6 +271,24 @@ function setupChrome() {
 
 const refreshViews = debounce(() => loadViews(), 1000);
 
+// setupAvailability lets the signed-in agent choose online, away or
+// offline in the header.
+function setupAvailability() {
+  const sel = $('#avail');
+  if (!sel) return;
+  const me = app.agents.get(app.me.id);
+  if (me && me.availability) sel.value = me.availability;
+  sel.addEventListener('change', async () => {
+    try {
+      const res = await put('/api/v1/me/availability', { status: sel.value });
+      sel.value = res.availability || sel.value;
+      announce(t('availability_set', { status: t('avail_' + sel.value) }));
+    } catch (e) {
+      announce(errorText(e));
+    }
+  });
+}
+
 async function start() {
   app.inbox = new Inbox(app, {
     list: $('#list'),
@@ -273,7 +300,8 @@ async function start() {
   interceptLinks();
   installKeys(app);
   installBulk(app);
-  app.notices = new Notices(() => setTitle(titleText));
+  app.notices = new Notices(() => {});
+  app.notices.onChange = installPanel(app.notices, () => setTitle(titleText));
   app.live = new Live({
     onEvent(ev) {
       if (ev.type === 'ticket.removed') {
@@ -308,6 +336,7 @@ async function start() {
     onStatus: connStatus,
   });
   await Promise.all([loadAgents(), loadViews()]);
+  setupAvailability();
   startCountdowns();
   app.notices.load();
   app.live.start();

@@ -154,6 +154,7 @@ export class TicketPane {
     this.status = this.select('t-status', t('status'), STATUSES.map((s) => [s, t('status_' + s)]), (v) => this.update({ status: v }));
     this.assignee = this.select('t-assignee', t('assignee'), [], (v) => this.update({ assignee_id: v }));
     this.priority = this.select('t-priority', t('priority'), PRIORITIES.map((p) => [p, t('priority_' + p)]), (v) => this.update({ priority: v }));
+    this.team = this.select('t-team', t('team'), [['', t('no_team')], ...(this.app.teams || []).map((tm) => [tm.id, tm.name])], (v) => this.update({ team_id: v }));
     this.type = this.select('t-type', t('type'), TYPES.map((x) => [x, x ? t('type_' + x) : t('type_none')]), (v) => this.update({ type: v }));
     this.tagList = h('datalist', { id: 't-tags-list' });
     this.tags = h('input', { id: 't-tags', type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: t('tags_placeholder'), list: 't-tags-list' });
@@ -172,7 +173,7 @@ export class TicketPane {
         this.heading),
       this.sub,
       h('div', { class: 'controls' },
-        this.status.wrap, this.assignee.wrap, this.priority.wrap, this.type.wrap,
+        this.status.wrap, this.assignee.wrap, this.team.wrap, this.priority.wrap, this.type.wrap,
         h('div', { class: 'control control-tags' }, h('label', { for: 't-tags' }, t('tags')), this.tags, this.tagList)),
       this.presenceEl,
       this.errorEl);
@@ -246,6 +247,10 @@ export class TicketPane {
     if (document.activeElement !== this.assignee.sel) {
       if (!Array.from(this.assignee.sel.options).some((o) => o.value === (tk.assignee_id || ''))) this.renderAssignees();
       this.assignee.sel.value = tk.assignee_id || '';
+    }
+    if (document.activeElement !== this.team.sel) {
+      if (tk.team_id && !Array.from(this.team.sel.options).some((o) => o.value === tk.team_id)) this.team.sel.append(h('option', { value: tk.team_id }, tk.team_id));
+      this.team.sel.value = tk.team_id || '';
     }
     if (document.activeElement !== this.type.sel) this.type.sel.value = tk.type || '';
     if (document.activeElement !== this.tags) this.tags.value = (tk.tags || []).join(', ');
