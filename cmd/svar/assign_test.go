@@ -190,8 +190,17 @@ func TestHundredTicketsIntoATeamOfThree(t *testing.T) {
 	}
 	l.waitCounts("30 assigned, 70 waiting", full)
 	l.check()
+	// Lists come from the node's query index, which follows the same
+	// events a moment later.
 	var page ticketing.TicketPage
-	admin.do("GET", "/api/v1/tickets?assignee=none&limit=200", nil).decode(t, &page)
+	eventually(t, "70 unassigned in the list", func() error {
+		page = ticketing.TicketPage{}
+		admin.do("GET", "/api/v1/tickets?assignee=none&limit=200", nil).decode(t, &page)
+		if len(page.Tickets) != 70 {
+			return fmt.Errorf("%d unassigned listed", len(page.Tickets))
+		}
+		return nil
+	})
 	if len(page.Tickets) != 70 || !strings.HasPrefix(page.Tickets[0].AssignmentReason, "routed to Support") ||
 		!strings.Contains(page.Tickets[0].AssignmentReason, "waiting") {
 		t.Fatalf("waiting: %d, reason %q %+v", len(page.Tickets), page.Tickets[0].AssignmentReason, page.Tickets[0])

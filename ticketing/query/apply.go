@@ -449,7 +449,7 @@ func (b *batch) customer(c *ticketing.Customer) error {
 	if err != nil {
 		return err
 	}
-	tier := c.Attributes["tier"]
+	tier := c.TierName()
 	if _, err := b.exec(`INSERT INTO customers (id, name_key, tier, updated_at, doc) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET name_key = excluded.name_key, tier = excluded.tier,
 		updated_at = excluded.updated_at, doc = excluded.doc`,
