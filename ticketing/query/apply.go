@@ -243,6 +243,12 @@ func (ix *Index) write(ctx context.Context, fn func(*batch) error) error {
 }
 
 func (b *batch) event(ev *ticketing.Event) error {
+	if ev.Type == ticketing.EventCustomerErased {
+		if ev.Customer == nil {
+			return nil
+		}
+		return b.eraseCustomer(ev.Customer.ID)
+	}
 	if ev.Customer != nil {
 		if err := b.customer(ev.Customer); err != nil {
 			return err
@@ -291,6 +297,13 @@ func (b *batch) ticket(t *ticketing.Ticket) (bool, error) {
 	exists := old.version.Valid
 	if exists && old.version.Int64 >= t.Version {
 		return false, nil
+	}
+	if t.Erased {
+		// An erased ticket's tombstone is never listed or searched.
+		if exists {
+			b.deltas[groupKey{old.status.String, old.team.String, old.assignee.String}]--
+		}
+		return true, b.dropTicket(t.ID)
 	}
 	if !tier.Valid && t.CustomerID != "" {
 		b.missing[t.CustomerID] = true
@@ -489,4 +502,56 @@ func (ix *Index) version(ctx context.Context, id string) (int64, error) {
 		return -1, nil
 	}
 	return v, err
+}
+
+// dropTicket removes a ticket, its tags and every document on it.
+func (b *batch) dropTicket(id string) error {
+	for _, q := range []string{
+		`DELETE FROM fts WHERE rowid IN (SELECT rowid FROM docs WHERE ticket_id = ?)`,
+		`DELETE FROM docs WHERE ticket_id = ?`,
+		`DELETE FROM ticket_tags WHERE ticket_id = ?`,
+		`DELETE FROM tickets WHERE id = ?`,
+	} {
+		if _, err := b.exec(q, id); err != nil {
+			return fmt.Errorf("query: drop ticket %s: %w", id, err)
+		}
+	}
+	b.changed = true
+	return nil
+}
+
+// eraseCustomer removes an erased customer: their tickets (with their
+// documents), their own document and their row.
+func (b *batch) eraseCustomer(id string) error {
+	rows, err := b.tx.QueryContext(b.ctx, `SELECT id, status, team_id, assignee_id FROM tickets WHERE customer_id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("query: erase customer %s: %w", id, err)
+	}
+	var ids []string
+	for rows.Next() {
+		var tid, status, team, assignee string
+		if err := rows.Scan(&tid, &status, &team, &assignee); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, tid)
+		b.deltas[groupKey{status, team, assignee}]--
+	}
+	rows.Close()
+	for _, tid := range ids {
+		if err := b.dropTicket(tid); err != nil {
+			return err
+		}
+	}
+	for _, q := range []string{
+		`DELETE FROM fts WHERE rowid IN (SELECT rowid FROM docs WHERE customer_id = ?)`,
+		`DELETE FROM docs WHERE customer_id = ?`,
+		`DELETE FROM customers WHERE id = ?`,
+	} {
+		if _, err := b.exec(q, id); err != nil {
+			return fmt.Errorf("query: erase customer %s: %w", id, err)
+		}
+	}
+	b.changed = true
+	return nil
 }
