@@ -162,7 +162,7 @@ func TestMacroPickerInBrowser(t *testing.T) {
 	agent.waitFor("the timeline gets most of the height", `(() => {
 		const tl = document.querySelector('.timeline').getBoundingClientRect();
 		const head = document.querySelector('.ticket-head').getBoundingClientRect();
-		return head.height < 120 && tl.height > 0.5 * innerHeight; })()`)
+		return head.height < 150 && tl.height > 0.5 * innerHeight; })()`)
 	agent.do("a phone", chromedp.EmulateViewport(390, 844))
 	agent.waitFor("status and assignee on the first screen, touch-sized", `(() => {
 		document.querySelector('#main').scrollTop = 0;
