@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -128,9 +127,14 @@ func (s *Service) ApplyEvent(ev *Event) {
 	if c := ev.Customer; c != nil && ev.Type == EventCustomerUpdated {
 		// Identities may have moved to this customer (a merge or its
 		// undo on any node): the next message from them finds it.
+		keys := map[string]bool{}
 		for _, id := range c.Identities {
 			s.identities.put(id.Key(), c.ID)
+			keys[id.Key()] = true
 		}
+		// An agent may have removed a contact (contacts.go): it no longer
+		// finds this customer.
+		s.identities.drop(func(k, v string) bool { return v == c.ID && !keys[k] })
 		s.remember(c)
 	}
 	if ev.Type == EventCustomerErased && ev.Customer != nil {
@@ -363,31 +367,7 @@ func (s *Service) Ticket(ctx context.Context, id string) (*Ticket, error) { retu
 
 // PatchCustomer changes a customer's shop-pushed fields.
 func (s *Service) PatchCustomer(ctx context.Context, id string, p CustomerPatch) (*Customer, error) {
-	attrs, err := NormalizeAttributes(p.Attributes)
-	if err != nil {
-		return nil, err
-	}
-	p.Attributes = attrs
-	if p.Tier != nil {
-		t := strings.ToLower(strings.TrimSpace(*p.Tier))
-		if len(t) > 50 {
-			return nil, FieldError("tier", "must be at most 50 characters")
-		}
-		p.Tier = &t
-	}
-	c, err := s.store.PatchCustomer(ctx, id, p)
-	if IsNotFound(err) {
-		return nil, Errorf(ENotFound, "customer %s not found", id)
-	}
-	if err != nil {
-		return nil, err
-	}
-	s.remember(c)
-	s.publish(ctx, &Event{Type: EventCustomerUpdated, Customer: c})
-	if p.Name != nil {
-		s.nameTickets(ctx, c)
-	}
-	return c, nil
+	return s.EditCustomer(ctx, id, p, Contacts{})
 }
 
 // lru is a small bounded cache. When full it forgets everything older

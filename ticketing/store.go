@@ -49,6 +49,9 @@ type CustomerPatch struct {
 	Name       *string
 	ExternalID *string
 	Attributes Attributes // merged key by key
+	// RemoveAttributes are attribute keys to delete (applied after
+	// Attributes; a key in both is removed).
+	RemoveAttributes []string
 	Tier       *string    // "" clears
 	Orders     *[]Order
 	// OptOut sets (non-empty reason) or clears (empty reason) an opt-out

@@ -17,7 +17,15 @@ type ctxKey int
 const (
 	agentKey ctxKey = iota + 1
 	viewerKey
+	sessionKey
 )
+
+// sessionFrom returns the session or token a request came with (nil
+// outside authed).
+func sessionFrom(ctx context.Context) *ticketing.Session {
+	sess, _ := ctx.Value(sessionKey).(*ticketing.Session)
+	return sess
+}
 
 // AgentFrom returns the signed-in agent of a request.
 func AgentFrom(ctx context.Context) *ticketing.Agent {
@@ -73,6 +81,7 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *ticketing.Ag
 			actor.Kind = "token"
 		}
 		ctx := context.WithValue(context.WithValue(r.Context(), agentKey, a), viewerKey, v)
+		ctx = context.WithValue(ctx, sessionKey, sess)
 		ctx = audit.WithActor(ctx, actor, s.clientAddr(r))
 		if settingsRoute(r) {
 			sw := &statusWriter{ResponseWriter: w}

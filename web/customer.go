@@ -29,7 +29,13 @@ type customerPatch struct {
 	Name       *string              `json:"name" validate:"omitempty,max=200"`
 	Attributes ticketing.Attributes `json:"attributes"`
 	Tier       *string              `json:"tier" validate:"omitempty,max=50"`
-	Orders     *[]ticketing.Order   `json:"orders" validate:"omitempty,max=100,dive"`
+	// RemoveAttributes deletes attributes by key.
+	RemoveAttributes []string           `json:"remove_attributes"`
+	Orders           *[]ticketing.Order `json:"orders" validate:"omitempty,max=100,dive"`
+	// Emails and Phones replace the customer's email and phone identities
+	// (ticketing.Contacts); absent leaves them alone.
+	Emails *[]string `json:"emails"`
+	Phones *[]string `json:"phones"`
 }
 
 // visibleCustomer keeps the tickets the request's agent may see; a
@@ -66,7 +72,9 @@ func (s *Server) handlePatchCustomer(w http.ResponseWriter, r *http.Request, _ *
 			return
 		}
 	}
-	c, err := s.svc.PatchCustomer(r.Context(), r.PathValue("id"), ticketing.CustomerPatch{Name: in.Name, Attributes: in.Attributes, Tier: in.Tier, Orders: in.Orders})
+	c, err := s.svc.EditCustomer(r.Context(), r.PathValue("id"),
+		ticketing.CustomerPatch{Name: in.Name, Attributes: in.Attributes, RemoveAttributes: in.RemoveAttributes, Tier: in.Tier, Orders: in.Orders},
+		ticketing.Contacts{Emails: in.Emails, Phones: in.Phones})
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -171,4 +179,21 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request, a *ticketing
 		return
 	}
 	s.live.ServeAgent(w, r, a, ViewerFrom(r.Context()))
+}
+
+// handleCustomerTimeline is the customer's messages across every ticket
+// the agent may see, newest first, paged (ticketing.Service.CustomerTimeline).
+func (s *Server) handleCustomerTimeline(w http.ResponseWriter, r *http.Request, _ *ticketing.Agent) {
+	q := r.URL.Query()
+	limit, err := limitParam(q, 50)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	tl, err := s.svc.CustomerTimeline(r.Context(), ViewerFrom(r.Context()), r.PathValue("id"), limit, q.Get("cursor"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, tl)
 }

@@ -65,7 +65,7 @@ func catalogFor(lang string) catalog {
 	}
 	c.merge(emailStrings(lang))
 	c.merge(queryStrings(lang))
-	return withTeams(withSLA(withComposer(c, lang), lang), lang)
+	return withCustomer(withTeams(withSLA(withComposer(c, lang), lang), lang), lang)
 }
 
 // merge adds the entries of more to c.

@@ -42,6 +42,7 @@ var routeScopes = map[string]string{
 	"GET /api/v1/agents":                                 staff.ScopeTicketsRead,
 	"GET /api/v1/customers":                              staff.ScopeCustomersRead,
 	"GET /api/v1/customers/{id}":                         staff.ScopeCustomersRead,
+	"GET /api/v1/customers/{id}/timeline":                staff.ScopeTicketsRead,
 	"POST /api/v1/customers":                             staff.ScopeCustomersWrite,
 	"PATCH /api/v1/customers/{id}":                       staff.ScopeCustomersWrite,
 	"POST /api/v1/customers/{id}/merge":                  staff.ScopeCustomersWrite,

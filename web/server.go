@@ -31,6 +31,8 @@ type Service interface {
 	UpdateTicket(ctx context.Context, id string, by *ticketing.Agent, u ticketing.TicketUpdate) (*ticketing.Ticket, error)
 	CustomerView(ctx context.Context, id string) (*ticketing.Customer, []*ticketing.Ticket, error)
 	PatchCustomer(ctx context.Context, id string, p ticketing.CustomerPatch) (*ticketing.Customer, error)
+	CustomerTimeline(ctx context.Context, v ticketing.Viewer, id string, limit int, cursor string) (*ticketing.Timeline, error)
+	EditCustomer(ctx context.Context, id string, p ticketing.CustomerPatch, c ticketing.Contacts) (*ticketing.Customer, error)
 	PushCustomer(ctx context.Context, in ticketing.ShopCustomer) (*ticketing.Customer, []ticketing.Identity, error)
 }
 
@@ -223,6 +225,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/customers", s.authed(s.handlePushCustomer))
 	mux.Handle("GET /api/v1/customers/{id}", s.authed(s.handleGetCustomer))
 	mux.Handle("PATCH /api/v1/customers/{id}", s.authed(s.handlePatchCustomer))
+	mux.Handle("GET /api/v1/customers/{id}/timeline", s.authed(s.handleCustomerTimeline))
+	mux.HandleFunc("GET /customers/{id}", s.page(""))
 
 	mux.Handle("PUT /api/v1/orders/{number}", s.authed(s.handlePutOrder))
 	mux.Handle("GET /api/v1/orders/{number}", s.authed(s.handleGetOrder))
@@ -232,6 +236,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/webhooks", s.authed(s.handleListWebhooks))
 	mux.Handle("DELETE /api/v1/webhooks/{id}", s.authed(s.handleDeleteWebhook))
 	mux.Handle("GET /api/v1/webhooks/{id}/deliveries", s.authed(s.handleWebhookDeliveries))
+	mux.HandleFunc("GET /webhooks", s.page(ticketing.RoleAdmin))
 
 	mux.Handle("GET /api/v1/attachments/{key...}", s.authed(s.handleAttachment))
 	mux.Handle("GET /api/v1/messages/{id}/original", s.authed(s.handleOriginal))

@@ -3,6 +3,7 @@ package mongostore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -158,6 +159,15 @@ func (s *Store) PatchCustomer(ctx context.Context, customerID string, p ticketin
 		}
 		set = append(set, bson.E{Key: "attributes." + k, Value: v})
 	}
+	for _, k := range p.RemoveAttributes {
+		if err := checkFieldName(k); err != nil {
+			return nil, ticketing.FieldError("remove_attributes", "key %q: %v", k, err)
+		}
+		if _, both := p.Attributes[k]; both {
+			set = slices.DeleteFunc(set, func(e bson.E) bool { return e.Key == "attributes."+k })
+		}
+		unset = append(unset, bson.E{Key: "attributes." + k, Value: ""})
+	}
 	if p.Tier != nil {
 		if *p.Tier == "" {
 			unset = append(unset, bson.E{Key: "tier", Value: ""})
@@ -240,6 +250,31 @@ func (s *Store) SetIdentityOwner(ctx context.Context, id ticketing.Identity, cus
 	}, options.UpdateOne().SetUpsert(true))
 	if err != nil {
 		return fmt.Errorf("mongostore: set identity owner %s: %w", id.Key(), err)
+	}
+	return nil
+}
+
+var _ ticketing.IdentityRemover = (*Store)(nil)
+
+// RemoveCustomerIdentity pulls the identity (any verified state) from the
+// customer's list: an _id-keyed $pull.
+func (s *Store) RemoveCustomerIdentity(ctx context.Context, customerID string, id ticketing.Identity) error {
+	unlock, err := s.lock(ctx, collCustomers, customerID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	// Both servers match a $pull by whole element, so pull the verified
+	// and the unverified form (fields in Identity's order).
+	for _, verified := range []bool{true, false} {
+		elem := bson.D{{Key: "kind", Value: id.Kind}, {Key: "value", Value: id.Value}, {Key: "verified", Value: verified}}
+		res, err := s.customers.UpdateOne(ctx, byID(customerID), bson.D{{Key: "$pull", Value: bson.D{{Key: "identities", Value: elem}}}})
+		if err != nil {
+			return fmt.Errorf("mongostore: remove identity %s from customer %s: %w", id.Key(), customerID, err)
+		}
+		if res.MatchedCount == 0 {
+			return fmt.Errorf("mongostore: remove identity %s from customer %s: %w", id.Key(), customerID, ticketing.ErrNotFound)
+		}
 	}
 	return nil
 }

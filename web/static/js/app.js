@@ -18,6 +18,8 @@ import { renderMacros } from './macros.js';
 import { installBulk } from './bulk.js';
 import { installPanel, Notices } from './notices.js';
 import { put } from './api.js';
+import { renderCustomerPage } from './customer.js';
+import { renderWebhooks } from './webhooks.js';
 
 const boot = JSON.parse(document.getElementById('boot').textContent);
 setStrings(boot.strings, boot.lang);
@@ -41,6 +43,7 @@ const app = {
   savedViews: new Map(), // saved view id → view
   loadViews,
   saveView,
+  setTitle: (text) => setTitle(text),
 };
 
 // loadViews fetches the saved views and shows them, with their counts,
@@ -166,6 +169,11 @@ async function route(opts = {}) {
   }
   closePane();
   setMode('page');
+  if ((m = p.match(/^\/customers\/([^/]+)$/))) {
+    setTitle(t('customer'));
+    await renderCustomerPage(app, app.main, decodeURIComponent(m[1]));
+    return;
+  }
   if (p === '/settings') {
     setTitle(t('settings'));
     renderSettings(app, app.main);
@@ -187,6 +195,9 @@ async function route(opts = {}) {
   } else if (p === '/macros') {
     setTitle(t('macros'));
     renderMacros(app, app.main);
+  } else if (p === '/webhooks') {
+    setTitle(t('webhooks'));
+    await renderWebhooks(app, app.main);
   }
   const heading = $('h2', app.main);
   if (heading) heading.focus();
@@ -229,7 +240,7 @@ function interceptLinks() {
     if (!a || a.target || a.hasAttribute('download')) return;
     const url = new URL(a.href, location.href);
     if (url.origin !== location.origin) return;
-    if (!/^\/($|views\/|tickets\/|settings$|agents$|teams$|routing$|search$|macros$|service-levels$|reports$)/.test(url.pathname)) return;
+    if (!/^\/($|views\/|tickets\/|settings$|agents$|teams$|routing$|search$|macros$|service-levels$|reports$|webhooks$|customers\/)/.test(url.pathname)) return;
     e.preventDefault();
     navigate(url.pathname + url.search + url.hash);
   });

@@ -2,6 +2,7 @@
 // about them (tier, VIP, orders) and their other tickets.
 
 import { formatDate, h, icon, parseTime, srOnly, t } from './dom.js';
+import { editCustomerForm } from './customeredit.js';
 
 const TRUE = new Set(['true', 'yes', '1', 'ja', 'vip']);
 
@@ -42,8 +43,13 @@ function renderShopOrders(orders, linked) {
 
 // renderCustomer fills aside with the customer and their tickets;
 // opts.orders are the shop's orders, opts.linked the order numbers of the
-// current ticket, opts.ordersHidden hides orders from an unverified chat.
+// current ticket, opts.ordersHidden hides orders from an unverified chat,
+// opts.canEdit offers the edit form. A saved edit re-renders the sidebar
+// and tells the pane with a 'svar:customer' event (detail: the customer).
+// While the form is open aside.dataset.editing is set: a live update must
+// not throw the agent's typing away.
 export function renderCustomer(aside, c, tickets, currentID, opts = {}) {
+  delete aside.dataset.editing;
   const shopOrders = opts.orders || [];
   const linked = opts.linked;
   const attrs = (c && c.attributes) || {};
@@ -57,6 +63,32 @@ export function renderCustomer(aside, c, tickets, currentID, opts = {}) {
     h('h2', { id: 'cust-h' }, t('customer')),
     h('p', { class: 'cust-name' }, (c && c.name) || t('unknown_customer'), ' ', badges),
   ];
+  if (c && c.id) {
+    const actions = h('p', { class: 'cust-actions' },
+      h('a', { href: '/customers/' + encodeURIComponent(c.id) }, t('customer_timeline'), srOnly(': ' + (c.name || t('unknown_customer')))));
+    if (opts.canEdit) {
+      const edit = h('button', { type: 'button', class: 'secondary small', 'aria-expanded': 'false' }, t('edit_customer'));
+      edit.addEventListener('click', () => {
+        const back = () => {
+          renderCustomer(aside, c, tickets, currentID, opts);
+          const again = [...aside.querySelectorAll('button')].find((b) => b.textContent === t('edit_customer'));
+          if (again) again.focus();
+        };
+        aside.dataset.editing = 'true';
+        aside.replaceChildren(h('h2', { id: 'cust-h' }, t('customer')), editCustomerForm(c, (saved) => {
+          aside.dispatchEvent(new CustomEvent('svar:customer', { detail: saved }));
+          renderCustomer(aside, saved, tickets, currentID, opts);
+          const h2 = aside.querySelector('#cust-h');
+          if (h2) {
+            h2.setAttribute('tabindex', '-1');
+            h2.focus();
+          }
+        }, back));
+      });
+      actions.append(' ', edit);
+    }
+    parts.push(actions);
+  }
   const returning = (tickets || []).length > 1;
   if (returning) parts.push(h('p', { class: 'muted' }, t('returning_customer', { n: tickets.length })));
 

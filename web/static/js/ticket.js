@@ -108,6 +108,12 @@ export class TicketPane {
     }
   }
 
+  // sidebarOpts are the customer sidebar's options (sidebar.js).
+  sidebarOpts() {
+    return { ordersHidden: this.ordersHidden(), orders: this.orders, linked: this.ticket && this.ticket.order_numbers,
+      canEdit: this.app.me && this.app.me.role !== 'viewer' };
+  }
+
   async loadCustomer() {
     try {
       const data = await get('/api/v1/customers/' + encodeURIComponent(this.ticket.customer_id));
@@ -118,7 +124,7 @@ export class TicketPane {
     } catch (e) {
       this.tickets = [];
     }
-    renderCustomer(this.aside, this.customer, this.tickets, this.id, { ordersHidden: this.ordersHidden(), orders: this.orders, linked: this.ticket && this.ticket.order_numbers });
+    renderCustomer(this.aside, this.customer, this.tickets, this.id, this.sidebarOpts());
     this.renderChannels();
   }
 
@@ -181,6 +187,10 @@ export class TicketPane {
     this.list = h('ol', { class: 'timeline-list' });
     this.timeline = h('section', { class: 'timeline', 'aria-label': t('conversation'), tabindex: '-1' }, this.list);
     this.aside = h('aside', { class: 'customer', 'aria-labelledby': 'cust-h' }, h('h2', { id: 'cust-h' }, t('customer')));
+    this.aside.addEventListener('svar:customer', (e) => {
+      this.customer = e.detail;
+      this.renderChannels();
+    });
     const article = h('article', { class: 'ticket', 'aria-labelledby': 'ticket-h' },
       head, this.timeline, this.composer(), this.aside);
     this.main.replaceChildren(article);
@@ -203,7 +213,7 @@ export class TicketPane {
     this.setTicket(tk);
     this.renderAssignees();
     this.renderChannels();
-    renderCustomer(this.aside, this.customer, this.tickets, this.id, { ordersHidden: this.ordersHidden(), orders: this.orders, linked: this.ticket && this.ticket.order_numbers });
+    renderCustomer(this.aside, this.customer, this.tickets, this.id, this.sidebarOpts());
     this.scrollToEnd();
   }
 
@@ -347,7 +357,7 @@ export class TicketPane {
             announce(t('announce_new_message', { name: (m.author && m.author.name) || t('customer') }));
             this.app.inbox.markSeen(ev.ticket || this.ticket);
           }
-          if (m.direction === 'inbound') renderCustomer(this.aside, this.customer, this.tickets, this.id, { ordersHidden: this.ordersHidden() });
+          if (m.direction === 'inbound' && !this.aside.dataset.editing) renderCustomer(this.aside, this.customer, this.tickets, this.id, this.sidebarOpts());
         }
       } else if (ev.type === 'message.updated') {
         this.addMessage(m, false);
@@ -355,7 +365,7 @@ export class TicketPane {
     }
     if (ev.type === 'customer.updated' && ev.customer && this.customer && ev.customer.id === this.customer.id) {
       this.customer = ev.customer;
-      renderCustomer(this.aside, this.customer, this.tickets, this.id, { ordersHidden: this.ordersHidden(), orders: this.orders, linked: this.ticket && this.ticket.order_numbers });
+      if (!this.aside.dataset.editing) renderCustomer(this.aside, this.customer, this.tickets, this.id, this.sidebarOpts());
       this.renderChannels();
     }
   }
