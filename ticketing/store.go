@@ -52,8 +52,8 @@ type CustomerPatch struct {
 	// RemoveAttributes are attribute keys to delete (applied after
 	// Attributes; a key in both is removed).
 	RemoveAttributes []string
-	Tier       *string    // "" clears
-	Orders     *[]Order
+	Tier             *string // "" clears
+	Orders           *[]Order
 	// OptOut sets (non-empty reason) or clears (empty reason) an opt-out
 	// per channel.
 	OptOut map[string]string
