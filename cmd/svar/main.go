@@ -230,7 +230,9 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Service = ticketing.New(ticketing.Options{Store: store, Bus: bus, Logger: log.With("component", "core"),
 		ReopenWindow: c.ReopenWindow, ReplyChecks: checks, ReplyChannels: replyChannels(c), Query: tq,
 		NormalizePhone: phoneNormalizer(c.SMS.DefaultRegion)})
-	m.Macros = macro.New(macro.Options{Store: store, State: store, Tickets: store, Customers: store, Core: m.Service, Events: bus})
+	m.Orders = order.New(order.Options{Store: store, Customers: store, Core: m.Service, Events: bus, Logger: log.With("component", "order")})
+	m.Macros = macro.New(macro.Options{Store: store, State: store, Tickets: store, Customers: store, Core: m.Service, Events: bus,
+		LatestOrder: m.latestOrder})
 	m.Audit = audit.New(store, log.With("component", "audit"), nil)
 	m.Staff = staff.New(staff.Options{Store: store, Relay: bus, Logger: log.With("component", "staff"), Audit: m.Audit})
 	var hubTickets realtime.Tickets = m.Service.Inbox()
@@ -272,7 +274,6 @@ func (m *Main) Run(ctx context.Context) error {
 		})
 	})
 	m.goRun("core", func() error { return bus.ConsumeInbound(ctx, m.ingest) })
-	m.Orders = order.New(order.Options{Store: store, Customers: store, Core: m.Service, Events: bus, Logger: log.With("component", "order")})
 	m.goRun("orders", func() error { return m.Orders.Run(ctx) })
 	m.Merges = merge.New(store, m.Service, m.Orders)
 	m.Webhooks = webhook.New(webhook.Options{Store: store, Feed: bus, AllowPrivate: c.WebhookAllowPrivate, Logger: log.With("component", "webhook")})
@@ -561,4 +562,14 @@ func redact(u string) string {
 		}
 	}
 	return u
+}
+
+// latestOrder is the customer's latest order (ticketing/order) for the
+// macros' {{order.*}} placeholders; nil when they have none.
+func (m *Main) latestOrder(ctx context.Context, customerID string) (*macro.OrderFacts, error) {
+	os, err := m.Orders.ForCustomer(ctx, customerID)
+	if err != nil || len(os) == 0 {
+		return nil, err
+	}
+	return &macro.OrderFacts{Number: os[0].Number, Status: os[0].Status, TrackingURL: os[0].TrackingURL}, nil
 }

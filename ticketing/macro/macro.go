@@ -98,7 +98,16 @@ type Options struct {
 	// Events, when set, is told of every change (EventChanged), so that
 	// other nodes drop their caches.
 	Events ticketing.EventPublisher
-	Now    func() time.Time
+	// LatestOrder, when set, gives the customer's latest order for the
+	// {{order.*}} placeholders (ticketing/order); nil, or no order there:
+	// the orders pushed with the customer (Customer.Orders).
+	LatestOrder func(ctx context.Context, customerID string) (*OrderFacts, error)
+	Now         func() time.Time
+}
+
+// OrderFacts are what the {{order.*}} placeholders show.
+type OrderFacts struct {
+	Number, Status, TrackingURL string
 }
 
 // EventChanged is the event type published when any macro changes.
@@ -396,10 +405,10 @@ func (m *Macro) TextFor(lang string) string {
 
 // Render renders the macro for a reply on t to c by a, in c's language.
 func (m *Macro) Render(t *ticketing.Ticket, c *ticketing.Customer, a *ticketing.Agent) (string, error) {
-	return m.render(nil, t, c, a)
+	return m.render(nil, Values(t, c, a), c)
 }
 
-func (m *Macro) render(s *Service, t *ticketing.Ticket, c *ticketing.Customer, a *ticketing.Agent) (string, error) {
+func (m *Macro) render(s *Service, values map[string]string, c *ticketing.Customer) (string, error) {
 	text := m.TextFor(ticketing.CustomerLanguage(c))
 	var tpl *Template
 	if s != nil {
@@ -421,7 +430,24 @@ func (m *Macro) render(s *Service, t *ticketing.Ticket, c *ticketing.Customer, a
 			s.mu.Unlock()
 		}
 	}
-	return tpl.Render(Values(t, c, a))
+	return tpl.Render(values)
+}
+
+// values are the placeholders' values, the latest order from
+// Options.LatestOrder when it knows one.
+func (s *Service) values(ctx context.Context, t *ticketing.Ticket, c *ticketing.Customer, a *ticketing.Agent) (map[string]string, error) {
+	v := Values(t, c, a)
+	if s.o.LatestOrder == nil || c == nil {
+		return v, nil
+	}
+	o, err := s.o.LatestOrder(ctx, c.ID)
+	if err != nil {
+		return nil, fmt.Errorf("macro: latest order of customer %s: %w", c.ID, err)
+	}
+	if o != nil {
+		v["order.number"], v["order.status"], v["order.tracking_url"] = o.Number, o.Status, o.TrackingURL
+	}
+	return v, nil
 }
 
 // Preview renders macro id for ticket ticketID as a would send it.
@@ -441,5 +467,9 @@ func (s *Service) Preview(ctx context.Context, a *ticketing.Agent, ticketID, id 
 	if err != nil {
 		return "", fmt.Errorf("macro preview: customer %s: %w", t.CustomerID, err)
 	}
-	return m.render(s, t, c, a)
+	v, err := s.values(ctx, t, c, a)
+	if err != nil {
+		return "", err
+	}
+	return m.render(s, v, c)
 }

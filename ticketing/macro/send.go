@@ -36,14 +36,25 @@ func (s *Service) Send(ctx context.Context, ticketID string, by *ticketing.Agent
 		return nil, err
 	}
 	if strings.TrimSpace(in.Text) == "" {
-		in.Render = func(t *ticketing.Ticket, c *ticketing.Customer) (string, error) { return m.render(s, t, c, by) }
+		// Render runs inside Core.Reply, within this request's ctx.
+		in.Render = func(t *ticketing.Ticket, c *ticketing.Customer) (string, error) {
+			v, err := s.values(ctx, t, c, by)
+			if err != nil {
+				return "", err
+			}
+			return m.render(s, v, c)
+		}
 	} else if strings.Contains(in.Text, "{{") {
 		tpl, err := Parse("text", in.Text)
 		if err != nil {
 			return nil, err
 		}
 		in.Render = func(t *ticketing.Ticket, c *ticketing.Customer) (string, error) {
-			return tpl.Render(Values(t, c, by))
+			v, err := s.values(ctx, t, c, by)
+			if err != nil {
+				return "", err
+			}
+			return tpl.Render(v)
 		}
 	}
 	msg, err := s.o.Core.Reply(ctx, ticketID, by, in)
