@@ -8,7 +8,7 @@ import { errorText, get } from './api.js';
 
 function when(s) {
   const d = parseTime(s);
-  return d ? formatDate(d) + ' ' + formatTime(d) : '';
+  return d ? formatTime(d) : '';
 }
 
 function who(m) {

@@ -2,7 +2,7 @@
 // and read each webhook's delivery log (event, receiver's status, attempt,
 // time, error) from GET /api/v1/webhooks/{id}/deliveries.
 
-import { announce, formatDate, formatTime, h, parseTime, replace, t } from './dom.js';
+import { announce, formatTime, h, parseTime, replace, t } from './dom.js';
 import { del, errorText, get, post } from './api.js';
 import { confirmAction } from './confirm.js';
 
@@ -10,7 +10,7 @@ const EVENTS = ['ticket.created', 'ticket.updated', 'message.created', 'message.
 
 function when(s) {
   const d = parseTime(s);
-  return d ? formatDate(d) + ' ' + formatTime(d) : '';
+  return d ? formatTime(d) : '';
 }
 
 // randomSecret makes a signing secret the admin can copy to the receiver.
