@@ -62,7 +62,7 @@ const (
 )
 
 // The query phase runs last: it restarts the node.
-var allPhases = []string{phaseIdle, phaseConns, phaseRaw, phaseIngest, phaseList, phaseAssign, phaseLive, phaseEmail, phaseSLA, phaseReport, phaseQuery}
+var allPhases = []string{phaseIdle, phaseConns, phaseRaw, phaseIngest, phaseList, phaseAssign, phaseLive, phaseEmail, phaseSLA, phaseWebhook, phaseReport, phaseQuery}
 
 func defaultBenchConfig() benchConfig {
 	return benchConfig{
@@ -222,6 +222,11 @@ var benchFigureSpecs = []benchFigureSpec{
 	{"binary_mib", "MiB", 1, 0, false, true},
 	{"sla_fire_lag_p99_ms", "ms", 1, 1000, false, false},
 	{"ingest_sla_msgs_per_s", "msgs/s", 0, 0, false, false},
+	{"webhook_lag_p50_ms", "ms", 1, 0, false, false},
+	{"webhook_lag_p99_ms", "ms", 1, 50, false, false},
+	{"ingest_webhook_base_msgs_per_s", "msgs/s", 0, 0, false, false},
+	{"ingest_webhook_timeout_msgs_per_s", "msgs/s", 0, 0, false, false},
+	{"ingest_webhook_drop_pct", "%", 1, 10, false, false},
 	{"report_p99_ms", "ms", 2, 100, false, false},
 	{"index_rebuild_s", "s", 1, 60, false, false},
 	{"index_rss_mb", "MB", 1, 150, false, false},

@@ -38,17 +38,18 @@ type bench struct {
 
 // phaseFigures names the figures each phase measures.
 var phaseFigures = map[string][]string{
-	phaseIdle:   {"idle_rss_mb"},
-	phaseConns:  {"chat_conns", "rss_per_conn_kib"},
-	phaseRaw:    {"raw_insert_per_s"},
-	phaseIngest: {"ingest_msgs_per_s", "ingest_ratio"},
-	phaseList:   {"list_p99_ms"},
-	phaseAssign: {"assign_p50_ms", "assign_p99_ms"},
-	phaseLive:   {"live_p50_ms", "live_p99_ms"},
-	phaseEmail:  {"email_latency_p50_s"},
-	phaseReport: {"report_p99_ms"},
-	phaseSLA:    {"sla_fire_lag_p99_ms", "ingest_sla_msgs_per_s"},
-	phaseQuery:  queryFigures,
+	phaseIdle:    {"idle_rss_mb"},
+	phaseConns:   {"chat_conns", "rss_per_conn_kib"},
+	phaseRaw:     {"raw_insert_per_s"},
+	phaseIngest:  {"ingest_msgs_per_s", "ingest_ratio"},
+	phaseList:    {"list_p99_ms"},
+	phaseAssign:  {"assign_p50_ms", "assign_p99_ms"},
+	phaseLive:    {"live_p50_ms", "live_p99_ms"},
+	phaseEmail:   {"email_latency_p50_s"},
+	phaseReport:  {"report_p99_ms"},
+	phaseSLA:     {"sla_fire_lag_p99_ms", "ingest_sla_msgs_per_s"},
+	phaseWebhook: webhookFigures,
+	phaseQuery:   queryFigures,
 }
 
 func (b *bench) run(ctx context.Context) error {
@@ -66,6 +67,10 @@ func (b *bench) run(ctx context.Context) error {
 	// default); the live workload's visitors write faster than that.
 	perVisitor := 60 * b.cfg.LiveRate / b.cfg.LiveVisitors
 	extra := map[string]string{"SVAR_CHAT_MESSAGES_PER_MINUTE": fmt.Sprint(max(20, 2*perVisitor+10))}
+	if b.cfg.runs(phaseWebhook) {
+		// The webhook phase's receivers listen on 127.0.0.1.
+		extra["SVAR_WEBHOOK_ALLOW_PRIVATE"] = "true"
+	}
 	if b.cfg.runs(phaseEmail) {
 		b.imap, err = startBenchIMAP()
 		if err != nil {
@@ -120,6 +125,7 @@ func (b *bench) run(ctx context.Context) error {
 		{phaseEmail, b.emailPhase},
 		{phaseReport, b.reportPhase},
 		{phaseSLA, b.slaPhase},
+		{phaseWebhook, b.webhookPhase},
 		{phaseQuery, b.queryPhase},
 	}
 	for _, s := range steps {

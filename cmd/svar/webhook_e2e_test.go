@@ -156,7 +156,15 @@ func TestWebhookRetriesInOrderAndSigns(t *testing.T) {
 			Attempt int    `json:"attempt"`
 		}
 	}
-	c.do("GET", "/api/v1/webhooks/"+created.Webhook.ID+"/deliveries", nil).decode(t, &log)
+	// The log is written in the background: it shows every attempt soon.
+	eventually(t, "the delivery log", func() error {
+		log.Deliveries = nil
+		c.do("GET", "/api/v1/webhooks/"+created.Webhook.ID+"/deliveries", nil).decode(t, &log)
+		if len(log.Deliveries) < 6 {
+			return fmt.Errorf("%d attempts logged", len(log.Deliveries))
+		}
+		return nil
+	})
 	if len(log.Deliveries) != 6 || log.Deliveries[5].Status != 503 || log.Deliveries[5].Attempt != 1 || log.Deliveries[3].Attempt != 3 || !log.Deliveries[3].OK {
 		t.Fatalf("delivery log = %+v", log.Deliveries)
 	}

@@ -65,8 +65,9 @@ type attemptLog struct {
 	Attempts []webhook.Attempt `bson:"attempts"`
 }
 
-// AddAttempt appends a to the webhook's log, keeping the newest max.
-func (s *Store) AddAttempt(ctx context.Context, id string, a webhook.Attempt, max int) error {
+// AddAttempts appends as to the webhook's log, keeping the newest max:
+// one read and one write of the log document however many there are.
+func (s *Store) AddAttempts(ctx context.Context, id string, as []webhook.Attempt, max int) error {
 	unlock, err := s.lock(ctx, collWebhookDeliveries, id)
 	if err != nil {
 		return err
@@ -76,7 +77,7 @@ func (s *Store) AddAttempt(ctx context.Context, id string, a webhook.Attempt, ma
 	if err != nil {
 		return err
 	}
-	log.Attempts = append(log.Attempts, a)
+	log.Attempts = append(log.Attempts, as...)
 	if len(log.Attempts) > max {
 		log.Attempts = log.Attempts[len(log.Attempts)-max:]
 	}

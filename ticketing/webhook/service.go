@@ -172,6 +172,12 @@ func (s *Service) poke() {
 // order, so deliveries go out once per attempt however many nodes run.
 // Deliveries run beside ingest, never in its way: a slow or dead
 // receiver holds up only its own webhook's feed.
+//
+// A node delivers with the webhook as it read it when it started the
+// feed (webhooks do not change; a deleted one's feed is deleted with it,
+// which ends its deliveries on every node), and records attempts through
+// one log writer per webhook, so that the store's cost per attempt does
+// not bound the delivery rate.
 func (s *Service) Run(ctx context.Context) error {
 	running := map[string]context.CancelFunc{}
 	var wg sync.WaitGroup
@@ -197,15 +203,8 @@ func (s *Service) Run(ctx context.Context) error {
 				}
 				wctx, cancel := context.WithCancel(ctx)
 				running[w.ID] = cancel
-				id := w.ID
-				wg.Go(func() {
-					err := s.o.Feed.ConsumeEventFeed(wctx, id, func(ctx context.Context, ev *ticketing.Event, attempt int) error {
-						return s.deliver(ctx, id, ev, attempt)
-					})
-					if err != nil && wctx.Err() == nil {
-						s.log.Warn("webhook: feed stopped", "webhook", id, "err", err)
-					}
-				})
+				hook := w
+				wg.Go(func() { s.feed(wctx, hook) })
 			}
 			for id, cancel := range running {
 				if !seen[id] {
@@ -223,16 +222,21 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// deliver makes one attempt at one event. It reads the webhook each time:
-// a deleted webhook delivers nothing more.
-func (s *Service) deliver(ctx context.Context, id string, ev *ticketing.Event, attempt int) error {
-	w, err := s.o.Store.GetWebhook(ctx, id)
-	if ticketing.IsNotFound(err) {
-		return nil
+// feed delivers w's events until ctx ends, then writes the attempts not
+// yet recorded.
+func (s *Service) feed(ctx context.Context, w *Webhook) {
+	log := newAttemptLog(s, w.ID)
+	defer log.close()
+	err := s.o.Feed.ConsumeEventFeed(ctx, w.ID, func(ctx context.Context, ev *ticketing.Event, attempt int) error {
+		return s.deliver(ctx, w, log, ev, attempt)
+	})
+	if err != nil && ctx.Err() == nil {
+		s.log.Warn("webhook: feed stopped", "webhook", w.ID, "err", err)
 	}
-	if err != nil {
-		return ticketing.Retry(err, 0)
-	}
+}
+
+// deliver makes one attempt at one event.
+func (s *Service) deliver(ctx context.Context, w *Webhook, log *attemptLog, ev *ticketing.Event, attempt int) error {
 	if !slices.Contains(w.Events, ev.Type) || ev.Ticket == nil {
 		return nil
 	}
@@ -240,7 +244,7 @@ func (s *Service) deliver(ctx context.Context, id string, ev *ticketing.Event, a
 	a := Attempt{EventID: p.ID, EventType: ev.Type, TicketID: ev.Ticket.ID, Attempt: attempt, At: s.o.Now().UTC()}
 	if !ev.At.IsZero() && s.o.Now().Sub(ev.At) > RetryFor {
 		a.GaveUp, a.Error = true, "older than 24 hours: not retried"
-		s.record(ctx, id, a)
+		log.add(a)
 		return nil
 	}
 	body, err := json.Marshal(p)
@@ -259,7 +263,7 @@ func (s *Service) deliver(ctx context.Context, id string, ev *ticketing.Event, a
 	default:
 		a.OK = true
 	}
-	s.record(ctx, id, a)
+	log.add(a)
 	if a.OK {
 		return nil
 	}
@@ -284,8 +288,75 @@ func (s *Service) post(ctx context.Context, w *Webhook, eventID string, body []b
 	return res.StatusCode, nil
 }
 
-func (s *Service) record(ctx context.Context, id string, a Attempt) {
-	if err := s.o.Store.AddAttempt(context.WithoutCancel(ctx), id, a, MaxAttempts); err != nil {
-		s.log.Warn("webhook: record attempt", "webhook", id, "err", err)
+// attemptLog writes one webhook's attempts to its delivery log in the
+// background: attempts that arrive while a write is under way go in the
+// next one, so a burst costs a few writes, not one each. An attempt may
+// show in GET .../deliveries a moment after it was made; a node that dies
+// loses at most the attempts of that moment from the log (never an event:
+// the feed redelivers what was not acknowledged).
+type attemptLog struct {
+	s       *Service
+	id      string
+	mu      sync.Mutex
+	pending []Attempt
+	wake    chan struct{}
+	quit    chan struct{}
+	done    chan struct{}
+}
+
+func newAttemptLog(s *Service, id string) *attemptLog {
+	l := &attemptLog{s: s, id: id, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	go l.run()
+	return l
+}
+
+func (l *attemptLog) add(a Attempt) {
+	l.mu.Lock()
+	if len(l.pending) < MaxAttempts {
+		l.pending = append(l.pending, a)
+	} else { // the store is behind: keep the newest, as the log does
+		l.pending = append(l.pending[1:], a)
 	}
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (l *attemptLog) run() {
+	defer close(l.done)
+	for {
+		select {
+		case <-l.wake:
+			l.flush()
+		case <-l.quit:
+			l.flush()
+			return
+		}
+	}
+}
+
+func (l *attemptLog) flush() {
+	l.mu.Lock()
+	as := l.pending
+	l.pending = nil
+	l.mu.Unlock()
+	if len(as) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := l.s.o.Store.GetWebhook(ctx, l.id); ticketing.IsNotFound(err) {
+		return // deleted, and its log with it: do not write a new one
+	}
+	if err := l.s.o.Store.AddAttempts(ctx, l.id, as, MaxAttempts); err != nil {
+		l.s.log.Warn("webhook: record attempts", "webhook", l.id, "attempts", len(as), "err", err)
+	}
+}
+
+// close writes what is pending and stops the writer.
+func (l *attemptLog) close() {
+	close(l.quit)
+	<-l.done
 }

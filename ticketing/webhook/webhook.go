@@ -82,8 +82,9 @@ type Store interface {
 	GetWebhook(ctx context.Context, id string) (*Webhook, error) // ticketing.ErrNotFound
 	ListWebhooks(ctx context.Context) ([]*Webhook, error)
 	DeleteWebhook(ctx context.Context, id string) error
-	// AddAttempt appends to the webhook's log, keeping the newest max.
-	AddAttempt(ctx context.Context, webhookID string, a Attempt, max int) error
+	// AddAttempts appends to the webhook's log, in order, keeping the
+	// newest max.
+	AddAttempts(ctx context.Context, webhookID string, as []Attempt, max int) error
 	// Attempts returns the log, newest first.
 	Attempts(ctx context.Context, webhookID string) ([]Attempt, error)
 }
