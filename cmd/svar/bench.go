@@ -224,6 +224,7 @@ var benchFigureSpecs = []benchFigureSpec{
 	{"ingest_sla_msgs_per_s", "msgs/s", 0, 0, false, false},
 	{"webhook_lag_p50_ms", "ms", 1, 0, false, false},
 	{"webhook_lag_p99_ms", "ms", 1, 50, false, false},
+	{"webhook_nats_lag_p99_ms", "ms", 1, 0, false, false},
 	{"ingest_webhook_base_msgs_per_s", "msgs/s", 0, 0, false, false},
 	{"ingest_webhook_timeout_msgs_per_s", "msgs/s", 0, 0, false, false},
 	{"ingest_webhook_drop_pct", "%", 1, 10, false, false},

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/svar-dev/svar/ticketing"
 )
 
@@ -23,7 +25,11 @@ import (
 //     envelopes from 50 customers (5 in -smoke) are published at 100 a second, each
 //     making those two events, so 200 events a second reach the receiver;
 //     each delivery's lag is the time from the event (its "at", set when
-//     the node publishes it) to the receiver reading the request;
+//     the node publishes it) to the receiver reading the request. Baseline
+//     in the same run, webhook_nats_lag_p99_ms: the same events' lag to a
+//     plain NATS subscription in this process (what every node's console
+//     hub hears), which shows how much of the lag is the machine and NATS
+//     rather than the delivery;
 //   - ingest_webhook_timeout_msgs_per_s: the ingest workload with a webhook
 //     for every event type whose receiver accepts the connection and never
 //     answers (each attempt waits out its 10 s limit), against
@@ -32,7 +38,7 @@ import (
 //     ingest_webhook_drop_pct is the difference in percent.
 const phaseWebhook = "webhook"
 
-var webhookFigures = []string{"webhook_lag_p50_ms", "webhook_lag_p99_ms",
+var webhookFigures = []string{"webhook_lag_p50_ms", "webhook_lag_p99_ms", "webhook_nats_lag_p99_ms",
 	"ingest_webhook_base_msgs_per_s", "ingest_webhook_timeout_msgs_per_s", "ingest_webhook_drop_pct"}
 
 // webhookSizes are the lag sample and the ingest workload of each of the
@@ -113,6 +119,25 @@ func (b *bench) webhookPhase(ctx context.Context) error {
 		"events": []string{ticketing.EventMessageCreated, ticketing.EventTicketUpdated}, "secret": "bench-" + benchRandomHex(12)}, &hook); err != nil {
 		return fmt.Errorf("create the fast webhook (SVAR_WEBHOOK_ALLOW_PRIVATE must be on): %w", err)
 	}
+	// The baseline: the same events as a NATS subscriber hears them.
+	var nmu sync.Mutex
+	var natsLags []time.Duration
+	sub, err := bus.Conn().Subscribe("svar.events.>", func(m *nats.Msg) {
+		now := time.Now()
+		var ev struct {
+			Type string    `json:"type"`
+			At   time.Time `json:"at"`
+		}
+		if json.Unmarshal(m.Data, &ev) == nil && (ev.Type == ticketing.EventMessageCreated || ev.Type == ticketing.EventTicketUpdated) {
+			nmu.Lock()
+			natsLags = append(natsLags, now.Sub(ev.At))
+			nmu.Unlock()
+		}
+	})
+	if err != nil {
+		return err
+	}
+	_ = sub.SetPendingLimits(-1, -1)
 	// Every node looks for new webhooks every 2 s at most; the feed exists
 	// from the 201 on, so nothing is missed meanwhile.
 	run := benchRandomHex(3)
@@ -153,6 +178,14 @@ func (b *bench) webhookPhase(ctx context.Context) error {
 		}
 	}
 	rate := float64(want) / sent.Seconds()
+	_ = sub.Unsubscribe()
+	nmu.Lock()
+	ns := benchSorted(natsLags)
+	nmu.Unlock()
+	if len(ns) > 0 {
+		b.res.set("webhook_nats_lag_p99_ms", benchMS(benchPercentile(ns, 0.99)))
+		b.logf("webhook: baseline, the same events to a NATS subscriber: p50 %.1f ms, p99 %.1f ms", benchMS(benchPercentile(ns, 0.5)), benchMS(benchPercentile(ns, 0.99)))
+	}
 	mu.Lock()
 	ds := make([]time.Duration, 0, len(lags))
 	for _, d := range lags {
