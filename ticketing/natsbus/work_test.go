@@ -31,7 +31,7 @@ func testEventWork(t *testing.T, nodes int) {
 	var (
 		mu      sync.Mutex
 		seen    = map[string][]int64{} // ticket → versions in handling order
-		handled = map[uint64]int{}   // seq → times acknowledged
+		handled = map[uint64]int{}     // seq → times acknowledged
 		failed  bool
 	)
 	h := func(_ context.Context, ev *ticketing.Event) error {
