@@ -176,6 +176,13 @@ export function editCustomerForm(c, onSaved, onCancel) {
     return null;
   }
 
+  // Editing a field marked invalid takes the mark off it.
+  form.addEventListener('input', (e) => {
+    if (e.target.getAttribute && e.target.getAttribute('aria-invalid')) {
+      e.target.removeAttribute('aria-invalid');
+      e.target.removeAttribute('aria-errormessage');
+    }
+  });
   form.addEventListener('keydown', (e) => {
     if (e.key === 'Escape') {
       e.preventDefault();

@@ -67,7 +67,7 @@ export function renderCustomer(aside, c, tickets, currentID, opts = {}) {
     const actions = h('p', { class: 'cust-actions' },
       h('a', { href: '/customers/' + encodeURIComponent(c.id) }, t('customer_timeline'), srOnly(': ' + (c.name || t('unknown_customer')))));
     if (opts.canEdit) {
-      const edit = h('button', { type: 'button', class: 'secondary small', 'aria-expanded': 'false' }, t('edit_customer'));
+      const edit = h('button', { type: 'button', class: 'secondary small' }, t('edit_customer'));
       edit.addEventListener('click', () => {
         const back = () => {
           renderCustomer(aside, c, tickets, currentID, opts);
