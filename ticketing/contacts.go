@@ -66,7 +66,15 @@ func (s *Service) EditCustomer(ctx context.Context, id string, p CustomerPatch, 
 		}
 		p.Name = &n
 	}
-	want, err := s.contactIdentities(cs)
+	var have *Customer
+	if cs.Emails != nil || cs.Phones != nil {
+		if have, err = s.store.GetCustomer(ctx, id); IsNotFound(err) {
+			return nil, Errorf(ENotFound, "customer %s not found", id)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	want, err := s.contactIdentities(cs, have)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +99,9 @@ func (s *Service) EditCustomer(ctx context.Context, id string, p CustomerPatch, 
 }
 
 // contactIdentities checks and normalizes the lists: kind → identities.
-func (s *Service) contactIdentities(cs Contacts) (map[string][]Identity, error) {
+// A value the customer has already (a short code an SMS came from, an
+// address from before the checks) is kept as it is.
+func (s *Service) contactIdentities(cs Contacts, have *Customer) (map[string][]Identity, error) {
 	out := map[string][]Identity{}
 	add := func(kind, field string, list *[]string, norm func(string) (string, error)) error {
 		if list == nil {
@@ -104,9 +114,12 @@ func (s *Service) contactIdentities(cs Contacts) (map[string][]Identity, error) 
 		seen := map[string]bool{}
 		for i, raw := range *list {
 			f := fmt.Sprintf("%s[%d]", field, i)
-			v, err := norm(strings.TrimSpace(raw))
-			if err != nil {
-				return FieldError(f, "%s", err.Error())
+			v := strings.TrimSpace(raw)
+			if have == nil || !hasIdentity(have, Identity{Kind: kind, Value: v}) {
+				var err error
+				if v, err = norm(v); err != nil {
+					return FieldError(f, "%s", err.Error())
+				}
 			}
 			if !seen[v] {
 				seen[v] = true

@@ -126,6 +126,26 @@ func TestAgentEditsCustomerContactsAndAttributes(t *testing.T) {
 		t.Fatalf("a refused edit changed the identities: %+v", cv.Customer.Identities)
 	}
 
+	// A sender kept as it came (an SMS short code) does not stop an edit.
+	sms := &ticketing.Envelope{Channel: ticketing.ChannelSMS, ExternalID: "sms-short-1",
+		From: ticketing.Identity{Kind: ticketing.IdentityPhone, Value: "Klarna"}, Text: "Din kod", ReceivedAt: time.Now().UTC()}
+	if err := m.Bus.PublishInbound(ctx, sms); err != nil {
+		t.Fatal(err)
+	}
+	var short string
+	eventually(t, "the short code's customer", func() error {
+		cu, err := m.Service.CustomerByIdentity(ctx, "phone:Klarna")
+		if err != nil {
+			return err
+		}
+		short = cu.ID
+		return nil
+	})
+	if res := c.do("PATCH", "/api/v1/customers/"+short, map[string]any{"name": "Klarna", "phones": []string{"Klarna", "070-765 43 21"}}); res.status != http.StatusOK ||
+		!strings.Contains(string(res.body), `"value":"Klarna"`) || !strings.Contains(string(res.body), `"value":"+46707654321"`) {
+		t.Errorf("edit a short code's customer: %d %s", res.status, res.body)
+	}
+
 	// Removing old@ releases it: its next mail is a new customer.
 	if res := c.do("PATCH", "/api/v1/customers/"+id, map[string]any{"emails": []string{"edit@example.se"}}); res.status != http.StatusOK {
 		t.Fatalf("remove old@: %d %s", res.status, res.body)

@@ -64,7 +64,7 @@ export function editCustomerForm(c, onSaved, onCancel) {
     for (const v of values) addRow(v, false);
     addBtn.addEventListener('click', () => addRow('', true));
     const filled = () => rows.filter((r) => r.input.value.trim());
-    return { el: h('div', null, list, addBtn), values: () => filled().map((r) => r.input.value.trim()), filled };
+    return { el: h('div', null, list, addBtn), values: () => filled().map((r) => r.input.value.trim()), filled, initial: values.slice() };
   }
   const ids = c.identities || [];
   const emails = contactList('email', ids.filter((i) => i.kind === 'email').map((i) => i.value));
@@ -193,7 +193,11 @@ export function editCustomerForm(c, onSaved, onCancel) {
   cancel.addEventListener('click', () => onCancel());
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    const body = { name: name.value.trim(), tier: tier.value.trim(), emails: emails.values(), phones: phones.values() };
+    const body = { name: name.value.trim(), tier: tier.value.trim() };
+    // Contacts are sent only when they changed (they replace the list).
+    const same = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
+    if (!same(emails.values(), emails.initial)) body.emails = emails.values();
+    if (!same(phones.values(), phones.initial)) body.phones = phones.values();
     const set = {};
     const keys = new Set();
     for (const [i, r] of attrRows.entries()) {
