@@ -80,7 +80,7 @@ func (b *bench) slaPhase(ctx context.Context) error {
 		b.logf("sla: ingest with SLAs on %.0f msgs/s (without: %.0f, %.2fx)", rate, base, rate/base)
 	}
 	if more := tickets - customers; more > 0 {
-		if err := b.seedSLATickets(ctx, bus, more); err != nil {
+		if err := b.seedOpenTickets(ctx, bus, more, "sla: tickets with clocks"); err != nil {
 			return err
 		}
 		b.tickets += more
@@ -192,13 +192,14 @@ func (b *bench) slaPhase(ctx context.Context) error {
 	return nil
 }
 
-// seedSLATickets gives n more open email tickets clocks, fast: customers,
+// seedOpenTickets adds n open email tickets of new customers, fast: customers,
 // tickets and their first messages are bulk-inserted into the node's
 // store and each ticket's message.created and ticket.created events are
 // published as threading publishes them, so the node's SLA service (and every read model) takes
 // them in as it takes in new tickets; only the store writes of threading
-// itself are skipped.
-func (b *bench) seedSLATickets(ctx context.Context, bus *natsbus.Bus, n int) error {
+// itself are skipped. (The SLA service gives them clocks; the list phase
+// lists them.)
+func (b *bench) seedOpenTickets(ctx context.Context, bus *natsbus.Bus, n int, label string) error {
 	store, err := mongostore.Open(ctx, mongostore.Options{URI: b.node.mongoURI})
 	if err != nil {
 		return err
@@ -248,7 +249,7 @@ func (b *bench) seedSLATickets(ctx context.Context, bus *natsbus.Bus, n int) err
 				}
 			}
 		}
-		b.progress.set("sla: %d/%d tickets with clocks seeded", hi, n)
+		b.progress.set("%s: %d/%d seeded", label, hi, n)
 	}
 	return store.SetTicketNumberCounter(ctx, first+int64(n))
 }
