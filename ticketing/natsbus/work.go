@@ -46,12 +46,12 @@ const eventWorkers = 4
 // maxWorkDelay caps the backoff of a failing work handler.
 const maxWorkDelay = time.Minute
 
-// ConsumeEvents is ConsumeEventWork for every event from now on, with
-// eventWorkers per node and up to 2,000 events in hand across nodes: for
-// capabilities whose work per ticket is independent (SLA clocks,
-// auto-replies). h must be idempotent.
-func (b *Bus) ConsumeEvents(ctx context.Context, durable string, h func(context.Context, *ticketing.Event) error) error {
-	return b.ConsumeEventWork(ctx, EventWork{Name: durable, MaxAckPending: 2000, Workers: eventWorkers,
+// ConsumeEvents is ConsumeEventWork for the events of types (none: every
+// event) from now on, with eventWorkers per node and up to 2,000 events in
+// hand across nodes: for capabilities whose work per ticket is
+// independent (SLA clocks, auto-replies). h must be idempotent.
+func (b *Bus) ConsumeEvents(ctx context.Context, durable string, h func(context.Context, *ticketing.Event) error, types ...string) error {
+	return b.ConsumeEventWork(ctx, EventWork{Name: durable, Types: types, MaxAckPending: 2000, Workers: eventWorkers,
 		AckWait: b.opts.AckWait, MaxDeliver: b.opts.MaxDeliver}, h)
 }
 
