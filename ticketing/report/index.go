@@ -203,7 +203,7 @@ func (x *Index) Rebuild(ctx context.Context) (uint64, error) {
 
 func (x *Index) load(ctx context.Context, tx *sql.Tx, t *ticketing.Ticket, msgs []*ticketing.Message, d dirty) error {
 	for _, m := range msgs {
-		if err := insertMessage(tx, m, d); err != nil {
+		if _, err := insertMessage(tx, m, false, d); err != nil {
 			return err
 		}
 	}
@@ -249,8 +249,14 @@ func (x *Index) Apply(ctx context.Context, ev *ticketing.Event) error {
 	defer tx.Rollback()
 	d := dirty{}
 	if m := ev.Message; m != nil && m.TicketID != "" {
-		if err := insertMessage(tx, m, d); err != nil {
+		left, err := insertMessage(tx, m, ev.Type == ticketing.EventMessageUpdated, d)
+		if err != nil {
 			return err
+		}
+		if left != "" {
+			if err := x.refreshTimes(ctx, tx, left, d); err != nil {
+				return err
+			}
 		}
 	}
 	if t := ev.Ticket; t != nil {
@@ -271,7 +277,10 @@ func (x *Index) Apply(ctx context.Context, ev *ticketing.Event) error {
 	return tx.Commit()
 }
 
-func insertMessage(tx *sql.Tx, m *ticketing.Message, d dirty) error {
+// insertMessage records a message's facts. A message that moved to another
+// ticket (a merge or split) is moved, and the ticket it left is returned.
+// Only an updated message (mayMove) can have moved.
+func insertMessage(tx *sql.Tx, m *ticketing.Message, mayMove bool, d dirty) (left string, err error) {
 	dir, counts := 0, 0
 	switch m.Direction {
 	case ticketing.DirectionInbound:
@@ -285,17 +294,29 @@ func insertMessage(tx *sql.Tx, m *ticketing.Message, d dirty) error {
 			counts = 1
 		}
 	default:
-		return nil // notes are neither in nor out
+		return "", nil // notes are neither in nor out
+	}
+	var was sql.NullString
+	if mayMove {
+		if err := tx.QueryRow(`SELECT ticket_id FROM messages WHERE id=?`, m.ID).Scan(&was); err != nil && err != sql.ErrNoRows {
+			return "", err
+		}
+	}
+	if was.Valid && was.String != m.TicketID {
+		if _, err := tx.Exec(`UPDATE messages SET ticket_id=? WHERE id=?`, m.TicketID, m.ID); err != nil {
+			return "", err
+		}
+		return was.String, nil
 	}
 	res, err := tx.Exec(`INSERT OR IGNORE INTO messages(id,ticket_id,at,dir,counts) VALUES(?,?,?,?,?)`,
 		m.ID, m.TicketID, m.CreatedAt.Unix(), dir, counts)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
 		d.add(sql.NullInt64{Int64: m.CreatedAt.Unix(), Valid: true})
 	}
-	return nil
+	return "", nil
 }
 
 func nullTime(t time.Time) any {
@@ -344,6 +365,12 @@ func (x *Index) putTicket(ctx context.Context, tx *sql.Tx, t *ticketing.Ticket, 
 	if t.Status == ticketing.StatusSolved || t.Status == ticketing.StatusClosed {
 		solved = nullTime(t.SolvedAt)
 	}
+	var created any = t.CreatedAt.Unix()
+	if t.MergedInto != "" {
+		// A ticket merged into another is that one's conversation: it
+		// counts neither as created nor as solved.
+		created, solved = nil, nil
+	}
 	q := `INSERT INTO tickets(id,customer_id,gen,channel,type,team,assignee,status,created,solved,sla,csat,version)
 	  VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)
 	  ON CONFLICT(id) DO UPDATE SET customer_id=excluded.customer_id, gen=excluded.gen, channel=excluded.channel,
@@ -353,7 +380,7 @@ func (x *Index) putTicket(ctx context.Context, tx *sql.Tx, t *ticketing.Ticket, 
 		q += ` WHERE excluded.version >= tickets.version`
 	}
 	if _, err := tx.Exec(q, t.ID, t.CustomerID, generation(t.ID), string(t.Channel), t.Type, t.TeamID, t.AssigneeID, t.Status,
-		t.CreatedAt.Unix(), solved, sla, csat, t.Version); err != nil {
+		created, solved, sla, csat, t.Version); err != nil {
 		return err
 	}
 	return x.refreshTimes(ctx, tx, t.ID, d)
