@@ -321,6 +321,7 @@ func agentID(a *ticketing.Agent) string {
 func splitKey(sourceID string, ids []string) string {
 	sorted := slices.Clone(ids)
 	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
 	h := sha256.New()
 	h.Write([]byte(sourceID))
 	for _, id := range sorted {
@@ -333,23 +334,40 @@ func splitKey(sourceID string, ids []string) string {
 // CheckSplit validates a split of messageIDs off ticket id and returns the
 // ticket and the ids in timeline order, without duplicates.
 func (s *Service) CheckSplit(ctx context.Context, id string, messageIDs []string) (*ticketing.Ticket, []string, error) {
-	src, err := s.ticket(ctx, "", id)
+	src, err := s.splitSource(ctx, id, messageIDs)
 	if err != nil {
 		return nil, nil, err
 	}
+	ids, err := onTicket(src, messageIDs)
+	return src, ids, err
+}
+
+// splitSource reads the ticket of a split and checks what it can without
+// knowing whether the split was begun before.
+func (s *Service) splitSource(ctx context.Context, id string, messageIDs []string) (*ticketing.Ticket, error) {
+	src, err := s.ticket(ctx, "", id)
+	if err != nil {
+		return nil, err
+	}
 	if src.MergedInto != "" {
-		return nil, nil, conflict("merged_into", "ticket #%d was merged into ticket %s: split there", src.Number, src.MergedInto)
+		return nil, conflict("merged_into", "ticket #%d was merged into ticket %s: split there", src.Number, src.MergedInto)
 	}
 	if len(messageIDs) == 0 {
-		return nil, nil, ticketing.FieldError("message_ids", "must list at least one message of the ticket")
+		return nil, ticketing.FieldError("message_ids", "must list at least one message of the ticket")
 	}
 	if len(messageIDs) > MaxSplit {
-		return nil, nil, ticketing.FieldError("message_ids", "must list at most %d messages", MaxSplit)
+		return nil, ticketing.FieldError("message_ids", "must list at most %d messages", MaxSplit)
 	}
+	return src, nil
+}
+
+// onTicket checks that the messages are on the ticket, and not all of it,
+// and returns them in timeline order without duplicates.
+func onTicket(src *ticketing.Ticket, messageIDs []string) ([]string, error) {
 	want := map[string]bool{}
 	for _, m := range messageIDs {
 		if !slices.Contains(src.MessageIDs, m) {
-			return nil, nil, ticketing.FieldError("message_ids", "message %q is not on ticket #%d", clip(m), src.Number)
+			return nil, ticketing.FieldError("message_ids", "message %q is not on ticket #%d", clip(m), src.Number)
 		}
 		want[m] = true
 	}
@@ -360,9 +378,9 @@ func (s *Service) CheckSplit(ctx context.Context, id string, messageIDs []string
 		}
 	}
 	if len(ids) == len(src.MessageIDs) {
-		return nil, nil, ticketing.FieldError("message_ids", "lists every message of ticket #%d: at least one must stay", src.Number)
+		return nil, ticketing.FieldError("message_ids", "lists every message of ticket #%d: at least one must stay", src.Number)
 	}
-	return src, ids, nil
+	return ids, nil
 }
 
 func clip(s string) string {
@@ -374,17 +392,33 @@ func clip(s string) string {
 
 // Split moves messages off ticket id into a new ticket of the same
 // customer (the next ticket number, the same team, priority and type) and
-// returns the new ticket.
+// returns the new ticket. A split that a node began and did not finish is
+// finished by the same request.
 func (s *Service) Split(ctx context.Context, by *ticketing.Agent, id string, messageIDs []string) (*ticketing.Ticket, error) {
-	src, ids, err := s.CheckSplit(ctx, id, messageIDs)
+	src, err := s.splitSource(ctx, id, messageIDs)
 	if err != nil {
 		return nil, err
 	}
-	key := splitKey(src.ID, ids)
+	key := splitKey(src.ID, messageIDs)
 	var r SplitRecord
 	err = s.o.Store.GetState(ctx, key, &r)
 	switch {
-	case ticketing.IsNotFound(err):
+	case err == nil && r.State == StateStarted: // a node stopped half-way; finish it
+	case err == nil || ticketing.IsNotFound(err):
+		ids, verr := onTicket(src, messageIDs)
+		if verr != nil {
+			return nil, verr
+		}
+		if err == nil {
+			// Split before and finished, yet the messages are all on the
+			// ticket again (merged back): this is a new split of them.
+			r.Attempt++
+			r.State, r.TicketID, r.By, r.At = StateStarted, "", agentID(by), s.o.Now().UTC()
+			if err := s.o.Store.PutState(ctx, key, r); err != nil {
+				return nil, err
+			}
+			break
+		}
 		r = SplitRecord{Key: key, SourceID: src.ID, MessageIDs: ids, By: agentID(by), At: s.o.Now().UTC(), State: StateStarted}
 		if err := s.o.Store.InsertState(ctx, key, r); err != nil {
 			if ticketing.ErrorCode(err) != ticketing.EConflict {
@@ -394,16 +428,8 @@ func (s *Service) Split(ctx context.Context, by *ticketing.Agent, id string, mes
 				return nil, err
 			}
 		}
-	case err != nil:
+	default:
 		return nil, err
-	case r.State == StateApplied:
-		// The messages are all on the ticket again (CheckSplit saw them):
-		// they came back by a merge, so this is a new split of them.
-		r.Attempt++
-		r.State, r.TicketID, r.By, r.At = StateStarted, "", agentID(by), s.o.Now().UTC()
-		if err := s.o.Store.PutState(ctx, key, r); err != nil {
-			return nil, err
-		}
 	}
 	t, err := s.applySplit(ctx, &r, src)
 	if err != nil {
