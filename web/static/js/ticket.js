@@ -177,8 +177,7 @@ export class TicketPane {
       this.merger.notice,
       h('div', { class: 'controls' },
         this.status.wrap, this.assignee.wrap, this.team.wrap, this.priority.wrap, this.type.wrap,
-        h('div', { class: 'control control-tags' }, h('label', { for: 't-tags' }, t('tags')), this.tags, this.tagList),
-        this.merger.el),
+        h('div', { class: 'control control-tags' }, h('label', { for: 't-tags' }, t('tags')), this.tags, this.tagList)),
       this.presenceEl,
       this.errorEl);
 

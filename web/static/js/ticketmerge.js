@@ -17,11 +17,13 @@ function ticketLabel(tk) {
 export class TicketMerge {
   constructor(pane) {
     this.pane = pane;
-    this.mergeBtn = h('button', { type: 'button', class: 'secondary', 'aria-haspopup': 'dialog' }, t('merge_into'));
-    this.splitBtn = h('button', { type: 'button', class: 'secondary', 'aria-pressed': 'false' }, t('split'));
+    this.mergeBtn = h('button', { type: 'button', class: 'secondary small', 'aria-haspopup': 'dialog' }, t('merge_into'));
+    this.splitBtn = h('button', { type: 'button', class: 'secondary small', 'aria-pressed': 'false' }, t('split'));
     this.mergeBtn.addEventListener('click', () => this.openMerge());
     this.splitBtn.addEventListener('click', () => (this.splitting ? this.stopSplit() : this.startSplit()));
-    this.el = h('div', { class: 'control control-actions' }, this.mergeBtn, this.splitBtn);
+    // In the ticket's status line, so the head keeps its rows and the
+    // timeline most of the pane.
+    this.el = h('span', { class: 'ticket-actions' }, this.mergeBtn, this.splitBtn);
     this.notice = h('p', { class: 'merge-notice', hidden: true });
     this.splitting = false;
     this.bar = null;
@@ -30,6 +32,7 @@ export class TicketMerge {
   // update follows the ticket: a merged-away ticket offers neither action
   // and says where its conversation is now.
   update(tk) {
+    if (this.el.parentNode !== this.pane.sub) this.pane.sub.append(this.el);
     const gone = Boolean(tk.merged_into);
     this.el.hidden = gone;
     const links = [];
