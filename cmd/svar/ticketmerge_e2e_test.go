@@ -329,3 +329,63 @@ func TestTicketSplitMakesANewTicketOfThoseMessages(t *testing.T) {
 		t.Fatalf("the first split ticket = %s", b)
 	}
 }
+
+// TestMergedAwayTicketIsNeverSurveyed: a ticket solved, then merged into
+// another before its survey was due, is not surveyed; a ticket solved at
+// the same moment after it (the control) is. Reports count the merged-away
+// ticket neither as created nor as solved.
+func TestMergedAwayTicketIsNeverSurveyed(t *testing.T) {
+	mb, out := startMailbox(t), startSMTPServer(t)
+	m := startEmailNode(t, mb, out)
+	c := login(t, m)
+	if res := c.do("PUT", "/api/v1/settings/csat", map[string]any{"enabled": true, "delay": "2s", "channels": []string{"email"}}); res.status != 200 {
+		t.Fatalf("settings: %d %s", res.status, res.body)
+	}
+	a, b := twoTickets(t, m, c, "anna@example.se", "Var är mitt paket?", "Kvittot saknas helt")
+	if err := m.Bus.PublishInbound(context.Background(), envelope("dora@example.se", "<d1@x>", "Hej, tack för hjälpen")); err != nil {
+		t.Fatal(err)
+	}
+	control := orderCustomerTicket(t, c, customerByEmail(t, c, m, "dora@example.se"), func(*ticketing.Ticket) bool { return true })
+	setStatus(t, c, b.ID, "solved")
+	setStatus(t, c, control.ID, "solved")
+	if res := c.do("POST", "/api/v1/tickets/"+a.ID+"/merge", map[string]any{"from_id": b.ID}); res.status != http.StatusOK {
+		t.Fatalf("merge: %d %s", res.status, res.body)
+	}
+	surveyed := func(addr string) bool {
+		for _, raw := range out.received() {
+			if bytes.Contains(raw, []byte("/csat/")) && bytes.Contains(raw, []byte(addr)) {
+				return true
+			}
+		}
+		return false
+	}
+	eventually(t, "the control ticket's survey", func() error {
+		if !surveyed("dora@example.se") {
+			return fmt.Errorf("%d mails, no survey to dora", len(out.received()))
+		}
+		return nil
+	})
+	if surveyed("anna@example.se") {
+		t.Fatal("the merged-away ticket was surveyed")
+	}
+	if v := getTicket(t, c, b.ID); v.Ticket.CSAT != nil || v.Ticket.MergedInto != a.ID {
+		t.Fatalf("merged-away ticket %+v", v.Ticket)
+	}
+	// Reports: the customer's two tickets are one conversation now.
+	day := time.Now().UTC().Format("2006-01-02")
+	eventually(t, "reports without the merged-away ticket", func() error {
+		res := c.do("GET", "/api/v1/reports/summary?from="+day+"&to="+time.Now().UTC().Add(24*time.Hour).Format("2006-01-02"), nil)
+		var rep struct {
+			Rows []struct {
+				TicketsCreated int `json:"tickets_created"`
+				TicketsSolved  int `json:"tickets_solved"`
+			}
+		}
+		res.decode(t, &rep)
+		// a (closed by the agent) and the control; b neither created nor solved.
+		if len(rep.Rows) != 1 || rep.Rows[0].TicketsCreated != 2 || rep.Rows[0].TicketsSolved != 2 {
+			return fmt.Errorf("report %s", res.body)
+		}
+		return nil
+	})
+}
