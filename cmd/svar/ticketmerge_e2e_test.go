@@ -389,3 +389,101 @@ func TestMergedAwayTicketIsNeverSurveyed(t *testing.T) {
 		return nil
 	})
 }
+
+// TestTicketMergeAndSplitOnTwoNodes: a merge on one node and a split on
+// the other; each node's lists, search and live consoles follow the
+// other's.
+func TestTicketMergeAndSplitOnTwoNodes(t *testing.T) {
+	srv := startSharedServers(t)
+	n1 := startNode(t, "", srv.use)
+	n2 := startNode(t, "", srv.use)
+	c1, c2 := login(t, n1), login(t, n2)
+	ws2 := c2.live("")
+	a, b := twoTickets(t, n1, c1, "anna@example.se", "Var är mitt paket?", "Kvittot saknas helt")
+	if res := c1.do("POST", "/api/v1/tickets/"+b.ID+"/merge", map[string]any{"from_id": a.ID}); res.status != http.StatusOK {
+		t.Fatalf("merge on node 1: %d %s", res.status, res.body)
+	}
+	moved := waitEvent(t, ws2, func(ev *ticketing.Event) bool {
+		return ev.Type == ticketing.EventMessageUpdated && ev.Message.Text == "Var är mitt paket?"
+	})
+	if moved.Message.TicketID != b.ID || moved.Ticket == nil || moved.Ticket.ID != b.ID {
+		t.Fatalf("node 2 heard %+v", moved)
+	}
+	eventually(t, "node 2 searches the moved words on the merged ticket", func() error {
+		if got := searchTickets(t, c2, "paket"); !slices.Equal(got, []string{b.ID}) {
+			return fmt.Errorf("node 2's search finds %v", got)
+		}
+		var page ticketing.TicketPage
+		c2.do("GET", "/api/v1/tickets?status=closed", nil).decode(t, &page)
+		if len(page.Tickets) != 1 || page.Tickets[0].ID != a.ID || page.Tickets[0].MergedInto != b.ID {
+			return fmt.Errorf("node 2's closed list %+v", page.Tickets)
+		}
+		return nil
+	})
+	v := getTicket(t, c2, b.ID)
+	var kvitto string
+	for _, msg := range v.Messages {
+		if msg.Text == "Kvittot saknas helt" {
+			kvitto = msg.ID
+		}
+	}
+	res := c2.do("POST", "/api/v1/tickets/"+b.ID+"/split", map[string]any{"message_ids": []string{kvitto}})
+	if res.status != http.StatusCreated {
+		t.Fatalf("split on node 2: %d %s", res.status, res.body)
+	}
+	var out struct{ Ticket ticketing.Ticket }
+	res.decode(t, &out)
+	eventually(t, "node 1 searches the split message on the new ticket", func() error {
+		if got := searchTickets(t, c1, "kvittot"); !slices.Equal(got, []string{out.Ticket.ID}) {
+			return fmt.Errorf("node 1's search finds %v", got)
+		}
+		return nil
+	})
+}
+
+// TestTicketMergeObeysTeams: an agent merges and splits only tickets they
+// see; a ticket of another team is "not found" to them, a viewer may not
+// merge at all, and a token needs tickets:write.
+func TestTicketMergeObeysTeams(t *testing.T) {
+	m := startNode(t, "", nil)
+	admin := login(t, m)
+	a, b := twoTickets(t, m, admin, "anna@example.se", "Var är mitt paket?", "Kvittot saknas helt")
+	returns, sales := createTeam(t, admin, "Returns", false), createTeam(t, admin, "Sales", false)
+	if res := admin.do("PATCH", "/api/v1/tickets/"+a.ID, map[string]any{"team_id": sales.ID}); res.status != 200 {
+		t.Fatalf("team: %d %s", res.status, res.body)
+	}
+	if res := admin.do("PATCH", "/api/v1/tickets/"+b.ID, map[string]any{"team_id": returns.ID}); res.status != 200 {
+		t.Fatalf("team: %d %s", res.status, res.body)
+	}
+	bo := invite(t, admin, map[string]any{"email": "bo@shop.se", "name": "Bo", "team_ids": []string{returns.ID}})
+	vera := invite(t, admin, map[string]any{"email": "vera@shop.se", "name": "Vera", "role": "viewer", "team_ids": []string{returns.ID, sales.ID}})
+	bc, vc := signIn(t, m, "bo@shop.se", bo.Password), signIn(t, m, "vera@shop.se", vera.Password)
+
+	res := bc.do("POST", "/api/v1/tickets/"+b.ID+"/merge", map[string]any{"from_id": a.ID})
+	var e errorJSON
+	res.decode(t, &e)
+	if res.status != http.StatusNotFound || e.Error.Field != "from_id" {
+		t.Errorf("merging a ticket Bo cannot see: %d %s", res.status, res.body)
+	}
+	if res := bc.do("POST", "/api/v1/tickets/"+a.ID+"/merge", map[string]any{"from_id": b.ID}); res.status != http.StatusNotFound {
+		t.Errorf("merging into a ticket Bo cannot see: %d %s", res.status, res.body)
+	}
+	if res := bc.do("POST", "/api/v1/tickets/"+a.ID+"/split", map[string]any{"message_ids": []string{"x"}}); res.status != http.StatusNotFound {
+		t.Errorf("splitting a ticket Bo cannot see: %d %s", res.status, res.body)
+	}
+	if res := vc.do("POST", "/api/v1/tickets/"+b.ID+"/merge", map[string]any{"from_id": a.ID}); res.status != http.StatusForbidden {
+		t.Errorf("a viewer merging: %d %s", res.status, res.body)
+	}
+	var tok struct{ Token string }
+	admin.do("POST", "/api/v1/tokens", map[string]any{"name": "read", "scopes": []string{"tickets:read"}}).decode(t, &tok)
+	req, _ := http.NewRequest("POST", m.URL()+"/api/v1/tickets/"+b.ID+"/split", strings.NewReader(`{"message_ids":["x"]}`))
+	req.Header.Set("Authorization", "Bearer "+tok.Token)
+	if r, err := http.DefaultClient.Do(req); err != nil || r.StatusCode != http.StatusForbidden {
+		t.Errorf("a tickets:read token splitting: %v %v", r, err)
+	} else {
+		r.Body.Close()
+	}
+	if v := getTicket(t, admin, a.ID); v.Ticket.MergedInto != "" || len(v.Messages) != 2 {
+		t.Fatalf("a refused merge changed the ticket: %+v", v.Ticket)
+	}
+}
