@@ -345,6 +345,9 @@ func (s *Service) History(ctx context.Context, customerID string, limit int) ([]
 				keep = append(keep, m)
 			}
 		}
+		if len(t.MergedFrom) > 0 { // merged messages were appended
+			slices.SortStableFunc(keep, func(a, b *Message) int { return a.CreatedAt.Compare(b.CreatedAt) })
+		}
 		out = append(keep, out...)
 	}
 	if len(out) > limit {

@@ -23,6 +23,8 @@ const (
 	ReasonAuto       = "auto"          // an auto-reply kept on the latest ticket without reopening it
 	ReasonNoTicket   = "no-ticket"     // an auto-reply from someone with no ticket: stored, no ticket opened
 	ReasonBounce     = "bounce"        // a bounce, kept on the ticket of the message that bounced
+	ReasonMerged     = "merged"        // moved here when its ticket was merged into this one (ticketing/ticketmerge)
+	ReasonSplit      = "split"         // moved here when it was split off another ticket
 )
 
 // plan is one envelope's way through a batch: decided (customer, ticket),

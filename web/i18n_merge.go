@@ -28,6 +28,8 @@ func mergeStrings(lang string) catalog {
 			"split_done":         "Ärende #{number} skapades av {n} meddelanden.",
 			"split_from_notice":  "Utdelat från ett annat ärende.",
 			"open_split_from":    "Öppna ursprungsärendet",
+			"thread_merged":      "Flyttades hit när ärenden slogs ihop",
+			"thread_split":       "Flyttades hit när det delades ut från ett annat ärende",
 		}
 	}
 	return catalog{
@@ -53,5 +55,7 @@ func mergeStrings(lang string) catalog {
 		"split_done":         "Ticket #{number} was made of {n} messages.",
 		"split_from_notice":  "Split from another ticket.",
 		"open_split_from":    "Open the original ticket",
+		"thread_merged":      "Moved here when its ticket was merged into this one",
+		"thread_split":       "Moved here when it was split off another ticket",
 	}
 }

@@ -148,6 +148,9 @@ func TestTicketMergeMovesTimelineSearchAndAudit(t *testing.T) {
 		if msg.TicketID != b.ID {
 			t.Errorf("message %s says ticket %s", msg.ID, msg.TicketID)
 		}
+		if msg.Text == "Var är mitt paket?" && msg.ThreadReason != ticketing.ReasonMerged {
+			t.Errorf("the moved mail says it is here because %q", msg.ThreadReason)
+		}
 	}
 	va := getTicket(t, c, a.ID)
 	if va.Ticket.Status != "closed" || va.Ticket.MergedInto != b.ID || len(va.Messages) != 0 {
@@ -268,6 +271,11 @@ func TestTicketSplitMakesANewTicketOfThoseMessages(t *testing.T) {
 	vn := getTicket(t, c, nt.ID)
 	if got := timelineTexts(vn); !slices.Equal(got, []string{"Jag vill också byta storlek på tröjan", "Och returetiketten saknas"}) {
 		t.Fatalf("split ticket's timeline = %q", got)
+	}
+	for _, msg := range vn.Messages {
+		if msg.TicketID != nt.ID || msg.ThreadReason != ticketing.ReasonSplit {
+			t.Errorf("split message %q on %s because %q", msg.Text, msg.TicketID, msg.ThreadReason)
+		}
 	}
 	vs := getTicket(t, c, src.ID)
 	if got := timelineTexts(vs); !slices.Equal(got, []string{"Paketet kom inte"}) || !slices.Equal(vs.Ticket.SplitInto, []string{nt.ID}) ||

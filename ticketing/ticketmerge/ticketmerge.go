@@ -241,7 +241,7 @@ func (s *Service) applyMerge(ctx context.Context, r *MergeRecord, into, from *ti
 	}
 	s.o.Core.Publish(ctx, &ticketing.Event{Type: ticketing.EventTicketUpdated, Ticket: t})
 	// 2. Each message says so.
-	if err := s.moveMessages(ctx, r.MessageIDs, t); err != nil {
+	if err := s.moveMessages(ctx, r.MessageIDs, t, ticketing.ReasonMerged); err != nil {
 		return nil, err
 	}
 	// 3. New mail of the customer goes to the merged ticket.
@@ -270,7 +270,7 @@ func (s *Service) applyMerge(ctx context.Context, r *MergeRecord, into, from *ti
 		if t, err = s.o.Store.ApplyToTicket(ctx, into.ID, ticketing.TicketChange{AddMessageIDs: late, UpdatedAt: now}); err != nil {
 			return nil, err
 		}
-		if err := s.moveMessages(ctx, late, t); err != nil {
+		if err := s.moveMessages(ctx, late, t, ticketing.ReasonMerged); err != nil {
 			return nil, err
 		}
 		if ft, err = s.o.Store.ApplyToTicket(ctx, from.ID, ticketing.TicketChange{RemoveMessageIDs: late, UpdatedAt: now}); err != nil {
@@ -290,7 +290,7 @@ func (s *Service) applyMerge(ctx context.Context, r *MergeRecord, into, from *ti
 // (message.updated carries the ticket, so every node's index and consoles
 // follow). A message already there is announced again: cheap, and a redo
 // after a lost publish heals.
-func (s *Service) moveMessages(ctx context.Context, ids []string, t *ticketing.Ticket) error {
+func (s *Service) moveMessages(ctx context.Context, ids []string, t *ticketing.Ticket, reason string) error {
 	for _, id := range ids {
 		m, err := s.o.Store.GetMessage(ctx, id)
 		if ticketing.IsNotFound(err) {
@@ -300,10 +300,10 @@ func (s *Service) moveMessages(ctx context.Context, ids []string, t *ticketing.T
 			return fmt.Errorf("ticketmerge: read message %s: %w", id, err)
 		}
 		if m.TicketID != t.ID {
-			if err := s.o.Store.SetMessageThread(ctx, id, t.ID, m.ThreadReason); err != nil {
+			if err := s.o.Store.SetMessageThread(ctx, id, t.ID, reason); err != nil {
 				return fmt.Errorf("ticketmerge: move message %s: %w", id, err)
 			}
-			m.TicketID = t.ID
+			m.TicketID, m.ThreadReason = t.ID, reason
 		}
 		s.o.Core.Publish(ctx, &ticketing.Event{Type: ticketing.EventMessageUpdated, Ticket: t, Message: m})
 	}
@@ -454,7 +454,7 @@ func (s *Service) applySplit(ctx context.Context, r *SplitRecord, src *ticketing
 		return nil, err
 	}
 	// 2. Each message says so.
-	if err := s.moveMessages(ctx, r.MessageIDs, t); err != nil {
+	if err := s.moveMessages(ctx, r.MessageIDs, t, ticketing.ReasonSplit); err != nil {
 		return nil, err
 	}
 	// 3. The old ticket lets them go and shows its own latest message.
