@@ -23,9 +23,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/svar-dev/svar/ticketing"
@@ -289,26 +291,42 @@ func (s *Service) applyMerge(ctx context.Context, r *MergeRecord, into, from *ti
 // moveMessages records t as the ticket of each message and announces it
 // (message.updated carries the ticket, so every node's index and consoles
 // follow). A message already there is announced again: cheap, and a redo
-// after a lost publish heals.
+// after a lost publish heals. The messages are read together and written
+// a few at a time (each write is keyed by its own _id).
 func (s *Service) moveMessages(ctx context.Context, ids []string, t *ticketing.Ticket, reason string) error {
-	for _, id := range ids {
-		m, err := s.o.Store.GetMessage(ctx, id)
-		if ticketing.IsNotFound(err) {
-			continue // erased
+	msgs, err := s.o.Store.GetMessages(ctx, ids) // erased ones are left out
+	if err != nil {
+		return fmt.Errorf("ticketmerge: read messages: %w", err)
+	}
+	errs := make([]error, len(msgs))
+	sem := make(chan struct{}, moveConcurrency)
+	var wg sync.WaitGroup
+	for i, m := range msgs {
+		if m.TicketID == t.ID {
+			continue
 		}
-		if err != nil {
-			return fmt.Errorf("ticketmerge: read message %s: %w", id, err)
-		}
-		if m.TicketID != t.ID {
-			if err := s.o.Store.SetMessageThread(ctx, id, t.ID, reason); err != nil {
-				return fmt.Errorf("ticketmerge: move message %s: %w", id, err)
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := s.o.Store.SetMessageThread(ctx, m.ID, t.ID, reason); err != nil {
+				errs[i] = fmt.Errorf("ticketmerge: move message %s: %w", m.ID, err)
+				return
 			}
 			m.TicketID, m.ThreadReason = t.ID, reason
-		}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, m := range msgs {
 		s.o.Core.Publish(ctx, &ticketing.Event{Type: ticketing.EventMessageUpdated, Ticket: t, Message: m})
 	}
 	return nil
 }
+
+// moveConcurrency bounds the message writes of one move in flight.
+const moveConcurrency = 4
 
 func agentID(a *ticketing.Agent) string {
 	if a == nil {

@@ -87,7 +87,7 @@ type stack struct {
 	core  *ticketing.Service
 }
 
-func newStack(t *testing.T) *stack {
+func newStack(t testing.TB) *stack {
 	st := mongotest.New(t)
 	bus := natstest.New(t)
 	return &stack{store: st, core: ticketing.New(ticketing.Options{Store: st, Bus: bus, Logger: mongotest.Logger(t)})}
@@ -112,7 +112,7 @@ func (s *stack) mail(t *testing.T, from, text string) *ticketing.Message {
 	return m
 }
 
-func (s *stack) ticket(t *testing.T, id string) *ticketing.Ticket {
+func (s *stack) ticket(t testing.TB, id string) *ticketing.Ticket {
 	t.Helper()
 	tk, err := s.store.GetTicket(context.Background(), id)
 	if err != nil {
