@@ -23,6 +23,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -77,7 +78,14 @@ type Options struct {
 	Store Store          // required
 	Core  Core           // required
 	Audit audit.Recorder // nil: not audited
-	Now   func() time.Time
+	// Scheduler, when set, makes every operation schedule a job that
+	// finishes it if the node doing it dies half-way (Run consumes them,
+	// on any node). Nil: a repeat of the request finishes it.
+	Scheduler ticketing.Scheduler
+	// FinishAfter is how long after an operation began its finishing job
+	// is due; default one minute.
+	FinishAfter time.Duration
+	Now         func() time.Time
 }
 
 // Service merges and splits tickets.
@@ -93,7 +101,105 @@ func New(o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.FinishAfter <= 0 {
+		o.FinishAfter = time.Minute
+	}
 	return &Service{o: o}
+}
+
+// JobKind is the scheduler queue of the jobs that finish operations a
+// node left half-done.
+const JobKind = "ticketmerge"
+
+type finishJob struct {
+	Merge string `json:"merge,omitempty"` // the record key of a merge
+	Split string `json:"split,omitempty"` // the record key of a split
+}
+
+// schedule stores the job that finishes an operation should this node
+// stop before it does. It is stored before the operation's record, so a
+// record never lacks its job; a job without a record does nothing.
+func (s *Service) schedule(ctx context.Context, key string, j finishJob) error {
+	if s.o.Scheduler == nil {
+		return nil
+	}
+	b, _ := json.Marshal(j)
+	if err := s.o.Scheduler.Schedule(ctx, JobKind, strings.NewReplacer("/", "-").Replace(key), s.o.Now().Add(s.o.FinishAfter), b); err != nil {
+		return fmt.Errorf("ticketmerge: schedule: %w", err)
+	}
+	return nil
+}
+
+// Run finishes, on whichever node consumes the job, the operations whose
+// node stopped half-way, until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	if s.o.Scheduler == nil {
+		<-ctx.Done()
+		return nil
+	}
+	return s.o.Scheduler.ConsumeJobs(ctx, JobKind, s.finish)
+}
+
+// finish completes an operation whose record is still "started".
+func (s *Service) finish(ctx context.Context, j *ticketing.Job) error {
+	var fj finishJob
+	if err := json.Unmarshal(j.Payload, &fj); err != nil || (fj.Merge == "") == (fj.Split == "") {
+		return &ticketing.PoisonError{Reason: "ticketmerge: bad job payload"}
+	}
+	if fj.Merge != "" {
+		var r MergeRecord
+		if err := s.o.Store.GetState(ctx, fj.Merge, &r); ticketing.IsNotFound(err) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if r.State != StateStarted {
+			return nil
+		}
+		into, err := s.o.Store.GetTicket(ctx, r.IntoID)
+		if err != nil {
+			return ignoreGone(err)
+		}
+		from, err := s.o.Store.GetTicket(ctx, r.FromID)
+		if err != nil {
+			return ignoreGone(err)
+		}
+		if _, err := s.applyMerge(ctx, &r, into, from); err != nil {
+			return err
+		}
+		s.o.Audit.Record(ctx, audit.Entry{Actor: audit.Actor{Kind: "agent", ID: r.By}, Action: ActionMerged,
+			Target: "ticket:" + into.ID + " from ticket:" + from.ID})
+		return nil
+	}
+	var r SplitRecord
+	if err := s.o.Store.GetState(ctx, fj.Split, &r); ticketing.IsNotFound(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if r.State != StateStarted {
+		return nil
+	}
+	src, err := s.o.Store.GetTicket(ctx, r.SourceID)
+	if err != nil {
+		return ignoreGone(err)
+	}
+	t, err := s.applySplit(ctx, &r, src)
+	if err != nil {
+		return err
+	}
+	s.o.Audit.Record(ctx, audit.Entry{Actor: audit.Actor{Kind: "agent", ID: r.By}, Action: ActionSplit,
+		Target: "ticket:" + t.ID + " from ticket:" + src.ID})
+	return nil
+}
+
+// ignoreGone: a ticket erased since (its customer's data went) leaves
+// nothing to finish.
+func ignoreGone(err error) error {
+	if ticketing.IsNotFound(err) {
+		return nil
+	}
+	return err
 }
 
 // MergeRecord is one ticket merge.
@@ -202,6 +308,9 @@ func (s *Service) Merge(ctx context.Context, by *ticketing.Agent, intoID, fromID
 		r = MergeRecord{IntoID: into.ID, FromID: from.ID, By: agentID(by), At: s.o.Now().UTC(), State: StateStarted,
 			MessageIDs: slices.Clone(from.MessageIDs), Tags: slices.Clone(from.Tags),
 			OrderNumbers: slices.Clone(from.OrderNumbers), FromLive: from.Live()}
+		if err := s.schedule(ctx, mergeKey(from.ID), finishJob{Merge: mergeKey(from.ID)}); err != nil {
+			return nil, err
+		}
 		if err := s.o.Store.InsertState(ctx, mergeKey(from.ID), r); err != nil {
 			if ticketing.ErrorCode(err) == ticketing.EConflict {
 				return nil, conflict("from_id", "ticket #%d is being merged by someone else right now", from.Number)
@@ -432,12 +541,18 @@ func (s *Service) Split(ctx context.Context, by *ticketing.Agent, id string, mes
 			// ticket again (merged back): this is a new split of them.
 			r.Attempt++
 			r.State, r.TicketID, r.By, r.At = StateStarted, "", agentID(by), s.o.Now().UTC()
+			if err := s.schedule(ctx, fmt.Sprintf("%s/%d", key, r.Attempt), finishJob{Split: key}); err != nil {
+				return nil, err
+			}
 			if err := s.o.Store.PutState(ctx, key, r); err != nil {
 				return nil, err
 			}
 			break
 		}
 		r = SplitRecord{Key: key, SourceID: src.ID, MessageIDs: ids, By: agentID(by), At: s.o.Now().UTC(), State: StateStarted}
+		if err := s.schedule(ctx, key+"/0", finishJob{Split: key}); err != nil {
+			return nil, err
+		}
 		if err := s.o.Store.InsertState(ctx, key, r); err != nil {
 			if ticketing.ErrorCode(err) != ticketing.EConflict {
 				return nil, err

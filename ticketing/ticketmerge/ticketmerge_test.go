@@ -12,6 +12,7 @@ import (
 	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/ticketing/mongostore"
 	"github.com/svar-dev/svar/ticketing/mongostore/mongotest"
+	"github.com/svar-dev/svar/ticketing/natsbus"
 	"github.com/svar-dev/svar/ticketing/natsbus/natstest"
 	"github.com/svar-dev/svar/ticketing/ticketmerge"
 )
@@ -84,13 +85,45 @@ func (c *crashing) InsertState(ctx context.Context, key string, v any) error {
 
 type stack struct {
 	store *mongostore.Store
+	bus   *natsbus.Bus
 	core  *ticketing.Service
 }
 
 func newStack(t testing.TB) *stack {
 	st := mongotest.New(t)
 	bus := natstest.New(t)
-	return &stack{store: st, core: ticketing.New(ticketing.Options{Store: st, Bus: bus, Logger: mongotest.Logger(t)})}
+	return &stack{store: st, bus: bus, core: ticketing.New(ticketing.Options{Store: st, Bus: bus, Logger: mongotest.Logger(t)})}
+}
+
+// finisher runs another node's Service that finishes what a crashed one
+// left, until the test ends.
+func (s *stack) finisher(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- ticketmerge.New(ticketmerge.Options{Store: s.store, Core: s.core, Scheduler: s.bus}).Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("finisher: %v", err)
+		}
+	})
+}
+
+func eventually(t *testing.T, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 var seq atomic.Int64
@@ -240,5 +273,74 @@ func TestSplitCrashAtEveryWriteThenRedo(t *testing.T) {
 		if tk := s.ticket(t, nt.ID); tk.SplitFrom != src || tk.Number <= s.ticket(t, src).Number {
 			t.Errorf("crash at %d: new ticket %+v", at, tk)
 		}
+	}
+}
+
+// TestHalfDoneOperationsAreFinishedByAnotherNode: a node dies at each
+// write of a merge and of a split in turn, and nobody repeats the
+// request; the job the operation scheduled first finishes it on another
+// node.
+func TestHalfDoneOperationsAreFinishedByAnotherNode(t *testing.T) {
+	ctx := context.Background()
+	admin := &ticketing.Agent{ID: "ag1", Name: "Agent"}
+	// Write 1 is the record: before it nothing began. The last write of
+	// each is found when the operation no longer crashes.
+	for at, done := int64(2), false; !done && at < 20; at++ { // (a -run filter skips subtests: bounded)
+		t.Run(fmt.Sprintf("merge crash at write %d", at), func(t *testing.T) {
+			s := newStack(t)
+			m1 := s.mail(t, "anna@example.se", "Var är mitt paket?")
+			closed := ticketing.StatusClosed
+			if _, err := s.core.UpdateTicket(ctx, m1.TicketID, admin, ticketing.TicketUpdate{Status: &closed}); err != nil {
+				t.Fatal(err)
+			}
+			m2 := s.mail(t, "anna@example.se", "Kvittot saknas")
+			crash := &crashing{Store: s.store, at: at}
+			dying := ticketmerge.New(ticketmerge.Options{Store: crash, Core: s.core, Scheduler: s.bus, FinishAfter: 50 * time.Millisecond})
+			_, err := dying.Merge(ctx, admin, m2.TicketID, m1.TicketID)
+			if done = err == nil; done {
+				return
+			}
+			if !errors.Is(err, errCrash) {
+				t.Fatalf("merge: %v", err)
+			}
+			s.finisher(t)
+			eventually(t, "the merge finished by another node", func() error {
+				from, into := s.ticket(t, m1.TicketID), s.ticket(t, m2.TicketID)
+				moved, _ := s.store.GetMessage(ctx, m1.ID)
+				if from.MergedInto != into.ID || len(from.MessageIDs) != 0 || len(into.MessageIDs) != 2 || moved.TicketID != into.ID {
+					return fmt.Errorf("from %v %v, into %v, message on %s", from.MergedInto, from.MessageIDs, into.MessageIDs, moved.TicketID)
+				}
+				return nil
+			})
+		})
+	}
+	for at, done := int64(2), false; !done && at < 20; at++ { // (a -run filter skips subtests: bounded)
+		t.Run(fmt.Sprintf("split crash at write %d", at), func(t *testing.T) {
+			s := newStack(t)
+			m1, m2 := s.mail(t, "bo@example.se", "Paketet kom inte"), s.mail(t, "bo@example.se", "Byta storlek")
+			crash := &crashing{Store: s.store, at: at}
+			dying := ticketmerge.New(ticketmerge.Options{Store: crash, Core: s.core, Scheduler: s.bus, FinishAfter: 50 * time.Millisecond})
+			_, err := dying.Split(ctx, admin, m1.TicketID, []string{m2.ID})
+			if done = err == nil; done {
+				return
+			}
+			if !errors.Is(err, errCrash) {
+				t.Fatalf("split: %v", err)
+			}
+			s.finisher(t)
+			eventually(t, "the split finished by another node", func() error {
+				src := s.ticket(t, m1.TicketID)
+				moved, _ := s.store.GetMessage(ctx, m2.ID)
+				c, _ := s.store.GetCustomer(ctx, m1.CustomerID)
+				if len(src.SplitInto) != 1 || !slices.Equal(src.MessageIDs, []string{m1.ID}) || moved.TicketID != src.SplitInto[0] ||
+					len(c.TicketIDs) != 2 {
+					return fmt.Errorf("source %v → %v, message on %s, customer's tickets %v", src.MessageIDs, src.SplitInto, moved.TicketID, c.TicketIDs)
+				}
+				if nt := s.ticket(t, src.SplitInto[0]); !slices.Equal(nt.MessageIDs, []string{m2.ID}) {
+					return fmt.Errorf("new ticket lists %v", nt.MessageIDs)
+				}
+				return nil
+			})
+		})
 	}
 }
