@@ -34,7 +34,8 @@ export class TicketMerge {
   update(tk) {
     if (this.el.parentNode !== this.pane.sub) this.pane.sub.append(this.el);
     const gone = Boolean(tk.merged_into);
-    this.el.hidden = gone;
+    // Viewers change nothing (the server refuses them too).
+    this.el.hidden = gone || (this.pane.app.me && this.pane.app.me.role === 'viewer');
     const links = [];
     if (gone) {
       links.push(t('merged_into_notice'), ' ', h('a', { href: '/tickets/' + encodeURIComponent(tk.merged_into) }, t('open_merged_into')));
