@@ -88,11 +88,10 @@ func (s *Server) handleMergeTicket(w http.ResponseWriter, r *http.Request, a *ti
 	if !s.ticketMergesFor(w, r) {
 		return
 	}
-	var in struct {
+	in, ok := readBody[struct {
 		FromID string `json:"from_id"`
-	}
-	if err := decodeJSON(w, r, &in); err != nil {
-		writeError(w, r, err)
+	}](w, r)
+	if !ok {
 		return
 	}
 	if _, err := s.visibleTicket(r, r.PathValue("id")); err != nil {
@@ -109,11 +108,7 @@ func (s *Server) handleMergeTicket(w http.ResponseWriter, r *http.Request, a *ti
 		}
 	}
 	t, err := s.opts.TicketMerges.Merge(r.Context(), a, r.PathValue("id"), in.FromID)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"ticket": t})
+	respond(w, r, http.StatusOK, map[string]any{"ticket": t}, err)
 }
 
 // handleSplitTicket moves messages of ticket {id} into a new ticket.
@@ -121,11 +116,10 @@ func (s *Server) handleSplitTicket(w http.ResponseWriter, r *http.Request, a *ti
 	if !s.ticketMergesFor(w, r) {
 		return
 	}
-	var in struct {
+	in, ok := readBody[struct {
 		MessageIDs []string `json:"message_ids"`
-	}
-	if err := decodeJSON(w, r, &in); err != nil {
-		writeError(w, r, err)
+	}](w, r)
+	if !ok {
 		return
 	}
 	if _, err := s.visibleTicket(r, r.PathValue("id")); err != nil {
@@ -133,11 +127,7 @@ func (s *Server) handleSplitTicket(w http.ResponseWriter, r *http.Request, a *ti
 		return
 	}
 	t, err := s.opts.TicketMerges.Split(r.Context(), a, r.PathValue("id"), in.MessageIDs)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{"ticket": t})
+	respond(w, r, http.StatusCreated, map[string]any{"ticket": t}, err)
 }
 
 func clipID(id string) string {
