@@ -103,8 +103,32 @@ type TicketChange struct {
 	CustomerID         *string // the ticket moves to another customer (a customer merge or its undo)
 	CSAT               *CSAT   // replaces the ticket's survey answer
 	// SLA replaces the ticket's response clocks (ticketing/sla).
-	SLA       *SLAState
+	SLA *SLAState
+	// AddMessageIDs, RemoveMessageIDs, MergedInto, AddMergedFrom,
+	// AddSplitInto, AddTags, AddOrderNumbers and Timeline are the writes of
+	// ticket merges and splits (ticketing/ticketmerge): sets grow with
+	// $addToSet, RemoveMessageIDs is a $pullAll. A change never both adds
+	// and removes message ids.
+	AddMessageIDs    []string
+	RemoveMessageIDs []string
+	MergedInto       *string
+	AddMergedFrom    string
+	AddSplitInto     string
+	AddTags          []string
+	AddOrderNumbers  []string
+	// Timeline sets the preview and the latest message times outright
+	// (not as maxima): the timeline lost messages to a split. It is not
+	// combined with Preview or the Last* maxima, nor AddTags with Tags.
+	Timeline  *Timeline
 	UpdatedAt time.Time
+}
+
+// Timeline is what a ticket shows of its latest messages.
+type Timeline struct {
+	Preview      string
+	LastMessage  time.Time
+	LastInbound  time.Time // zero: unset
+	LastOutbound time.Time // zero: unset
 }
 
 // MessageStore keeps messages. A message's _id is derived from its channel

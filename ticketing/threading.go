@@ -23,6 +23,8 @@ const (
 	ReasonAuto       = "auto"          // an auto-reply kept on the latest ticket without reopening it
 	ReasonNoTicket   = "no-ticket"     // an auto-reply from someone with no ticket: stored, no ticket opened
 	ReasonBounce     = "bounce"        // a bounce, kept on the ticket of the message that bounced
+	ReasonMerged     = "merged"        // moved here when its ticket was merged into this one (ticketing/ticketmerge)
+	ReasonSplit      = "split"         // moved here when it was split off another ticket
 )
 
 // plan is one envelope's way through a batch: decided (customer, ticket),
@@ -571,6 +573,9 @@ func (s *Service) hinted(ctx context.Context, c *Customer, e *Envelope) (*Ticket
 			continue
 		}
 		t, err := s.store.GetTicket(ctx, ref.TicketID)
+		if err == nil {
+			t = s.followMerges(ctx, t)
+		}
 		if err != nil || t.CustomerID != c.ID {
 			continue
 		}
@@ -582,11 +587,28 @@ func (s *Service) hinted(ctx context.Context, c *Customer, e *Envelope) (*Ticket
 	}
 	if h.TicketNumber > 0 {
 		t, err := s.store.GetTicketByNumber(ctx, h.TicketNumber)
+		if err == nil {
+			t = s.followMerges(ctx, t)
+		}
 		if err == nil && t.CustomerID == c.ID {
 			return t, ReasonToken
 		}
 	}
 	return nil, ""
+}
+
+// followMerges returns the ticket that holds t's conversation: t, or the
+// ticket it was merged into (a reply to a merged-away ticket's mail, or its
+// [#number], lands there). Merges of merges are followed a few hops.
+func (s *Service) followMerges(ctx context.Context, t *Ticket) *Ticket {
+	for hop := 0; hop < 5 && t.MergedInto != ""; hop++ {
+		into, err := s.store.GetTicket(ctx, t.MergedInto)
+		if err != nil {
+			break
+		}
+		t = into
+	}
+	return t
 }
 
 var subjectNoise = regexp.MustCompile(`(?i)^\s*((re|sv|aw|fw|fwd|vb|vs)\s*(\[\d+\])?\s*:\s*)+|\s*\[#\d+\]`)

@@ -64,6 +64,18 @@ type Ticket struct {
 	// Version grows with every change; events carry it so read models keep
 	// the newest state whatever order events arrive in.
 	Version int64 `json:"version" bson:"version"`
+	// MergedInto is the ticket this one was merged into
+	// (ticketing/ticketmerge): its messages are there now, and this one is
+	// closed for good. MergedFrom lists the tickets merged into this one.
+	MergedInto string   `json:"merged_into,omitempty" bson:"merged_into,omitempty"`
+	MergedFrom []string `json:"merged_from,omitempty" bson:"merged_from,omitempty"`
+	// SplitFrom is the ticket this one was split from; SplitInto lists the
+	// tickets split from this one.
+	SplitFrom string   `json:"split_from,omitempty" bson:"split_from,omitempty"`
+	SplitInto []string `json:"split_into,omitempty" bson:"split_into,omitempty"`
+	// SplitKey names the split operation that created the ticket, so a
+	// repeated split recognises its own ticket.
+	SplitKey string `json:"-" bson:"split_key,omitempty"`
 	// Erased marks what is left of a ticket whose customer was erased
 	// (ticketing/gdpr): its id, number and dates, for the books. It is
 	// not found, listed or counted.

@@ -140,6 +140,8 @@ type Options struct {
 	Webhooks Webhooks
 	// Merges merges customers; nil: the merge routes answer 503.
 	Merges Merges
+	// TicketMerges merges and splits tickets; nil: those routes answer 503.
+	TicketMerges TicketMerges
 }
 
 // Server is the HTTP handler of one node.
@@ -228,6 +230,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/orders/{number}", s.authed(s.handleGetOrder))
 	mux.Handle("POST /api/v1/customers/{id}/merge", s.authed(s.handleMergeCustomer))
 	mux.Handle("POST /api/v1/merges/{merge_id}/undo", s.authed(s.handleUndoMerge))
+	mux.Handle("POST /api/v1/tickets/{id}/merge", s.authed(s.handleMergeTicket))
+	mux.Handle("POST /api/v1/tickets/{id}/split", s.authed(s.handleSplitTicket))
 	mux.Handle("POST /api/v1/webhooks", s.authed(s.handleCreateWebhook))
 	mux.Handle("GET /api/v1/webhooks", s.authed(s.handleListWebhooks))
 	mux.Handle("DELETE /api/v1/webhooks/{id}", s.authed(s.handleDeleteWebhook))

@@ -142,6 +142,21 @@ func (s *Store) LinkTicket(ctx context.Context, customerID, ticketID string, gen
 	return c, nil
 }
 
+// AddCustomerTicket adds ticketID to the customer's TicketIDs (a set) and
+// raises TicketCount to at least gen, leaving the current ticket alone: a
+// ticket split off another (ticketing/ticketmerge). Idempotent.
+func (s *Store) AddCustomerTicket(ctx context.Context, customerID, ticketID string, gen int) (*ticketing.Customer, error) {
+	update := bson.D{
+		{Key: "$addToSet", Value: bson.D{{Key: "ticket_ids", Value: ticketID}}},
+		{Key: "$max", Value: bson.D{{Key: "ticket_count", Value: gen}}},
+	}
+	c, err := s.updateCustomer(ctx, customerID, update)
+	if err != nil {
+		return nil, fmt.Errorf("mongostore: add ticket %s to customer %s: %w", ticketID, customerID, err)
+	}
+	return c, nil
+}
+
 // PatchCustomer sets the given fields and returns the customer.
 func (s *Store) PatchCustomer(ctx context.Context, customerID string, p ticketing.CustomerPatch) (*ticketing.Customer, error) {
 	set := bson.D{{Key: "updated_at", Value: time.Now().UTC()}}

@@ -139,8 +139,14 @@ func (x *Index) apply(ctx context.Context, tx *txn, ev *ticketing.Event, d dirty
 		return nil
 	}
 	if m := ev.Message; m != nil && m.TicketID != "" {
-		if err := insertMessage(tx, m, d); err != nil {
+		left, err := insertMessage(tx, m, ev.Type == ticketing.EventMessageUpdated, d)
+		if err != nil {
 			return err
+		}
+		if left != "" { // merged or split away: the ticket it left has other times now
+			if err := x.refreshTimes(ctx, tx, left, d); err != nil {
+				return err
+			}
 		}
 	}
 	if t := ev.Ticket; t != nil {

@@ -195,7 +195,7 @@ func (x *Index) Rebuild(ctx context.Context) (uint64, error) {
 
 func (x *Index) load(ctx context.Context, tx *txn, t *ticketing.Ticket, msgs []*ticketing.Message, d dirty) error {
 	for _, m := range msgs {
-		if err := insertMessage(tx, m, d); err != nil {
+		if _, err := insertMessage(tx, m, false, d); err != nil {
 			return err
 		}
 	}
@@ -232,7 +232,10 @@ func (x *Index) Apply(ctx context.Context, ev *ticketing.Event) error {
 	return x.ApplyBatch(ctx, []*ticketing.Event{ev})
 }
 
-func insertMessage(tx *txn, m *ticketing.Message, d dirty) error {
+// insertMessage records a message's facts. A message that moved to another
+// ticket (a merge or split) is moved, and the ticket it left is returned.
+// Only an updated message (mayMove) can have moved.
+func insertMessage(tx *txn, m *ticketing.Message, mayMove bool, d dirty) (left string, err error) {
 	dir, counts := 0, 0
 	switch m.Direction {
 	case ticketing.DirectionInbound:
@@ -246,17 +249,30 @@ func insertMessage(tx *txn, m *ticketing.Message, d dirty) error {
 			counts = 1
 		}
 	default:
-		return nil // notes are neither in nor out
+		return "", nil // notes are neither in nor out
+	}
+	var was sql.NullString
+	if mayMove {
+		if err := tx.QueryRow(`SELECT ticket_id FROM messages WHERE id=?`, m.ID).Scan(&was); err != nil && err != sql.ErrNoRows {
+			return "", err
+		}
+	}
+	if was.Valid && was.String != m.TicketID {
+		if _, err := tx.Exec(`UPDATE messages SET ticket_id=? WHERE id=?`, m.TicketID, m.ID); err != nil {
+			return "", err
+		}
+		d.add(sql.NullInt64{Int64: m.CreatedAt.Unix(), Valid: true}) // its group may have changed
+		return was.String, nil
 	}
 	res, err := tx.Exec(`INSERT OR IGNORE INTO messages(id,ticket_id,at,dir,counts) VALUES(?,?,?,?,?)`,
 		m.ID, m.TicketID, m.CreatedAt.Unix(), dir, counts)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
 		d.add(sql.NullInt64{Int64: m.CreatedAt.Unix(), Valid: true})
 	}
-	return nil
+	return "", nil
 }
 
 func nullTime(t time.Time) any {
@@ -307,6 +323,11 @@ func (x *Index) putTicket(ctx context.Context, tx *txn, t *ticketing.Ticket, for
 		solved = sql.NullInt64{Int64: t.SolvedAt.Unix(), Valid: true}
 	}
 	created := sql.NullInt64{Int64: t.CreatedAt.Unix(), Valid: true}
+	if t.MergedInto != "" {
+		// A ticket merged into another is that one's conversation: it
+		// counts neither as created nor as solved.
+		created, solved = sql.NullInt64{}, sql.NullInt64{}
+	}
 	q := `INSERT INTO tickets(id,customer_id,gen,channel,type,team,assignee,status,created,solved,sla,csat,version)
 	  VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)
 	  ON CONFLICT(id) DO UPDATE SET customer_id=excluded.customer_id, gen=excluded.gen, channel=excluded.channel,
@@ -316,7 +337,7 @@ func (x *Index) putTicket(ctx context.Context, tx *txn, t *ticketing.Ticket, for
 		q += ` WHERE excluded.version >= tickets.version`
 	}
 	r, err := tx.Exec(q, t.ID, t.CustomerID, generation(t.ID), string(t.Channel), t.Type, t.TeamID, t.AssigneeID, t.Status,
-		created.Int64, nullInt(solved), nullInt(sla), nullInt(csat), t.Version)
+		nullInt(created), nullInt(solved), nullInt(sla), nullInt(csat), t.Version)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import { deliveryRank, renderMessage, updateDelivery } from './timeline.js';
 import { renderCustomer } from './sidebar.js';
 import { Files, MacroPicker, postMessage } from './composer.js';
 import { slaBadge } from './sla.js';
+import { TicketMerge } from './ticketmerge.js';
 
 const PRESENCE_REFRESH = 10000; // the hub forgets presence after 30 s
 const PRESENCE_TTL = 35000;
@@ -167,11 +168,13 @@ export class TicketPane {
         this.saveTags();
       }
     });
+    this.merger = new TicketMerge(this);
     const head = h('header', { class: 'ticket-head' },
       h('div', { class: 'ticket-title-row' },
         h('a', { class: 'back', href: '/views/' + (this.app.inbox.view || 'open') }, t('back_to_list')),
         this.heading),
       this.sub,
+      this.merger.notice,
       h('div', { class: 'controls' },
         this.status.wrap, this.assignee.wrap, this.team.wrap, this.priority.wrap, this.type.wrap,
         h('div', { class: 'control control-tags' }, h('label', { for: 't-tags' }, t('tags')), this.tags, this.tagList)),
@@ -254,6 +257,7 @@ export class TicketPane {
     }
     if (document.activeElement !== this.type.sel) this.type.sel.value = tk.type || '';
     if (document.activeElement !== this.tags) this.tags.value = (tk.tags || []).join(', ');
+    if (this.merger) this.merger.update(tk);
   }
 
   // suggestTags offers tags in use on the tickets this console knows (the
@@ -332,6 +336,12 @@ export class TicketPane {
       if (!this.channelTouched) this.renderChannels();
     }
     const m = ev.message;
+    if (m && m.ticket_id !== this.ticket.id && ev.type === 'message.updated' && this.items.has(m.id)) {
+      // Merged or split onto another ticket: it left this timeline.
+      this.items.get(m.id).remove();
+      this.items.delete(m.id);
+      if (this.merger && this.merger.splitting) this.merger.refresh();
+    }
     if (m && m.ticket_id === this.ticket.id) {
       if (ev.type === 'message.created') {
         const isNew = !this.items.has(m.id);
@@ -397,6 +407,7 @@ export class TicketPane {
     }
     item.dataset.at = m.created_at || '';
     this.list.insertBefore(item, before);
+    if (this.merger) this.merger.decorate(item);
     if (scroll && this.stick) this.scrollToEnd();
   }
 
