@@ -182,6 +182,7 @@ func english() catalog {
 		// Views and list
 		"view_open":             "Open",
 		"view_mine":             "Mine",
+		"view_my_teams":         "My teams",
 		"view_unassigned":       "Unassigned",
 		"view_pending":          "Pending",
 		"view_solved":           "Solved",
@@ -464,6 +465,7 @@ func swedish() catalog {
 		// Views and list
 		"view_open":             "Öppna",
 		"view_mine":             "Mina",
+		"view_my_teams":         "Mina team",
 		"view_unassigned":       "Ej tilldelade",
 		"view_pending":          "Väntande",
 		"view_solved":           "Lösta",
