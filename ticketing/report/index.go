@@ -107,7 +107,7 @@ func Open(o Options) (*Index, error) {
 		return nil, fmt.Errorf("report: schema: %w", err)
 	}
 	x := &Index{o: o, db: db, log: o.Logger}
-	if x.meta("buckets") != strconv.Itoa(bucketSecs) { // a file from before these buckets: fill them from its facts
+	if x.meta("buckets") != bucketVersion { // a file from before these buckets: fill them from its facts
 		if err := x.fillBuckets(); err != nil {
 			db.Close()
 			return nil, err
@@ -125,7 +125,7 @@ func (x *Index) fillBuckets() error {
 	if err := recomputeBuckets(tx, 0, math.MaxInt64/bucketSecs); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(`INSERT OR REPLACE INTO meta(k,v) VALUES('buckets',?)`, strconv.Itoa(bucketSecs)); err != nil {
+	if _, err := tx.Exec(`INSERT OR REPLACE INTO meta(k,v) VALUES('buckets',?)`, bucketVersion); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -298,6 +298,23 @@ func insertMessage(tx *sql.Tx, m *ticketing.Message, d dirty) error {
 	return nil
 }
 
+// dirtyMessages marks the hours of a ticket's messages.
+func dirtyMessages(tx *sql.Tx, ticketID string, d dirty) error {
+	rs, err := tx.Query(`SELECT at FROM messages WHERE ticket_id = ?`, ticketID)
+	if err != nil {
+		return err
+	}
+	for rs.Next() {
+		var at sql.NullInt64
+		if err := rs.Scan(&at); err != nil {
+			rs.Close()
+			return err
+		}
+		d.add(at)
+	}
+	return closeRows(rs)
+}
+
 func nullTime(t time.Time) any {
 	if t.IsZero() {
 		return nil
@@ -323,12 +340,21 @@ func generation(id string) int {
 // force) and recomputes its times.
 func (x *Index) putTicket(ctx context.Context, tx *sql.Tx, t *ticketing.Ticket, force bool, d dirty) error {
 	var oldCreated, oldSolved sql.NullInt64 // its buckets before the change
-	err := tx.QueryRow(`SELECT created, solved FROM tickets WHERE id=?`, t.ID).Scan(&oldCreated, &oldSolved)
-	if err != nil && err != sql.ErrNoRows {
+	var oldCh, oldType, oldTeam, oldAs string
+	err := tx.QueryRow(`SELECT created, solved, channel, type, team, assignee FROM tickets WHERE id=?`, t.ID).
+		Scan(&oldCreated, &oldSolved, &oldCh, &oldType, &oldTeam, &oldAs)
+	isNew := err == sql.ErrNoRows
+	if err != nil && !isNew {
 		return err
 	}
 	d.add(oldCreated)
 	d.add(oldSolved)
+	if isNew || oldCh != string(t.Channel) || oldType != t.Type || oldTeam != t.TeamID || oldAs != t.AssigneeID {
+		// Its messages count under its attributes in the grouped buckets.
+		if err := dirtyMessages(tx, t.ID, d); err != nil {
+			return err
+		}
+	}
 	var sla, csat any
 	if t.SLA != nil && t.SLA.PolicyID != "" {
 		met := 1
