@@ -72,6 +72,7 @@ DROP INDEX IF EXISTS tickets_created;
 DROP INDEX IF EXISTS tickets_solved;
 CREATE INDEX IF NOT EXISTS tickets_created_cov ON tickets(created, frt, sla, csat, gen, customer_id, channel, assignee, team, type);
 CREATE INDEX IF NOT EXISTS tickets_solved_cov ON tickets(solved, res, channel, assignee, team, type);
+CREATE INDEX IF NOT EXISTS tickets_status ON tickets(status, created, team, channel);
 CREATE TABLE IF NOT EXISTS messages (
   id TEXT PRIMARY KEY, ticket_id TEXT NOT NULL, at INTEGER NOT NULL, dir INTEGER NOT NULL, counts INTEGER NOT NULL);
 DROP INDEX IF EXISTS messages_at;
