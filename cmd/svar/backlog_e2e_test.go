@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"mime/quotedprintable"
 	"net/http"
 	"strings"
 	"testing"
@@ -92,5 +95,77 @@ func TestReportsBacklogAndScopes(t *testing.T) {
 		if r := bearer(t, m.URL(), tickets.Token, "GET", path, nil); r.status != http.StatusForbidden {
 			t.Errorf("tickets:read GET %s: %d %s, want 403", path, r.status, r.body)
 		}
+	}
+}
+
+// TestAgentCSATInAgentsList: a customer's score on a ticket assigned to
+// the admin shows as the admin's satisfaction in GET /api/v1/agents?
+// include=csat (and not without include); a bad include is named.
+func TestAgentCSATInAgentsList(t *testing.T) {
+	mb, out := startMailbox(t), startSMTPServer(t)
+	m := startEmailNode(t, mb, out)
+	c := login(t, m)
+	if res := c.do("PUT", "/api/v1/settings/csat", map[string]any{"enabled": true}); res.status != 200 {
+		t.Fatalf("settings: %d %s", res.status, res.body)
+	}
+	if err := m.Bus.PublishInbound(context.Background(), envelope("gun@example.se", "<g1@x>", "Hej, paketet?")); err != nil {
+		t.Fatal(err)
+	}
+	tk := customerTicket(t, c, "gun@example.se", 1).Ticket
+	var me struct{ Agent ticketing.Agent }
+	c.do("GET", "/api/v1/session", nil).decode(t, &me)
+	if res := c.do("PATCH", "/api/v1/tickets/"+tk.ID, map[string]any{"assignee_id": me.Agent.ID}); res.status != 200 {
+		t.Fatalf("assign: %d %s", res.status, res.body)
+	}
+	if res := c.do("POST", "/api/v1/tickets/"+tk.ID+"/messages", map[string]any{"text": "Det kommer i morgon."}); res.status != 201 {
+		t.Fatalf("reply: %d", res.status)
+	}
+	setStatus(t, c, tk.ID, "solved")
+	var link string
+	eventually(t, "the survey mail", func() error {
+		for _, raw := range out.received() {
+			dec, _ := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(raw)))
+			if l := csatLink.FindString(string(dec)); l != "" {
+				link = l
+				return nil
+			}
+		}
+		return fmt.Errorf("none yet")
+	})
+	page := strings.Replace(link[strings.Index(link, "/csat/"):], "?score=", "?x=", 1) + "&score=5"
+	if res := (&agentClient{t: t, base: m.URL(), http: http.DefaultClient}).do("GET", page, nil); res.status != 200 {
+		t.Fatalf("answer: %d %s", res.status, res.body)
+	}
+	waitCSAT(t, c, tk.ID, 5, ticketing.ChannelEmail)
+	type listed struct {
+		Agents []struct {
+			ID   string `json:"id"`
+			CSAT *struct {
+				Score     *float64 `json:"score"`
+				Responses int      `json:"responses"`
+				Days      int      `json:"days"`
+			} `json:"csat"`
+		} `json:"agents"`
+	}
+	eventually(t, "the admin's satisfaction", func() error {
+		var l listed
+		c.do("GET", "/api/v1/agents?include=csat", nil).decode(t, &l)
+		for _, a := range l.Agents {
+			if a.ID == me.Agent.ID {
+				if a.CSAT == nil || a.CSAT.Responses != 1 || a.CSAT.Score == nil || *a.CSAT.Score != 1 || a.CSAT.Days != 90 {
+					return fmt.Errorf("csat = %+v", a.CSAT)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("the admin is not listed: %+v", l)
+	})
+	var plain listed
+	c.do("GET", "/api/v1/agents", nil).decode(t, &plain)
+	if len(plain.Agents) == 0 || plain.Agents[0].CSAT != nil {
+		t.Errorf("without include: %+v", plain)
+	}
+	if res := c.do("GET", "/api/v1/agents?include=everything", nil); res.status != 400 || !strings.Contains(string(res.body), "include") {
+		t.Errorf("bad include: %d %s", res.status, res.body)
 	}
 }

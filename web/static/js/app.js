@@ -95,7 +95,7 @@ function showHit() {
 
 async function loadAgents() {
   try {
-    const data = await get('/api/v1/agents');
+    const data = await get('/api/v1/agents?include=csat');
     app.agents = new Map(data.agents.map((a) => [a.id, a]));
     app.teams = (await get('/api/v1/teams')).teams || [];
   } catch (e) {

@@ -7,6 +7,7 @@ import { deliveryRank, renderMessage, updateDelivery } from './timeline.js';
 import { renderCustomer } from './sidebar.js';
 import { Files, MacroPicker, postMessage } from './composer.js';
 import { slaBadge } from './sla.js';
+import { csatText } from './agents.js';
 
 const PRESENCE_REFRESH = 10000; // the hub forgets presence after 30 s
 const PRESENCE_TTL = 35000;
@@ -153,6 +154,10 @@ export class TicketPane {
     this.errorEl = h('p', { class: 'pane-error', role: 'alert', hidden: true });
     this.status = this.select('t-status', t('status'), STATUSES.map((s) => [s, t('status_' + s)]), (v) => this.update({ status: v }));
     this.assignee = this.select('t-assignee', t('assignee'), [], (v) => this.update({ assignee_id: v }));
+    // The assignee's satisfaction: on hover (title) and for screen readers.
+    this.assigneeCSAT = h('span', { id: 't-assignee-csat', class: 'sr-only' });
+    this.assignee.wrap.append(this.assigneeCSAT);
+    this.assignee.sel.setAttribute('aria-describedby', 't-assignee-csat');
     this.priority = this.select('t-priority', t('priority'), PRIORITIES.map((p) => [p, t('priority_' + p)]), (v) => this.update({ priority: v }));
     this.team = this.select('t-team', t('team'), [['', t('no_team')], ...(this.app.teams || []).map((tm) => [tm.id, tm.name])], (v) => this.update({ team_id: v }));
     this.type = this.select('t-type', t('type'), TYPES.map((x) => [x, x ? t('type_' + x) : t('type_none')]), (v) => this.update({ type: v }));
@@ -248,6 +253,9 @@ export class TicketPane {
       if (!Array.from(this.assignee.sel.options).some((o) => o.value === (tk.assignee_id || ''))) this.renderAssignees();
       this.assignee.sel.value = tk.assignee_id || '';
     }
+    const csat = tk.assignee_id ? csatText(this.app.agents.get(tk.assignee_id)) : '';
+    this.assignee.sel.title = csat;
+    this.assigneeCSAT.textContent = csat;
     if (document.activeElement !== this.team.sel) {
       if (tk.team_id && !Array.from(this.team.sel.options).some((o) => o.value === tk.team_id)) this.team.sel.append(h('option', { value: tk.team_id }, tk.team_id));
       this.team.sel.value = tk.team_id || '';
