@@ -8,6 +8,7 @@ import { renderCustomer } from './sidebar.js';
 import { Files, MacroPicker, postMessage } from './composer.js';
 import { slaBadge } from './sla.js';
 import { csatText } from './agents.js';
+import { Mentions } from './mention.js';
 
 const PRESENCE_REFRESH = 10000; // the hub forgets presence after 30 s
 const PRESENCE_TTL = 35000;
@@ -481,6 +482,7 @@ export class TicketPane {
     this.custTyping = h('p', { class: 'customer-typing', 'aria-live': 'polite', hidden: true });
     this.picker = new MacroPicker(this);
     this.macroBtn.addEventListener('click', () => this.openMacros(''));
+    this.mentions = new Mentions(this.reply, () => Array.from(this.app.agents.values()), this.app.me.id);
     this.form = h('form', { class: 'composer', novalidate: true },
       this.custTyping,
       h('div', { class: 'composer-head' }, h('label', { for: 'reply' }, t('reply')), this.modeChip, this.macroChip),
@@ -488,6 +490,7 @@ export class TicketPane {
       this.composerError,
       this.picker.el,
       this.reply,
+      this.mentions.list,
       h('div', { class: 'composer-bar' },
         h('div', { class: 'control control-inline' }, h('label', { for: 'reply-channel' }, t('send_via')), this.channel),
         h('span', { id: 'reply-hint', class: 'hint' }, t('reply_hint')),
