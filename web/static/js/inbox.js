@@ -225,7 +225,7 @@ export class Inbox {
     this.all.delete(id);
     this.rows.delete(id);
     this.renderSoon();
-    this.refreshCounts();
+    this.loadCounts();
   }
 
   // apply places a changed ticket in or out of the list.
