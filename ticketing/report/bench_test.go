@@ -30,7 +30,7 @@ func benchIndex(b *testing.B, n int, end time.Time) *Index {
 	rng := rand.New(rand.NewPCG(1, 2))
 	chans := []ticketing.Channel{ticketing.ChannelEmail, ticketing.ChannelChat, ticketing.ChannelSMS}
 	types := []string{"question", "order", "delivery", "return", "complaint"}
-	const batch = 5000
+	const batch = 50_000 // each Load recomputes the hours it touched: few big loads
 	for i := 0; i < n; i += batch {
 		var tks []*ticketing.Ticket
 		var msgs [][]*ticketing.Message
