@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/svar-dev/svar/ticketing"
 )
 
 // Hour buckets: the facts of each UTC hour pre-aggregated (counts, and
@@ -65,20 +67,19 @@ func dimOf(group string) (dim, bool) {
 	return dim{}, false
 }
 
-// dirty is the set of hours whose facts a transaction changed.
-type dirty map[int64]struct{}
+// hourSet is a set of hours (unix time / bucketSecs).
+type hourSet map[int64]struct{}
 
-func (d dirty) add(unix sql.NullInt64) {
+func (h hourSet) add(unix sql.NullInt64) {
 	if unix.Valid && unix.Int64 >= 0 {
-		d[unix.Int64/bucketSecs] = struct{}{}
+		h[unix.Int64/bucketSecs] = struct{}{}
 	}
 }
 
-// flush recomputes the dirty buckets from the facts, a run of adjacent
-// hours at a time.
-func (d dirty) flush(tx *sql.Tx) error {
-	qs := make([]int64, 0, len(d))
-	for q := range d {
+// runs calls fn for each run of adjacent hours [lo, hi), in order.
+func (h hourSet) runs(fn func(lo, hi int64) error) error {
+	qs := make([]int64, 0, len(h))
+	for q := range h {
 		qs = append(qs, q)
 	}
 	sort.Slice(qs, func(i, j int) bool { return qs[i] < qs[j] })
@@ -87,55 +88,159 @@ func (d dirty) flush(tx *sql.Tx) error {
 		for j < len(qs) && qs[j] == qs[j-1]+1 {
 			j++
 		}
-		if err := recomputeBuckets(tx, qs[i], qs[j-1]+1); err != nil {
+		if err := fn(qs[i], qs[j-1]+1); err != nil {
 			return err
 		}
 		i = j
 	}
-	clear(d)
 	return nil
 }
 
-// recomputeBuckets rebuilds the buckets of hours [lo, hi), ungrouped and
-// grouped by every attribute.
-func recomputeBuckets(tx *sql.Tx, lo, hi int64) error {
-	a, b := lo*bucketSecs, hi*bucketSecs
-	stmts := []string{
+// gcell is one grouped message bucket.
+type gcell struct {
+	dim int
+	qh  int64
+	key string
+}
+
+// dirty is what a transaction changed: the hours whose ticket facts by
+// creation and by solve, and whose messages, moved (their buckets are
+// recomputed from the facts), and the counts of messages to move between
+// the grouped message buckets' keys (kept incrementally: recomputing them
+// joins every message of an hour with its ticket, four times, for each
+// batch of events).
+type dirty struct {
+	created, solved, messages hourSet
+	moves                     map[gcell][2]int // in, out
+}
+
+func newDirty() *dirty {
+	return &dirty{created: hourSet{}, solved: hourSet{}, messages: hourSet{}, moves: map[gcell][2]int{}}
+}
+
+// ticket marks both hours of a ticket's facts.
+func (d *dirty) ticket(created, solved sql.NullInt64) {
+	d.created.add(created)
+	d.solved.add(solved)
+}
+
+// attrs are a ticket's attributes that grouped buckets key by, in dims
+// order.
+type attrs [4]string
+
+func attrsOf(t *ticketing.Ticket) attrs {
+	return attrs{string(t.Channel), t.AssigneeID, t.TeamID, t.Type}
+}
+
+// move counts messages (at, dir) under a: n is +1 or -1 per message.
+func (d *dirty) move(a attrs, at int64, dir, n int) {
+	for i, dm := range dims {
+		c := gcell{dm.id, at / bucketSecs, a[i]}
+		v := d.moves[c]
+		if dir == dirIn {
+			v[0] += n
+		} else {
+			v[1] += n
+		}
+		d.moves[c] = v
+	}
+}
+
+// flush recomputes the dirty buckets from the facts, a run of adjacent
+// hours at a time, and applies the grouped message moves.
+func (d *dirty) flush(tx *txn) error {
+	if err := d.created.runs(func(lo, hi int64) error { return recompute(tx, lo, hi, createdStmts, true) }); err != nil {
+		return err
+	}
+	if err := d.solved.runs(func(lo, hi int64) error { return recompute(tx, lo, hi, solvedStmts, true) }); err != nil {
+		return err
+	}
+	if err := d.messages.runs(func(lo, hi int64) error { return recompute(tx, lo, hi, messageStmts, false) }); err != nil {
+		return err
+	}
+	for c, v := range d.moves {
+		if v == [2]int{} {
+			continue
+		}
+		if _, err := tx.Exec(`INSERT INTO gbucket_messages(dim, qh, k, n_in, n_out) VALUES(?, ?, ?, ?, ?)
+		  ON CONFLICT(dim, qh, k) DO UPDATE SET n_in = n_in + excluded.n_in, n_out = n_out + excluded.n_out`,
+			c.dim, c.qh, c.key, v[0], v[1]); err != nil {
+			return fmt.Errorf("report: grouped message buckets: %w", err)
+		}
+		if _, err := tx.Exec(`DELETE FROM gbucket_messages WHERE dim = ? AND qh = ? AND k = ? AND n_in = 0 AND n_out = 0`,
+			c.dim, c.qh, c.key); err != nil {
+			return fmt.Errorf("report: grouped message buckets: %w", err)
+		}
+	}
+	*d = *newDirty()
+	return nil
+}
+
+// The statements that recompute one kind of bucket for hours [?3, ?4)
+// (facts in [?1, ?2), ?5 the bucket width): ungrouped, then grouped by
+// the attribute column COL (dimension ?6).
+var (
+	createdStmts = []string{
 		`DELETE FROM bucket_created WHERE qh >= ?3 AND qh < ?4`,
 		`INSERT INTO bucket_created SELECT created/?5, COUNT(*), COUNT(sla), COALESCE(SUM(sla), 0), COUNT(csat),
 		  COUNT(CASE WHEN csat >= 4 THEN 1 END), group_concat(frt, ','), group_concat(CASE WHEN gen > 1 THEN customer_id END, char(31))
 		  FROM tickets WHERE created >= ?1 AND created < ?2 GROUP BY created/?5`,
+		`DELETE FROM gbucket_created WHERE dim = ?6 AND qh >= ?3 AND qh < ?4`,
+		`INSERT INTO gbucket_created SELECT ?6, created/?5, COL, COUNT(*), COUNT(sla), COALESCE(SUM(sla), 0), COUNT(csat),
+		  COUNT(CASE WHEN csat >= 4 THEN 1 END), group_concat(frt, ','), group_concat(CASE WHEN gen > 1 THEN customer_id END, char(31))
+		  FROM tickets WHERE created >= ?1 AND created < ?2 GROUP BY created/?5, COL`,
+	}
+	solvedStmts = []string{
 		`DELETE FROM bucket_solved WHERE qh >= ?3 AND qh < ?4`,
 		`INSERT INTO bucket_solved SELECT solved/?5, COUNT(*), group_concat(res, ',') FROM tickets
 		  WHERE solved >= ?1 AND solved < ?2 GROUP BY solved/?5`,
+		`DELETE FROM gbucket_solved WHERE dim = ?6 AND qh >= ?3 AND qh < ?4`,
+		`INSERT INTO gbucket_solved SELECT ?6, solved/?5, COL, COUNT(*), group_concat(res, ',') FROM tickets
+		  WHERE solved >= ?1 AND solved < ?2 GROUP BY solved/?5, COL`,
+	}
+	messageStmts = []string{
 		`DELETE FROM bucket_messages WHERE qh >= ?3 AND qh < ?4`,
 		`INSERT INTO bucket_messages SELECT at/?5, COUNT(CASE WHEN dir = 1 THEN 1 END), COUNT(CASE WHEN dir <> 1 THEN 1 END)
 		  FROM messages WHERE at >= ?1 AND at < ?2 GROUP BY at/?5`,
+		`DELETE FROM gbucket_messages WHERE dim = ?6 AND qh >= ?3 AND qh < ?4`,
+		`INSERT INTO gbucket_messages SELECT ?6, m.at/?5, tk.COL, COUNT(CASE WHEN m.dir = 1 THEN 1 END),
+		  COUNT(CASE WHEN m.dir <> 1 THEN 1 END) FROM messages m JOIN tickets tk ON tk.id = m.ticket_id
+		  WHERE m.at >= ?1 AND m.at < ?2 GROUP BY m.at/?5, tk.COL`,
 	}
-	for _, s := range stmts {
+)
+
+// recompute runs one kind's statements for hours [lo, hi): the two
+// ungrouped ones, and the grouped ones for every dimension when grouped
+// (message buckets are grouped incrementally by flush, and from the
+// facts only by recomputeBuckets).
+func recompute(tx *txn, lo, hi int64, stmts []string, grouped bool) error {
+	a, b := lo*bucketSecs, hi*bucketSecs
+	for _, s := range stmts[:2] {
 		if _, err := tx.Exec(s, a, b, lo, hi, int64(bucketSecs)); err != nil {
 			return fmt.Errorf("report: buckets: %w", err)
 		}
 	}
+	if !grouped {
+		return nil
+	}
 	for _, d := range dims {
-		// d.col is one of the fixed column names above, never input.
-		grouped := []string{
-			`DELETE FROM gbucket_created WHERE dim = ?6 AND qh >= ?3 AND qh < ?4`,
-			`INSERT INTO gbucket_created SELECT ?6, created/?5, ` + d.col + `, COUNT(*), COUNT(sla), COALESCE(SUM(sla), 0), COUNT(csat),
-			  COUNT(CASE WHEN csat >= 4 THEN 1 END), group_concat(frt, ','), group_concat(CASE WHEN gen > 1 THEN customer_id END, char(31))
-			  FROM tickets WHERE created >= ?1 AND created < ?2 GROUP BY created/?5, ` + d.col,
-			`DELETE FROM gbucket_solved WHERE dim = ?6 AND qh >= ?3 AND qh < ?4`,
-			`INSERT INTO gbucket_solved SELECT ?6, solved/?5, ` + d.col + `, COUNT(*), group_concat(res, ',') FROM tickets
-			  WHERE solved >= ?1 AND solved < ?2 GROUP BY solved/?5, ` + d.col,
-			`DELETE FROM gbucket_messages WHERE dim = ?6 AND qh >= ?3 AND qh < ?4`,
-			`INSERT INTO gbucket_messages SELECT ?6, m.at/?5, tk.` + d.col + `, COUNT(CASE WHEN m.dir = 1 THEN 1 END),
-			  COUNT(CASE WHEN m.dir <> 1 THEN 1 END) FROM messages m JOIN tickets tk ON tk.id = m.ticket_id
-			  WHERE m.at >= ?1 AND m.at < ?2 GROUP BY m.at/?5, tk.` + d.col,
-		}
-		for _, s := range grouped {
-			if _, err := tx.Exec(s, a, b, lo, hi, int64(bucketSecs), d.id); err != nil {
+		for _, s := range stmts[2:] {
+			// d.col is one of the fixed column names of dims, never input.
+			if _, err := tx.Exec(strings.ReplaceAll(s, "COL", d.col), a, b, lo, hi, int64(bucketSecs), d.id); err != nil {
 				return fmt.Errorf("report: %s buckets: %w", d.group, err)
 			}
+		}
+	}
+	return nil
+}
+
+// recomputeBuckets rebuilds every bucket of hours [lo, hi) from the
+// facts, ungrouped and grouped by every attribute (a rebuild, a file
+// from before these buckets).
+func recomputeBuckets(tx *txn, lo, hi int64) error {
+	for _, stmts := range [][]string{createdStmts, solvedStmts, messageStmts} {
+		if err := recompute(tx, lo, hi, stmts, true); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -118,7 +118,7 @@ func Open(o Options) (*Index, error) {
 }
 
 func (x *Index) fillBuckets() error {
-	tx, err := x.db.Begin()
+	tx, err := x.begin(context.Background())
 	if err != nil {
 		return err
 	}
@@ -153,15 +153,7 @@ func (x *Index) Run(ctx context.Context) error {
 		}
 		from = seq
 	}
-	err := x.o.Events.SubscribeEvents(ctx, from, func(ev *ticketing.Event) {
-		if err := x.Apply(ctx, ev); err != nil && ctx.Err() == nil {
-			x.log.Error("report: apply event", "type", ev.Type, "err", err)
-		}
-	})
-	if ctx.Err() != nil {
-		return nil
-	}
-	return err
+	return x.follow(ctx, from)
 }
 
 // Rebuild recomputes every fact from the store (after a change of
@@ -174,7 +166,7 @@ func (x *Index) Rebuild(ctx context.Context) (uint64, error) {
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	tx, err := x.db.BeginTx(ctx, nil)
+	tx, err := x.begin(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -182,7 +174,7 @@ func (x *Index) Rebuild(ctx context.Context) (uint64, error) {
 	if _, err := tx.Exec(`DELETE FROM tickets; DELETE FROM messages`); err != nil {
 		return 0, err
 	}
-	d := dirty{}
+	d := newDirty()
 	err = x.o.Store.ScanTickets(ctx, func(t *ticketing.Ticket) error {
 		msgs, err := x.o.Store.GetMessages(ctx, t.MessageIDs)
 		if err != nil {
@@ -202,7 +194,7 @@ func (x *Index) Rebuild(ctx context.Context) (uint64, error) {
 	return seq, tx.Commit()
 }
 
-func (x *Index) load(ctx context.Context, tx *sql.Tx, t *ticketing.Ticket, msgs []*ticketing.Message, d dirty) error {
+func (x *Index) load(ctx context.Context, tx *txn, t *ticketing.Ticket, msgs []*ticketing.Message, d *dirty) error {
 	for _, m := range msgs {
 		if err := insertMessage(tx, m, d); err != nil {
 			return err
@@ -216,12 +208,12 @@ func (x *Index) load(ctx context.Context, tx *sql.Tx, t *ticketing.Ticket, msgs 
 func (x *Index) Load(ctx context.Context, tickets []*ticketing.Ticket, msgs [][]*ticketing.Message) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	tx, err := x.db.BeginTx(ctx, nil)
+	tx, err := x.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	d := dirty{}
+	d := newDirty()
 	for i, t := range tickets {
 		if err := x.load(ctx, tx, t, msgs[i], d); err != nil {
 			return err
@@ -238,41 +230,10 @@ func (x *Index) Load(ctx context.Context, tickets []*ticketing.Ticket, msgs [][]
 
 // Apply takes one event into the index; applying it twice changes nothing.
 func (x *Index) Apply(ctx context.Context, ev *ticketing.Event) error {
-	if ev.Ticket == nil && ev.Message == nil {
-		return nil
-	}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	tx, err := x.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	d := dirty{}
-	if m := ev.Message; m != nil && m.TicketID != "" {
-		if err := insertMessage(tx, m, d); err != nil {
-			return err
-		}
-	}
-	if t := ev.Ticket; t != nil {
-		if err := x.putTicket(ctx, tx, t, false, d); err != nil {
-			return err
-		}
-	} else if err := x.refreshTimes(ctx, tx, ev.Message.TicketID, d); err != nil {
-		return err
-	}
-	if err := d.flush(tx); err != nil {
-		return err
-	}
-	if ev.Seq > 0 {
-		if _, err := tx.Exec(`INSERT OR REPLACE INTO meta(k,v) VALUES('seq',?)`, strconv.FormatUint(ev.Seq, 10)); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
+	return x.ApplyBatch(ctx, []*ticketing.Event{ev})
 }
 
-func insertMessage(tx *sql.Tx, m *ticketing.Message, d dirty) error {
+func insertMessage(tx *txn, m *ticketing.Message, d *dirty) error {
 	dir, counts := 0, 0
 	switch m.Direction {
 	case ticketing.DirectionInbound:
@@ -293,25 +254,42 @@ func insertMessage(tx *sql.Tx, m *ticketing.Message, d dirty) error {
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		d.add(sql.NullInt64{Int64: m.CreatedAt.Unix(), Valid: true})
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil // known already
 	}
+	d.messages.add(sql.NullInt64{Int64: m.CreatedAt.Unix(), Valid: true})
+	// Grouped under its ticket's attributes; a ticket not indexed yet
+	// counts its messages when it comes (putTicket).
+	var a attrs
+	err = tx.QueryRow(`SELECT channel, assignee, team, type FROM tickets WHERE id=?`, m.TicketID).Scan(&a[0], &a[1], &a[2], &a[3])
+	if err == sql.ErrNoRows {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	d.move(a, m.CreatedAt.Unix(), dir, 1)
 	return nil
 }
 
-// dirtyMessages marks the hours of a ticket's messages.
-func dirtyMessages(tx *sql.Tx, ticketID string, d dirty) error {
-	rs, err := tx.Query(`SELECT at FROM messages WHERE ticket_id = ?`, ticketID)
+// moveMessages moves a ticket's messages in the grouped message buckets
+// from attributes old (unless isNew) to now.
+func moveMessages(tx *txn, ticketID string, old, now attrs, isNew bool, d *dirty) error {
+	rs, err := tx.tx.QueryContext(tx.ctx, `SELECT at, dir FROM messages WHERE ticket_id = ?`, ticketID)
 	if err != nil {
 		return err
 	}
 	for rs.Next() {
-		var at sql.NullInt64
-		if err := rs.Scan(&at); err != nil {
+		var at int64
+		var dir int
+		if err := rs.Scan(&at, &dir); err != nil {
 			rs.Close()
 			return err
 		}
-		d.add(at)
+		if !isNew {
+			d.move(old, at, dir, -1)
+		}
+		d.move(now, at, dir, 1)
 	}
 	return closeRows(rs)
 }
@@ -339,38 +317,33 @@ func generation(id string) int {
 
 // putTicket stores a ticket's own facts (a newer version only, unless
 // force) and recomputes its times.
-func (x *Index) putTicket(ctx context.Context, tx *sql.Tx, t *ticketing.Ticket, force bool, d dirty) error {
-	var oldCreated, oldSolved sql.NullInt64 // its buckets before the change
-	var oldCh, oldType, oldTeam, oldAs string
-	err := tx.QueryRow(`SELECT created, solved, channel, type, team, assignee FROM tickets WHERE id=?`, t.ID).
-		Scan(&oldCreated, &oldSolved, &oldCh, &oldType, &oldTeam, &oldAs)
+func (x *Index) putTicket(ctx context.Context, tx *txn, t *ticketing.Ticket, force bool, d *dirty) error {
+	// Its bucket facts before the change: a change of version that moves
+	// none of them (a new message, an assignment) leaves the buckets alone.
+	var oldCreated, oldSolved, oldSLA, oldCSAT sql.NullInt64
+	var oldCustomer sql.NullString
+	var old attrs
+	err := tx.QueryRow(`SELECT created, solved, sla, csat, customer_id, channel, assignee, team, type FROM tickets WHERE id=?`, t.ID).
+		Scan(&oldCreated, &oldSolved, &oldSLA, &oldCSAT, &oldCustomer, &old[0], &old[1], &old[2], &old[3])
 	isNew := err == sql.ErrNoRows
 	if err != nil && !isNew {
 		return err
 	}
-	d.add(oldCreated)
-	d.add(oldSolved)
-	if isNew || oldCh != string(t.Channel) || oldType != t.Type || oldTeam != t.TeamID || oldAs != t.AssigneeID {
-		// Its messages count under its attributes in the grouped buckets.
-		if err := dirtyMessages(tx, t.ID, d); err != nil {
-			return err
-		}
-	}
-	var sla, csat any
+	var sla, csat sql.NullInt64
 	if t.SLA != nil && t.SLA.PolicyID != "" {
-		met := 1
+		sla = sql.NullInt64{Int64: 1, Valid: true}
 		if len(t.SLA.Breaches) > 0 {
-			met = 0
+			sla.Int64 = 0
 		}
-		sla = met
 	}
 	if t.CSAT != nil {
-		csat = t.CSAT.Score
+		csat = sql.NullInt64{Int64: int64(t.CSAT.Score), Valid: true}
 	}
-	var solved any
-	if t.Status == ticketing.StatusSolved || t.Status == ticketing.StatusClosed {
-		solved = nullTime(t.SolvedAt)
+	var solved sql.NullInt64
+	if (t.Status == ticketing.StatusSolved || t.Status == ticketing.StatusClosed) && !t.SolvedAt.IsZero() {
+		solved = sql.NullInt64{Int64: t.SolvedAt.Unix(), Valid: true}
 	}
+	created := sql.NullInt64{Int64: t.CreatedAt.Unix(), Valid: true}
 	q := `INSERT INTO tickets(id,customer_id,gen,channel,type,team,assignee,status,created,solved,sla,csat,version)
 	  VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)
 	  ON CONFLICT(id) DO UPDATE SET customer_id=excluded.customer_id, gen=excluded.gen, channel=excluded.channel,
@@ -379,9 +352,26 @@ func (x *Index) putTicket(ctx context.Context, tx *sql.Tx, t *ticketing.Ticket, 
 	if !force {
 		q += ` WHERE excluded.version >= tickets.version`
 	}
-	if _, err := tx.Exec(q, t.ID, t.CustomerID, generation(t.ID), string(t.Channel), t.Type, t.TeamID, t.AssigneeID, t.Status,
-		t.CreatedAt.Unix(), solved, sla, csat, t.Version); err != nil {
+	r, err := tx.Exec(q, t.ID, t.CustomerID, generation(t.ID), string(t.Channel), t.Type, t.TeamID, t.AssigneeID, t.Status,
+		created.Int64, nullInt(solved), nullInt(sla), nullInt(csat), t.Version)
+	if err != nil {
 		return err
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return nil // an older version than the index has
+	}
+	now := attrsOf(t)
+	if oldCreated != created || oldSolved != solved || oldSLA != sla || oldCSAT != csat ||
+		oldCustomer != (sql.NullString{String: t.CustomerID, Valid: true}) || now != old {
+		d.ticket(oldCreated, oldSolved)
+		d.ticket(created, solved)
+	}
+	if isNew || now != old {
+		// Its messages count under its attributes in the grouped buckets:
+		// move them from the old ones (none when new).
+		if err := moveMessages(tx, t.ID, old, now, isNew, d); err != nil {
+			return err
+		}
 	}
 	return x.refreshTimes(ctx, tx, t.ID, d)
 }
@@ -389,18 +379,17 @@ func (x *Index) putTicket(ctx context.Context, tx *sql.Tx, t *ticketing.Ticket, 
 // refreshTimes recomputes a ticket's first response (business time from
 // the first customer message to the first agent reply after it) and
 // resolution (business time from creation to solve).
-func (x *Index) refreshTimes(ctx context.Context, tx *sql.Tx, id string, d dirty) error {
+func (x *Index) refreshTimes(ctx context.Context, tx *txn, id string, d *dirty) error {
 	var team string
-	var created, solved, firstIn, firstReply sql.NullInt64
-	err := tx.QueryRow(`SELECT team, created, solved FROM tickets WHERE id=?`, id).Scan(&team, &created, &solved)
+	var created, solved, oldIn, oldReply, oldFrt, oldRes, firstIn, firstReply sql.NullInt64
+	err := tx.QueryRow(`SELECT team, created, solved, first_in, first_reply, frt, res FROM tickets WHERE id=?`, id).
+		Scan(&team, &created, &solved, &oldIn, &oldReply, &oldFrt, &oldRes)
 	if err == sql.ErrNoRows {
 		return nil // its ticket event comes, and recomputes
 	}
 	if err != nil {
 		return err
 	}
-	d.add(created)
-	d.add(solved)
 	if err := tx.QueryRow(`SELECT MIN(at) FROM messages WHERE ticket_id=? AND dir=? AND counts=1`, id, dirIn).Scan(&firstIn); err != nil {
 		return err
 	}
@@ -409,23 +398,27 @@ func (x *Index) refreshTimes(ctx context.Context, tx *sql.Tx, id string, d dirty
 			return err
 		}
 	}
-	var frt, res any
+	var frt, res sql.NullInt64
 	if firstIn.Valid && firstReply.Valid {
 		d, err := x.o.Calendars.BusinessDuration(ctx, team, time.Unix(firstIn.Int64, 0), time.Unix(firstReply.Int64, 0))
 		if err != nil {
 			return err
 		}
-		frt = int64(d / time.Second)
+		frt = sql.NullInt64{Int64: int64(d / time.Second), Valid: true}
 	}
 	if created.Valid && solved.Valid {
 		d, err := x.o.Calendars.BusinessDuration(ctx, team, time.Unix(created.Int64, 0), time.Unix(solved.Int64, 0))
 		if err != nil {
 			return err
 		}
-		res = int64(d / time.Second)
+		res = sql.NullInt64{Int64: int64(d / time.Second), Valid: true}
 	}
+	if firstIn == oldIn && firstReply == oldReply && frt == oldFrt && res == oldRes {
+		return nil // a message that changes no time (most of them) leaves the buckets alone
+	}
+	d.ticket(created, solved)
 	_, err = tx.Exec(`UPDATE tickets SET first_in=?, first_reply=?, frt=?, res=? WHERE id=?`,
-		nullInt(firstIn), nullInt(firstReply), frt, res, id)
+		nullInt(firstIn), nullInt(firstReply), nullInt(frt), nullInt(res), id)
 	return err
 }
 

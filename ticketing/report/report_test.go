@@ -349,6 +349,26 @@ func TestSummaryBucketsEqualFacts(t *testing.T) {
 		a["a9"].MessagesIn != 1 || a["a9"].MessagesOut != 1 || a["a9"].TicketsCreated != 1 {
 		t.Errorf("the moved ticket's messages under its new agent: %+v", a["a9"])
 	}
+	// A message to a known ticket counts under its attributes at once;
+	// in one batch, another message and a move of that ticket.
+	cust := ticketing.Author{Kind: ticketing.AuthorCustomer}
+	late := &ticketing.Message{ID: "c3-1-late", TicketID: "c3-1", Direction: ticketing.DirectionInbound, CreatedAt: z("2026-03-31T09:10:00Z"), Author: cust}
+	if err := x.Apply(context.Background(), &ticketing.Event{Type: ticketing.EventMessageCreated, Message: late}); err != nil {
+		t.Fatal(err)
+	}
+	compare(t)
+	again := moved
+	again.Version, again.AssigneeID, again.Type = 6, "a1", "question"
+	later := &ticketing.Message{ID: "c3-1-later", TicketID: "c3-1", Direction: ticketing.DirectionOutbound, CreatedAt: z("2026-03-31T11:00:00Z"),
+		Author: ticketing.Author{Kind: ticketing.AuthorAgent}}
+	if err := x.ApplyBatch(context.Background(), []*ticketing.Event{{Type: ticketing.EventMessageCreated, Message: later},
+		{Type: ticketing.EventTicketUpdated, Ticket: &again}, {Type: ticketing.EventMessageCreated, Message: later}}); err != nil {
+		t.Fatal(err)
+	}
+	compare(t)
+	if a := summary(t, x, Query{From: z(ranges[0][0]), To: z(ranges[0][1]), GroupBy: "agent", Location: sto}); a["a9"] != nil {
+		t.Errorf("nothing is left under the ticket's old agent: %+v", a["a9"])
+	}
 }
 
 func csvOf(t *testing.T, rows []*Row) string {
