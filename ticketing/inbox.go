@@ -83,8 +83,8 @@ func (in *Inbox) Get(id string) (*Ticket, bool) {
 }
 
 // List returns one page of tickets matching f that v may see, newest
-// activity first. It knows only the filters status, assignee, customer
-// and a substring q; ticketing/query serves the rest.
+// activity first. It knows only the filters status, assignee, team,
+// customer and a substring q; ticketing/query serves the rest.
 func (in *Inbox) List(v Viewer, f TicketFilter) (*TicketPage, error) {
 	limit := f.Limit
 	if limit <= 0 {
