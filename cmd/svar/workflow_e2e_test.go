@@ -127,6 +127,15 @@ func TestTeamWorkflowInBrowser(t *testing.T) {
 		t.Fatalf("anna's notifications = %+v", notes.Notifications)
 	}
 
+	// Anna's settings: her satisfaction figure and the notification choices.
+	at.do("open Settings", chromedp.Navigate(base+"/settings"))
+	at.waitFor("the notification settings", `document.querySelector('#set-desktop') !== null && document.querySelector('#set-sound') !== null &&
+		document.querySelector('.agent-csat').textContent === 'Satisfaction (90 days): No answers yet'`)
+	at.do("turn the sound on", chromedp.Click(chromedp.JSPath(byLabel("Play a sound for new notifications"))))
+	at.waitFor("the sound is on", `localStorage.getItem('svar.notify.sound') === 'on' &&
+		[...document.querySelectorAll('[role=status]')].some(s => s.textContent === 'The sound is on.')`)
+	checkAccessible(t, at, "settings with notifications")
+
 	// The backlog chart on the Reports page (both tickets are open).
 	ad := newTab(t, browser, "admin")
 	ad.signIn(base, m.Config.AdminEmail, testPassword)

@@ -4,6 +4,7 @@
 import { announce, h, t } from './dom.js';
 import { del, errorText, patch, post } from './api.js';
 import { beep, prefs } from './notices.js';
+import { csatText } from './agents.js';
 
 // notificationCard: desktop notifications (asks the browser's permission
 // when turned on) and the sound, both stored in this browser.
@@ -93,8 +94,10 @@ export function renderSettings(app, main) {
   // Name and password
   const name = h('input', { type: 'text', autocomplete: 'name', value: me.name || '' });
   const nameStatus = status();
+  const own = csatText(app.agents.get(me.id));
   const nameForm = h('form', { class: 'card' },
     h('h3', null, t('profile')),
+    own ? h('p', { class: 'agent-csat' }, own) : null,
     field('set-name', t('name'), name),
     h('button', { type: 'submit', class: 'primary' }, t('save')),
     nameStatus);
