@@ -3,7 +3,6 @@ package report
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"strconv"
 
 	"github.com/svar-dev/svar/ticketing"
@@ -12,12 +11,12 @@ import (
 // maxBatch is the most events one write transaction takes.
 const maxBatch = 512
 
-// txn is a write transaction whose statements are prepared once each:
-// parsing the same SQL for every event was a large part of its cost.
+// txn is a write transaction. (Preparing statements would not save the
+// parsing: modernc.org/sqlite v1.31 parses a statement again at every
+// execution; batching events is what makes a transaction cheap.)
 type txn struct {
-	ctx   context.Context
-	tx    *sql.Tx
-	stmts map[string]*sql.Stmt
+	ctx context.Context
+	tx  *sql.Tx
 }
 
 func (x *Index) begin(ctx context.Context) (*txn, error) {
@@ -25,41 +24,17 @@ func (x *Index) begin(ctx context.Context) (*txn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &txn{ctx: ctx, tx: tx, stmts: map[string]*sql.Stmt{}}, nil
+	return &txn{ctx: ctx, tx: tx}, nil
 }
 
-func (t *txn) stmt(query string) (*sql.Stmt, error) {
-	if st, ok := t.stmts[query]; ok {
-		return st, nil
-	}
-	st, err := t.tx.PrepareContext(t.ctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("report: prepare: %w", err)
-	}
-	t.stmts[query] = st
-	return st, nil
-}
-
-// Exec runs query, prepared once per transaction. A text of several
-// statements (a schema, a DELETE pair) runs unprepared.
+// Exec runs query in the transaction.
 func (t *txn) Exec(query string, args ...any) (sql.Result, error) {
-	if len(args) == 0 {
-		return t.tx.ExecContext(t.ctx, query)
-	}
-	st, err := t.stmt(query)
-	if err != nil {
-		return nil, err
-	}
-	return st.ExecContext(t.ctx, args...)
+	return t.tx.ExecContext(t.ctx, query, args...)
 }
 
-// QueryRow runs query, prepared once per transaction.
+// QueryRow runs query in the transaction.
 func (t *txn) QueryRow(query string, args ...any) *sql.Row {
-	st, err := t.stmt(query)
-	if err != nil {
-		return t.tx.QueryRowContext(t.ctx, query, args...) // reports err on Scan
-	}
-	return st.QueryRowContext(t.ctx, args...)
+	return t.tx.QueryRowContext(t.ctx, query, args...)
 }
 
 func (t *txn) Commit() error { return t.tx.Commit() }
