@@ -148,6 +148,12 @@ func TestTeamWorkflowInBrowser(t *testing.T) {
 	ad.waitFor("one row per team", `document.querySelectorAll('table.backlog tbody tr').length === 2 &&
 		[...document.querySelectorAll('.backlog-svg svg text')].some(x => x.textContent === 'Returns')`)
 	checkAccessible(t, ad, "reports with the backlog")
+	ad.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(base+"/reports"))
+	ad.waitFor("the backlog chart on a phone", `(() => { const s = document.querySelector('.backlog-svg svg');
+		return s && s.getBoundingClientRect().width <= 390 && s.getBoundingClientRect().width > 200; })()`)
+	if w := evalIn[float64](ad, "width", `document.querySelector('.backlog-svg').scrollWidth`); w > 390 {
+		t.Errorf("the backlog chart is %v px wide on a 390 px phone", w)
+	}
 	for _, tb := range []*tab{at, bt, ad} {
 		if hasViolation(tb.messages()) {
 			t.Errorf("CSP violations in %s: %v", tb.name, tb.messages())
