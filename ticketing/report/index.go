@@ -319,7 +319,9 @@ func generation(id string) int {
 // force) and recomputes its times.
 func (x *Index) putTicket(ctx context.Context, tx *txn, t *ticketing.Ticket, force bool, d *dirty) error {
 	// Its bucket facts before the change: a change of version that moves
-	// none of them (a new message, an assignment) leaves the buckets alone.
+	// none of them (a new message, a tag) leaves the buckets alone; one of
+	// the attributes grouped buckets key by (an assignment, a new team)
+	// moves its facts between keys.
 	var oldCreated, oldSolved, oldSLA, oldCSAT sql.NullInt64
 	var oldCustomer sql.NullString
 	var old attrs
