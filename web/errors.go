@@ -65,6 +65,30 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// respond writes v with status, or err when there is one: the end of most
+// API handlers (204 writes no body).
+func respond(w http.ResponseWriter, r *http.Request, status int, v any, err error) {
+	switch {
+	case err != nil:
+		writeError(w, r, err)
+	case status == http.StatusNoContent:
+		w.WriteHeader(status)
+	default:
+		writeJSON(w, status, v)
+	}
+}
+
+// readBody decodes the JSON body into a new T. On failure it has written
+// the error and returns false.
+func readBody[T any](w http.ResponseWriter, r *http.Request) (T, bool) {
+	var in T
+	if err := decodeJSON(w, r, &in); err != nil {
+		writeError(w, r, err)
+		return in, false
+	}
+	return in, true
+}
+
 // readInput decodes a JSON body into v and validates it. On failure it has
 // written the error and returns false.
 func (s *Server) readInput(w http.ResponseWriter, r *http.Request, v any) bool {

@@ -63,11 +63,20 @@ func (s *Server) handleListMacros(w http.ResponseWriter, r *http.Request, a *tic
 		limit = n
 	}
 	list, err := ms.List(r.Context(), a, q, limit)
-	if err != nil {
-		writeError(w, r, err)
-		return
+	respond(w, r, http.StatusOK, map[string]any{"macros": list, "placeholders": macro.Placeholders}, err)
+}
+
+// macroInput reads a macro's body and checks the team it names.
+func (s *Server) macroInput(w http.ResponseWriter, r *http.Request) (macro.Input, bool) {
+	in, ok := readBody[macro.Input](w, r)
+	if !ok {
+		return in, false
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"macros": list, "placeholders": macro.Placeholders})
+	if err := s.checkMacroTeam(r, in); err != nil {
+		writeError(w, r, err)
+		return in, false
+	}
+	return in, true
 }
 
 func (s *Server) handleCreateMacro(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
@@ -75,21 +84,12 @@ func (s *Server) handleCreateMacro(w http.ResponseWriter, r *http.Request, a *ti
 	if ms == nil {
 		return
 	}
-	var in macro.Input
-	if err := decodeJSON(w, r, &in); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := s.checkMacroTeam(r, in); err != nil {
-		writeError(w, r, err)
+	in, ok := s.macroInput(w, r)
+	if !ok {
 		return
 	}
 	m, err := ms.Create(r.Context(), a, in)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{"macro": m})
+	respond(w, r, http.StatusCreated, map[string]any{"macro": m}, err)
 }
 
 func (s *Server) handleGetMacro(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
@@ -98,11 +98,7 @@ func (s *Server) handleGetMacro(w http.ResponseWriter, r *http.Request, a *ticke
 		return
 	}
 	m, err := ms.Get(r.Context(), a, r.PathValue("id"))
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"macro": m})
+	respond(w, r, http.StatusOK, map[string]any{"macro": m}, err)
 }
 
 func (s *Server) handlePatchMacro(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
@@ -110,21 +106,12 @@ func (s *Server) handlePatchMacro(w http.ResponseWriter, r *http.Request, a *tic
 	if ms == nil {
 		return
 	}
-	var in macro.Input
-	if err := decodeJSON(w, r, &in); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := s.checkMacroTeam(r, in); err != nil {
-		writeError(w, r, err)
+	in, ok := s.macroInput(w, r)
+	if !ok {
 		return
 	}
 	m, err := ms.Update(r.Context(), a, r.PathValue("id"), in)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"macro": m})
+	respond(w, r, http.StatusOK, map[string]any{"macro": m}, err)
 }
 
 func (s *Server) handleDeleteMacro(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
@@ -132,11 +119,7 @@ func (s *Server) handleDeleteMacro(w http.ResponseWriter, r *http.Request, a *ti
 	if ms == nil {
 		return
 	}
-	if err := ms.Delete(r.Context(), a, r.PathValue("id")); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	respond(w, r, http.StatusNoContent, nil, ms.Delete(r.Context(), a, r.PathValue("id")))
 }
 
 func (s *Server) handlePreviewMacro(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
@@ -149,11 +132,7 @@ func (s *Server) handlePreviewMacro(w http.ResponseWriter, r *http.Request, a *t
 		return
 	}
 	text, err := ms.Preview(r.Context(), a, r.PathValue("id"), r.PathValue("macro_id"))
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"text": text})
+	respond(w, r, http.StatusOK, map[string]any{"text": text}, err)
 }
 
 func (s *Server) handleGetEmailSettings(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
@@ -162,25 +141,16 @@ func (s *Server) handleGetEmailSettings(w http.ResponseWriter, r *http.Request, 
 		return
 	}
 	st, err := mailsettings.Get(r.Context(), s.store)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, st)
+	respond(w, r, http.StatusOK, st, err)
 }
 
 func (s *Server) handlePutEmailSettings(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
-	var in mailsettings.Settings
-	if err := decodeJSON(w, r, &in); err != nil {
-		writeError(w, r, err)
+	in, ok := readBody[mailsettings.Settings](w, r)
+	if !ok {
 		return
 	}
 	st, err := mailsettings.Put(r.Context(), s.store, a, in, s.now())
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, st)
+	respond(w, r, http.StatusOK, st, err)
 }
 
 // bulkRequest is POST /api/v1/tickets/bulk: one change to several tickets.

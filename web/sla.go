@@ -77,9 +77,8 @@ func (s *Server) handlePutHours(w http.ResponseWriter, r *http.Request, a *ticke
 		writeError(w, r, err)
 		return
 	}
-	var in hours.Settings
-	if err := decodeJSON(w, r, &in); err != nil {
-		writeError(w, r, err)
+	in, ok := readBody[hours.Settings](w, r)
+	if !ok {
 		return
 	}
 	cal, err := s.opts.Hours.Put(r.Context(), team, in)
@@ -97,11 +96,7 @@ func (s *Server) handleHoursStatus(w http.ResponseWriter, r *http.Request, _ *ti
 		return
 	}
 	st, err := s.opts.Hours.Status(r.Context(), team)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, st)
+	respond(w, r, http.StatusOK, st, err)
 }
 
 func (s *Server) handleListPolicies(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
@@ -109,11 +104,7 @@ func (s *Server) handleListPolicies(w http.ResponseWriter, r *http.Request, a *t
 		return
 	}
 	l, err := s.opts.SLA.Policies(r.Context())
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"policies": l})
+	respond(w, r, http.StatusOK, map[string]any{"policies": l}, err)
 }
 
 func (s *Server) handleGetPolicy(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
@@ -121,80 +112,53 @@ func (s *Server) handleGetPolicy(w http.ResponseWriter, r *http.Request, a *tick
 		return
 	}
 	p, err := s.opts.SLA.Policy(r.Context(), r.PathValue("id"))
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"policy": p})
+	respond(w, r, http.StatusOK, map[string]any{"policy": p}, err)
 }
 
 func (s *Server) handleCreatePolicy(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
 	if !adminOnly(w, r, a) {
 		return
 	}
-	var in sla.Input
-	if err := decodeJSON(w, r, &in); err != nil {
-		writeError(w, r, err)
+	in, ok := readBody[sla.Input](w, r)
+	if !ok {
 		return
 	}
 	p, err := s.opts.SLA.CreatePolicy(r.Context(), in)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{"policy": p})
+	respond(w, r, http.StatusCreated, map[string]any{"policy": p}, err)
 }
 
 func (s *Server) handlePatchPolicy(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
 	if !adminOnly(w, r, a) {
 		return
 	}
-	var in sla.Input
-	if err := decodeJSON(w, r, &in); err != nil {
-		writeError(w, r, err)
+	in, ok := readBody[sla.Input](w, r)
+	if !ok {
 		return
 	}
 	p, err := s.opts.SLA.UpdatePolicy(r.Context(), r.PathValue("id"), in)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"policy": p})
+	respond(w, r, http.StatusOK, map[string]any{"policy": p}, err)
 }
 
 func (s *Server) handleDeletePolicy(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
 	if !adminOnly(w, r, a) {
 		return
 	}
-	if err := s.opts.SLA.DeletePolicy(r.Context(), r.PathValue("id")); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	respond(w, r, http.StatusNoContent, nil, s.opts.SLA.DeletePolicy(r.Context(), r.PathValue("id")))
 }
 
 func (s *Server) handleGetAutoReply(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
 	st, err := s.opts.AutoReply.Settings(r.Context())
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, st)
+	respond(w, r, http.StatusOK, st, err)
 }
 
 func (s *Server) handlePutAutoReply(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
 	if !adminOnly(w, r, a) {
 		return
 	}
-	var in autoreply.Settings
-	if err := decodeJSON(w, r, &in); err != nil {
-		writeError(w, r, err)
+	in, ok := readBody[autoreply.Settings](w, r)
+	if !ok {
 		return
 	}
 	st, err := s.opts.AutoReply.PutSettings(r.Context(), in)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, st)
+	respond(w, r, http.StatusOK, st, err)
 }

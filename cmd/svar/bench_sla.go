@@ -12,6 +12,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/mongostore"
+	"github.com/svar-dev/svar/ticketing/natsbus"
 	"github.com/svar-dev/svar/ticketing/sla"
 )
 
@@ -78,11 +80,7 @@ func (b *bench) slaPhase(ctx context.Context) error {
 		b.logf("sla: ingest with SLAs on %.0f msgs/s (without: %.0f, %.2fx)", rate, base, rate/base)
 	}
 	if more := tickets - customers; more > 0 {
-		fill := make([]*ticketing.Envelope, more)
-		for i := range fill {
-			fill[i] = benchEnvelope("slafill", i, 0)
-		}
-		if _, err := b.publishAndWait(ctx, bus, fill, "sla: tickets with clocks"); err != nil {
+		if err := b.seedOpenTickets(ctx, bus, more, "sla: tickets with clocks"); err != nil {
 			return err
 		}
 		b.tickets += more
@@ -192,4 +190,66 @@ func (b *bench) slaPhase(ctx context.Context) error {
 		len(s), max(tickets, customers), benchMS(benchPercentile(s, 0.5)), benchMS(benchPercentile(s, 0.99)), benchMS(s[len(s)-1]))
 	b.res.set("sla_fire_lag_p99_ms", benchMS(benchPercentile(s, 0.99)))
 	return nil
+}
+
+// seedOpenTickets adds n open email tickets of new customers, fast: customers,
+// tickets and their first messages are bulk-inserted into the node's
+// store and each ticket's message.created and ticket.created events are
+// published as threading publishes them, so the node's SLA service (and every read model) takes
+// them in as it takes in new tickets; only the store writes of threading
+// itself are skipped. (The SLA service gives them clocks; the list phase
+// lists them.)
+func (b *bench) seedOpenTickets(ctx context.Context, bus *natsbus.Bus, n int, label string) error {
+	store, err := mongostore.Open(ctx, mongostore.Options{URI: b.node.mongoURI})
+	if err != nil {
+		return err
+	}
+	defer store.Close(context.WithoutCancel(ctx))
+	first, err := store.LastTicketNumber(ctx)
+	if err != nil {
+		return err
+	}
+	first += 1000 // room for tickets threading makes meanwhile
+	run := benchRandomHex(3)
+	now := time.Now().UTC()
+	const batch = 1000
+	for lo := 0; lo < n; lo += batch {
+		hi := min(lo+batch, n)
+		var custs []*ticketing.Customer
+		var tickets []*ticketing.Ticket
+		var msgs []*ticketing.Message
+		for i := lo; i < hi; i++ {
+			cid := fmt.Sprintf("slac%s%06d", run, i)
+			cust := &ticketing.Customer{ID: cid, Name: fmt.Sprintf("Kund %d", i),
+				Identities: []ticketing.Identity{{Kind: ticketing.IdentityEmail, Value: fmt.Sprintf("%s@sla.bench.svar.test", cid)}},
+				CreatedAt:  now, UpdatedAt: now, TicketCount: 1, CurrentTicketID: cid + "-1", TicketIDs: []string{cid + "-1"}}
+			m := &ticketing.Message{ID: cid + "-m1", TicketID: cid + "-1", CustomerID: cid, Direction: ticketing.DirectionInbound,
+				Channel: ticketing.ChannelEmail, Subject: "Var är min order?", Text: benchText, CreatedAt: now,
+				Author: ticketing.Author{Kind: ticketing.AuthorCustomer, ID: cid, Name: cust.Name}, ThreadReason: ticketing.ReasonNew}
+			t := &ticketing.Ticket{ID: cid + "-1", Number: first + int64(i), Status: ticketing.StatusOpen, Priority: "normal",
+				CustomerID: cid, CustomerName: cust.Name, Channel: ticketing.ChannelEmail, Subject: m.Subject, Tags: []string{},
+				MessageIDs: []string{m.ID}, MessageCount: 1, Preview: ticketing.FirstLine(m.Text, 140),
+				CreatedAt: now, UpdatedAt: now, LastMessageAt: now, LastInboundAt: now, Version: 1}
+			custs, tickets, msgs = append(custs, cust), append(tickets, t), append(msgs, m)
+		}
+		if err := store.InsertCustomersBulk(ctx, custs); err != nil {
+			return err
+		}
+		if err := store.InsertTicketsBulk(ctx, tickets); err != nil {
+			return err
+		}
+		if _, err := store.InsertMessages(ctx, msgs); err != nil {
+			return err
+		}
+		for k, t := range tickets { // as threading publishes a new ticket's first message
+			for _, ev := range []*ticketing.Event{{Type: ticketing.EventMessageCreated, Ticket: t, Message: msgs[k], At: now},
+				{Type: ticketing.EventTicketCreated, Ticket: t, At: now}} {
+				if err := bus.PublishEvent(ctx, ev); err != nil {
+					return err
+				}
+			}
+		}
+		b.progress.set("%s: %d/%d seeded", label, hi, n)
+	}
+	return store.SetTicketNumberCounter(ctx, first+int64(n))
 }
