@@ -125,7 +125,7 @@ type TicketFilter struct {
 	// numbers, by stem and prefix, ignoring case.
 	Query    string
 	Channel  Channel
-	TeamID   string // empty: any; "-" (TeamNone): no team
+	TeamID   string // empty: any; "-" (TeamNone): no team; TeamMine: the viewer's own teams
 	Tag      string
 	Priority string
 	Type     string
@@ -142,6 +142,11 @@ type TicketFilter struct {
 
 // TeamNone in TicketFilter.TeamID selects tickets without a team.
 const TeamNone = "-"
+
+// TeamMine in TicketFilter.TeamID (team=mine) selects the tickets of the
+// teams the viewer belongs to (Viewer.OwnTeamIDs); none when they belong
+// to no team. It is not a valid team id, so it never names a real team.
+const TeamMine = "~mine"
 
 // List sorts.
 const (

@@ -155,7 +155,7 @@ type bootData struct {
 }
 
 func consoleViews(cat catalog) []viewLink {
-	ids := []string{ticketing.ViewOpen, ticketing.ViewMine, ticketing.ViewUnassigned, ticketing.ViewPending,
+	ids := []string{ticketing.ViewOpen, ticketing.ViewMine, ticketing.ViewMyTeams, ticketing.ViewUnassigned, ticketing.ViewPending,
 		ticketing.ViewSolved, ticketing.ViewAll}
 	out := make([]viewLink, len(ids))
 	for i, id := range ids {

@@ -113,7 +113,7 @@ func (x *Index) ApplyBatch(ctx context.Context, evs []*ticketing.Event) error {
 		return err
 	}
 	defer tx.Rollback()
-	d := dirty{}
+	d := newDirty()
 	var seq uint64
 	for _, ev := range evs {
 		if ev.Seq > seq {
@@ -134,7 +134,7 @@ func (x *Index) ApplyBatch(ctx context.Context, evs []*ticketing.Event) error {
 	return tx.Commit()
 }
 
-func (x *Index) apply(ctx context.Context, tx *txn, ev *ticketing.Event, d dirty) error {
+func (x *Index) apply(ctx context.Context, tx *txn, ev *ticketing.Event, d *dirty) error {
 	if ev.Ticket == nil && ev.Message == nil {
 		return nil
 	}

@@ -16,7 +16,7 @@ import { renderReports } from './reports.js';
 import { renderServiceLevels, startCountdowns } from './sla.js';
 import { renderMacros } from './macros.js';
 import { installBulk } from './bulk.js';
-import { installPanel, Notices } from './notices.js';
+import { drawFavicon, installPanel, Notices } from './notices.js';
 import { put } from './api.js';
 
 const boot = JSON.parse(document.getElementById('boot').textContent);
@@ -95,7 +95,7 @@ function showHit() {
 
 async function loadAgents() {
   try {
-    const data = await get('/api/v1/agents');
+    const data = await get('/api/v1/agents?include=csat');
     app.agents = new Map(data.agents.map((a) => [a.id, a]));
     app.teams = (await get('/api/v1/teams')).teams || [];
   } catch (e) {
@@ -300,8 +300,11 @@ async function start() {
   interceptLinks();
   installKeys(app);
   installBulk(app);
-  app.notices = new Notices(() => {});
-  app.notices.onChange = installPanel(app.notices, () => setTitle(titleText));
+  app.notices = new Notices(() => {}, (id) => app.openTicket(id));
+  app.notices.onChange = installPanel(app.notices, () => {
+    setTitle(titleText);
+    drawFavicon(app.notices.unread);
+  });
   app.live = new Live({
     onEvent(ev) {
       if (ev.type === 'ticket.removed') {

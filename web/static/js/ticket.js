@@ -8,6 +8,8 @@ import { renderCustomer } from './sidebar.js';
 import { Files, MacroPicker, postMessage } from './composer.js';
 import { slaBadge } from './sla.js';
 import { TicketMerge } from './ticketmerge.js';
+import { csatText } from './agents.js';
+import { Mentions } from './mention.js';
 
 const PRESENCE_REFRESH = 10000; // the hub forgets presence after 30 s
 const PRESENCE_TTL = 35000;
@@ -154,6 +156,10 @@ export class TicketPane {
     this.errorEl = h('p', { class: 'pane-error', role: 'alert', hidden: true });
     this.status = this.select('t-status', t('status'), STATUSES.map((s) => [s, t('status_' + s)]), (v) => this.update({ status: v }));
     this.assignee = this.select('t-assignee', t('assignee'), [], (v) => this.update({ assignee_id: v }));
+    // The assignee's satisfaction: on hover (title) and for screen readers.
+    this.assigneeCSAT = h('span', { id: 't-assignee-csat', class: 'sr-only' });
+    this.assignee.wrap.append(this.assigneeCSAT);
+    this.assignee.sel.setAttribute('aria-describedby', 't-assignee-csat');
     this.priority = this.select('t-priority', t('priority'), PRIORITIES.map((p) => [p, t('priority_' + p)]), (v) => this.update({ priority: v }));
     this.team = this.select('t-team', t('team'), [['', t('no_team')], ...(this.app.teams || []).map((tm) => [tm.id, tm.name])], (v) => this.update({ team_id: v }));
     this.type = this.select('t-type', t('type'), TYPES.map((x) => [x, x ? t('type_' + x) : t('type_none')]), (v) => this.update({ type: v }));
@@ -251,6 +257,9 @@ export class TicketPane {
       if (!Array.from(this.assignee.sel.options).some((o) => o.value === (tk.assignee_id || ''))) this.renderAssignees();
       this.assignee.sel.value = tk.assignee_id || '';
     }
+    const csat = tk.assignee_id ? csatText(this.app.agents.get(tk.assignee_id)) : '';
+    this.assignee.sel.title = csat;
+    this.assigneeCSAT.textContent = csat;
     if (document.activeElement !== this.team.sel) {
       if (tk.team_id && !Array.from(this.team.sel.options).some((o) => o.value === tk.team_id)) this.team.sel.append(h('option', { value: tk.team_id }, tk.team_id));
       this.team.sel.value = tk.team_id || '';
@@ -484,6 +493,7 @@ export class TicketPane {
     this.custTyping = h('p', { class: 'customer-typing', 'aria-live': 'polite', hidden: true });
     this.picker = new MacroPicker(this);
     this.macroBtn.addEventListener('click', () => this.openMacros(''));
+    this.mentions = new Mentions(this.reply, () => Array.from(this.app.agents.values()), this.app.me.id);
     this.form = h('form', { class: 'composer', novalidate: true },
       this.custTyping,
       h('div', { class: 'composer-head' }, h('label', { for: 'reply' }, t('reply')), this.modeChip, this.macroChip),
@@ -491,6 +501,7 @@ export class TicketPane {
       this.composerError,
       this.picker.el,
       this.reply,
+      this.mentions.list,
       h('div', { class: 'composer-bar' },
         h('div', { class: 'control control-inline' }, h('label', { for: 'reply-channel' }, t('send_via')), this.channel),
         h('span', { id: 'reply-hint', class: 'hint' }, t('reply_hint')),
