@@ -28,9 +28,15 @@ type Store interface {
 	GetMessages(ctx context.Context, ids []string) ([]*ticketing.Message, error)
 	GetBlob(ctx context.Context, key string) (*ticketing.Blob, error)
 	DeleteIdentities(ctx context.Context, keys []string) error
-	DeleteCustomer(ctx context.Context, id string) error
+	// MarkCustomerErased and MarkTicketErased set the erased mark and
+	// return the document after it (ErrNotFound if there is none).
+	MarkCustomerErased(ctx context.Context, id string) (*ticketing.Customer, error)
+	MarkTicketErased(ctx context.Context, id string) (*ticketing.Ticket, error)
+	// DeleteCustomer deletes the customer document and returns it as it
+	// was then (nil when there was none).
+	DeleteCustomer(ctx context.Context, id string) (*ticketing.Customer, error)
 	DeleteMessages(ctx context.Context, ids []string) error
-	DeleteBlob(ctx context.Context, key string) error
+	DeleteBlobs(ctx context.Context, keys []string) error
 	ReplaceTicket(ctx context.Context, t *ticketing.Ticket) error
 	ticketing.StateStore
 }
@@ -51,17 +57,25 @@ type Options struct {
 	Streams   Streams                  // nil: streams are not searched
 	Events    ticketing.EventPublisher // tells every node's read models of tombstones
 	Scheduler ticketing.Scheduler      // nil: no resumption after a crash
-	Audit     audit.Recorder           // nil: not audited
-	Tickets   Tickets                  // for retention
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// Leases makes concurrent requests for one customer run the erasure
+	// once (nil: they run it side by side, which is safe but does the
+	// work twice).
+	Leases ticketing.Leases
+	// ResumeAfter is when the safety-net job looks at an erasure again;
+	// 0 means DefaultResumeAfter.
+	ResumeAfter time.Duration
+	Audit       audit.Recorder // nil: not audited
+	Tickets     Tickets        // for retention
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
 // Service exports and erases.
 type Service struct {
-	o   Options
-	log *slog.Logger
-	now func() time.Time
+	o           Options
+	log         *slog.Logger
+	now         func() time.Time
+	resumeAfter time.Duration
 }
 
 // New returns a Service.
@@ -75,7 +89,10 @@ func New(o Options) *Service {
 	if o.Audit == nil {
 		o.Audit = audit.Nop{}
 	}
-	return &Service{o: o, log: o.Logger, now: o.Now}
+	if o.ResumeAfter <= 0 {
+		o.ResumeAfter = DefaultResumeAfter
+	}
+	return &Service{o: o, log: o.Logger, now: o.Now, resumeAfter: o.ResumeAfter}
 }
 
 // customer reads a customer; an erased or unknown one is not found.

@@ -92,8 +92,18 @@ func (b *Bus) eraseIn(ctx context.Context, name string, match func([]byte, map[s
 		if err != nil {
 			return 0, err
 		}
+		empty := 0
 		for done := false; !done; {
-			batch, err := cons.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
+			// No wait: a batch ends with what the stream holds now rather
+			// than waiting for more to arrive (a batch that waits runs to
+			// its timeout whenever fewer messages than its size are left).
+			// An empty answer before the end is asked again once, waiting.
+			var batch jetstream.MessageBatch
+			if empty == 0 {
+				batch, err = cons.FetchNoWait(1000)
+			} else {
+				batch, err = cons.Fetch(1000, jetstream.FetchMaxWait(2*time.Second))
+			}
 			if err != nil {
 				return 0, err
 			}
@@ -107,7 +117,10 @@ func (b *Bus) eraseIn(ctx context.Context, name string, match func([]byte, map[s
 				if match(m.Data(), m.Headers()) {
 					seqs = append(seqs, md.Sequence.Stream)
 				}
-				if md.Sequence.Stream >= last {
+				// The last message at the start may be deleted since; no
+				// message pending means this was the last one there is,
+				// so the read ends without waiting out the fetch.
+				if md.Sequence.Stream >= last || md.NumPending == 0 {
 					done = true
 				}
 			}
@@ -115,7 +128,10 @@ func (b *Bus) eraseIn(ctx context.Context, name string, match func([]byte, map[s
 				return 0, err
 			}
 			if got == 0 {
-				done = true
+				empty++
+				done = empty > 1
+			} else {
+				empty = 0
 			}
 		}
 	}
