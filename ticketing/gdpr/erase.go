@@ -227,7 +227,7 @@ func (s *Service) run(ctx context.Context, id string, rec record) (*Result, erro
 	}
 	s.announce(ctx, tombs)
 	s.announceErased(ctx, id)
-	now := s.now().UTC()
+	now := s.now().UTC().Truncate(time.Millisecond) // as the record stores it
 	s.o.Audit.Record(ctx, audit.Entry{Action: "customer.erased",
 		Target: fmt.Sprintf("customer:%s tickets:%d reason:%s", id, len(rec.TicketIDs), rec.Reason)})
 	done := record{Status: "done", StartedAt: rec.StartedAt, DoneAt: now, Tickets: len(rec.TicketIDs), Streams: streams,

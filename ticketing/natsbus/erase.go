@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -169,7 +170,14 @@ func (b *Bus) eraseIn(ctx context.Context, name string, match func([]byte, map[s
 	return n, firstErr
 }
 
+// isNoMsg reports a delete of a message that is gone already (another
+// eraser took it first): the server answers 10037, or "message deletion
+// unsuccessful" (10057) saying "no message found", which the client
+// passes on as text only.
 func isNoMsg(err error) bool {
 	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeMessageNotFound
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeMessageNotFound {
+		return true
+	}
+	return errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) && strings.Contains(err.Error(), "no message found")
 }
