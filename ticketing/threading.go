@@ -412,6 +412,9 @@ func (s *Service) repair(ctx context.Context, p *plan) error {
 	if err != nil {
 		return err
 	}
+	if t.Erased { // an eraser marked it in the meantime
+		return s.undoErased(ctx, t, stored, stored.CustomerID)
+	}
 	p.events = append(p.events, &Event{Type: EventMessageCreated, Ticket: t, Message: stored}, &Event{Type: EventTicketUpdated, Ticket: t})
 	return nil
 }
