@@ -65,6 +65,7 @@ func catalogFor(lang string) catalog {
 	}
 	c.merge(emailStrings(lang))
 	c.merge(queryStrings(lang))
+	c.merge(retentionStrings(lang))
 	return withTeams(withSLA(withComposer(c, lang), lang), lang)
 }
 

@@ -38,6 +38,8 @@ type Store interface {
 	DeleteMessages(ctx context.Context, ids []string) error
 	DeleteBlobs(ctx context.Context, keys []string) error
 	ReplaceTicket(ctx context.Context, t *ticketing.Ticket) error
+	// SetMessageAttachments replaces a message's attachment list.
+	SetMessageAttachments(ctx context.Context, id string, atts []ticketing.Attachment) error
 	ticketing.StateStore
 }
 

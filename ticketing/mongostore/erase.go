@@ -137,3 +137,22 @@ func (s *Store) ReplaceTicket(ctx context.Context, t *ticketing.Ticket) error {
 	}
 	return nil
 }
+
+// SetMessageAttachments replaces a message's attachment list (retention
+// puts placeholders in place of removed files); ErrNotFound if there is no
+// such message.
+func (s *Store) SetMessageAttachments(ctx context.Context, id string, atts []ticketing.Attachment) error {
+	unlock, err := s.lock(ctx, collMessages, id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	res, err := s.messages.UpdateOne(ctx, byID(id), bson.D{{Key: "$set", Value: bson.D{{Key: "attachments", Value: atts}}}})
+	if err != nil {
+		return fmt.Errorf("mongostore: set attachments of message %s: %w", id, err)
+	}
+	if res.MatchedCount == 0 {
+		return fmt.Errorf("mongostore: set attachments of message %s: %w", id, ticketing.ErrNotFound)
+	}
+	return nil
+}
