@@ -8,7 +8,7 @@ import { errorText, get, put } from './api.js';
 import { confirmAction } from './confirm.js';
 
 function daysField(id, label, hint, value) {
-  const input = h('input', { id, type: 'number', min: '0', max: '36500', step: '1', inputmode: 'numeric', required: true,
+  const input = h('input', { id, type: 'text', inputmode: 'numeric', autocomplete: 'off', required: true,
     value: String(value || 0), 'aria-describedby': id + '-hint' });
   return { input, el: h('div', { class: 'field' }, h('label', { for: id }, label), input, h('p', { class: 'hint', id: id + '-hint' }, hint)) };
 }
