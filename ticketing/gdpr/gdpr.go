@@ -1,15 +1,19 @@
 // Package gdpr exports and erases what Svar holds about a customer, and
-// erases solved tickets after the retention period.
+// erases solved tickets and old attachments after the retention periods.
 //
 // An erasure removes the customer's identities first (so a new message
-// from the same address starts a new customer), then their messages and
-// attachments, replaces each ticket with a tombstone that keeps only its
-// id, number and dates (for the shop's books), deletes the customer
-// document and the copies in Svar's NATS streams, and records the erasure
-// in the audit log without personal data. Its progress is a job record
-// ("erasure:<customer id>"); every step is idempotent, and a scheduled
-// job (ticketing.Scheduler, kind "erasure") resumes an erasure that a
-// dying node left half done, on one node.
+// from the same address starts a new customer), marks the customer and
+// then each ticket erased (the marks return what to erase, and tell
+// threading on any node that what it just wrote came too late), deletes
+// their messages and attachments in bulk, replaces each ticket with a
+// tombstone that keeps only its id, number and dates (for the shop's
+// books), deletes the customer document and the copies in Svar's NATS
+// streams, and records the erasure in the audit log without personal
+// data. Its progress is a job record ("erasure:<customer id>"); it runs
+// under the lease of the same name, so requests on many nodes run it
+// once; every step is idempotent, and a scheduled job (ticketing.Scheduler,
+// kind "erasure") resumes an erasure that a dying node left half done, on
+// one node, and settles a finished one (a second read of the streams).
 package gdpr
 
 import (
