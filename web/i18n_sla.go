@@ -6,7 +6,9 @@ package web
 func slaStrings(lang string) catalog {
 	if lang == langSwedish {
 		return catalog{
-			"service_levels": "Servicenivåer", "business_hours": "Öppettider", "timezone": "Tidszon",
+			"service_levels": "Servicenivåer", "business_hours": "Öppettider",
+			"hours_for": "Öppettider för", "hours_of_shop": "Butiken",
+			"team_hours_hint": "Ett team utan egna öppettider följer butikens. Spara för att ge teamet egna.", "timezone": "Tidszon",
 			"open_hours_per_day": "Öppet per dag", "open_hours_hint": "Till exempel 08:00-12:00, 13:00-17:00. Tomt: stängt.",
 			"day_mon": "Måndag", "day_tue": "Tisdag", "day_wed": "Onsdag", "day_thu": "Torsdag", "day_fri": "Fredag",
 			"day_sat": "Lördag", "day_sun": "Söndag",
@@ -29,7 +31,9 @@ func slaStrings(lang string) catalog {
 		}
 	}
 	return catalog{
-		"service_levels": "Service levels", "business_hours": "Business hours", "timezone": "Timezone",
+		"service_levels": "Service levels", "business_hours": "Business hours",
+		"hours_for": "Hours for", "hours_of_shop": "The shop",
+		"team_hours_hint": "A team without hours of its own keeps the shop's. Save to give the team its own.", "timezone": "Timezone",
 		"open_hours_per_day": "Open hours per day", "open_hours_hint": "For example 08:00-12:00, 13:00-17:00. Empty: closed.",
 		"day_mon": "Monday", "day_tue": "Tuesday", "day_wed": "Wednesday", "day_thu": "Thursday", "day_fri": "Friday",
 		"day_sat": "Saturday", "day_sun": "Sunday",

@@ -45,3 +45,22 @@ func (m *Metrics) Gauge(name, help string, f func() float64) {
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
 }
+
+// CounterMap registers a counter family whose values, one per label
+// value, are read at scrape time from f.
+func (m *Metrics) CounterMap(name, help, label string, f func() map[string]uint64) {
+	m.Registry.MustRegister(&mapCollector{desc: prometheus.NewDesc(name, help, []string{label}, nil), f: f})
+}
+
+type mapCollector struct {
+	desc *prometheus.Desc
+	f    func() map[string]uint64
+}
+
+func (c *mapCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *mapCollector) Collect(ch chan<- prometheus.Metric) {
+	for k, v := range c.f() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(v), k)
+	}
+}

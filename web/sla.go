@@ -38,8 +38,29 @@ func adminOnly(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) bool 
 	return true
 }
 
+// hoursTeam is the team_id of a business-hours request: "" for the shop's,
+// else a team that exists.
+func (s *Server) hoursTeam(r *http.Request) (string, error) {
+	id := r.URL.Query().Get("team_id")
+	if id == "" {
+		return "", nil
+	}
+	if _, err := s.staff.Team(r.Context(), id); err != nil {
+		if ticketing.IsNotFound(err) {
+			return "", ticketing.FieldError("team_id", "is not a team")
+		}
+		return "", err
+	}
+	return id, nil
+}
+
 func (s *Server) handleGetHours(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
-	cal, err := s.opts.Hours.Calendar(r.Context(), r.URL.Query().Get("team_id"))
+	team, err := s.hoursTeam(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	cal, err := s.opts.Hours.Calendar(r.Context(), team)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -51,12 +72,17 @@ func (s *Server) handlePutHours(w http.ResponseWriter, r *http.Request, a *ticke
 	if !adminOnly(w, r, a) {
 		return
 	}
+	team, err := s.hoursTeam(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	var in hours.Settings
 	if err := decodeJSON(w, r, &in); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	cal, err := s.opts.Hours.Put(r.Context(), r.URL.Query().Get("team_id"), in)
+	cal, err := s.opts.Hours.Put(r.Context(), team, in)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -65,7 +91,12 @@ func (s *Server) handlePutHours(w http.ResponseWriter, r *http.Request, a *ticke
 }
 
 func (s *Server) handleHoursStatus(w http.ResponseWriter, r *http.Request, _ *ticketing.Agent) {
-	st, err := s.opts.Hours.Status(r.Context(), r.URL.Query().Get("team_id"))
+	team, err := s.hoursTeam(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	st, err := s.opts.Hours.Status(r.Context(), team)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -214,6 +214,7 @@ var benchFigureSpecs = []benchFigureSpec{
 	{"raw_insert_per_s", "docs/s", 0, 0, false, false},
 	{"ingest_msgs_per_s", "msgs/s", 0, 1000, true, false},
 	{"ingest_ratio", "x", 2, 0.5, true, false},
+	{"ingest_store_cmds_per_msg", "cmds", 2, 0, false, false},
 	{"assign_p50_ms", "ms", 2, 0, false, false},
 	{"assign_p99_ms", "ms", 2, 20, false, false},
 	{"live_p50_ms", "ms", 2, 0, false, false},

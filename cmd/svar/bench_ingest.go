@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -237,6 +238,7 @@ func (b *bench) ingestPhase(ctx context.Context) error {
 	for i := range envs {
 		envs[i] = benchEnvelope("ingest", i%customers, i/customers)
 	}
+	before, _ := b.storeCommands(ctx)
 	cpu := b.node.meterCPU()
 	el, err := b.publishAndWait(ctx, bus, envs, "ingest")
 	if err != nil {
@@ -245,6 +247,11 @@ func (b *bench) ingestPhase(ctx context.Context) error {
 	b.tickets += customers
 	rate := float64(n) / el.Seconds()
 	b.logf("ingest: %d messages from %d customers in %s; %s", n, customers, el.Round(time.Millisecond), cpu.per(n, "message"))
+	if after, err := b.storeCommands(ctx); err != nil || before == nil {
+		b.res.fail("ingest_store_cmds_per_msg", "read /metrics: %v", err)
+	} else {
+		b.res.set("ingest_store_cmds_per_msg", b.logCommands("ingest", before, after, n))
+	}
 	b.res.set("ingest_msgs_per_s", rate)
 	if raw, ok := b.res.get("raw_insert_per_s"); ok && raw > 0 {
 		b.res.set("ingest_ratio", rate/raw)
@@ -303,4 +310,44 @@ func (b *bench) listPhase(ctx context.Context) error {
 		b.tickets, benchMS(benchPercentile(s, 0.5)), benchMS(benchPercentile(s, 0.99)))
 	b.res.set("list_p99_ms", benchMS(benchPercentile(s, 0.99)))
 	return nil
+}
+
+// storeCommands reads svar_store_commands_total from the node's /metrics:
+// the commands it has sent the store, by command and collection.
+func (b *bench) storeCommands(ctx context.Context) (map[string]float64, error) {
+	all, err := b.metrics(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for k, v := range all {
+		if rest, ok := strings.CutPrefix(k, `svar_store_commands_total{command="`); ok {
+			out[strings.TrimSuffix(rest, `"}`)] = v
+		}
+	}
+	return out, nil
+}
+
+// logCommands logs the store commands sent between two readings, per
+// message, most first, and returns their sum per message.
+func (b *bench) logCommands(phase string, before, after map[string]float64, n int) float64 {
+	type kv struct {
+		k string
+		v float64
+	}
+	var diffs []kv
+	total := 0.0
+	for k, v := range after {
+		if d := v - before[k]; d > 0 {
+			diffs = append(diffs, kv{k, d / float64(n)})
+			total += d / float64(n)
+		}
+	}
+	sort.Slice(diffs, func(i, j int) bool { return diffs[i].v > diffs[j].v })
+	parts := make([]string, 0, len(diffs))
+	for _, d := range diffs {
+		parts = append(parts, fmt.Sprintf("%s %.2f", d.k, d.v))
+	}
+	b.logf("%s: %.2f store commands per message: %s", phase, total, strings.Join(parts, ", "))
+	return total
 }

@@ -85,6 +85,13 @@ func (b *bench) run(ctx context.Context) error {
 			b.logf("file limit: %s", note)
 		}
 		b.logf("file descriptor limit: %d", limit)
+		// More sockets than descriptors would fail by the thousand and
+		// leave the node unable to open its own files: measure as many as
+		// fit, and say so.
+		if fit := int(limit) - 4096; limit > 0 && b.cfg.Conns > fit && fit > 0 {
+			b.logf("conns: %d sockets do not fit in the file limit of %d; opening %d (the per-socket figure holds, the count is this machine's)", b.cfg.Conns, limit, fit)
+			b.cfg.Conns = fit
+		}
 	}
 
 	b.logf("machine: %d CPUs, load average %s", runtime.NumCPU(), loadAverage())

@@ -374,6 +374,8 @@ func (m *Main) ingest(ctx context.Context, envs []*ticketing.Envelope) []error {
 }
 
 func (m *Main) registerGauges() {
+	m.Metrics.CounterMap("svar_store_commands_total", "Commands this node sent the store, by command and collection.", "command",
+		m.Store.CommandCounts)
 	m.Metrics.Gauge("svar_consumer_lag", "Inbound envelopes not yet acknowledged by the ticketing core.", func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -19,6 +20,15 @@ func TestServiceLevelsInBrowser(t *testing.T) {
 	browser := newBrowser(t)
 	m := startNode(t, "", nil)
 	admin := login(t, m)
+	var team struct {
+		Team struct {
+			ID string `json:"id"`
+		} `json:"team"`
+	}
+	admin.do("POST", "/api/v1/teams", `{"name":"Kundtjänst Göteborg"}`).decode(t, &team)
+	if team.Team.ID == "" {
+		t.Fatal("no team created")
+	}
 	if res := admin.do("POST", "/api/v1/sla-policies", `{"name":"Everything","first_response":"1h"}`); res.status != http.StatusCreated {
 		t.Fatalf("policy: %d %s", res.status, res.body)
 	}
@@ -46,6 +56,30 @@ func TestServiceLevelsInBrowser(t *testing.T) {
 	if len(hrs.Week["mon"]) != 2 || hrs.Week["mon"][1][1] != "17:00" {
 		t.Errorf("stored hours %+v", hrs.Week)
 	}
+
+	// A team's own hours: picked, shown from the shop's until saved, then
+	// the team's alone.
+	b.do("pick the team", chromedp.SetValue(chromedp.JSPath(byLabel("Hours for")), team.Team.ID),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#bh-whose').dispatchEvent(new Event('change'))`))
+	b.waitFor("the hint that a team keeps the shop's hours", `[...document.querySelectorAll('.hint')].some(e => !e.hidden && e.textContent.includes("keeps the shop's"))`)
+	b.waitFor("the shop's hours shown for the team", `document.querySelector('#bh-mon').value === '08:00-12:00, 13:00-17:00'`)
+	b.do("the team's Monday", chromedp.SetValue(chromedp.JSPath(byLabel("Monday")), "10:00-18:00"),
+		chromedp.Click(chromedp.JSPath(buttonNamed("Save business hours"))))
+	b.waitFor("saved for the team", `[...document.querySelectorAll('.form-status')].some(e => e.textContent.startsWith('Saved'))`)
+	admin.do("GET", "/api/v1/settings/business-hours?team_id="+team.Team.ID, nil).decode(t, &hrs)
+	if len(hrs.Week["mon"]) != 1 || hrs.Week["mon"][0][0] != "10:00" {
+		t.Errorf("the team's hours %+v", hrs.Week)
+	}
+	admin.do("GET", "/api/v1/settings/business-hours", nil).decode(t, &hrs)
+	if len(hrs.Week["mon"]) != 2 {
+		t.Errorf("the shop's hours changed with the team's: %+v", hrs.Week)
+	}
+	if res := admin.do("GET", "/api/v1/settings/business-hours?team_id=nope", nil); res.status != http.StatusUnprocessableEntity || !strings.Contains(string(res.body), "team_id") {
+		t.Errorf("unknown team: %d %s, want 422 naming team_id", res.status, res.body)
+	}
+	b.do("back to the shop", chromedp.SetValue(chromedp.JSPath(byLabel("Hours for")), ""),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#bh-whose').dispatchEvent(new Event('change'))`))
+	b.waitFor("the shop's hours again", `document.querySelector('#bh-mon').value === '08:00-12:00, 13:00-17:00'`)
 
 	b.do("a policy without a target", chromedp.SendKeys(chromedp.JSPath(byLabel("Name")), "VIP chat"),
 		chromedp.Click(chromedp.JSPath(buttonNamed("Add SLA policy"))))

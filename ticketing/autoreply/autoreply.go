@@ -52,7 +52,7 @@ type Core interface {
 
 // Events is the shared events consumer (natsbus.Bus.ConsumeEvents).
 type Events interface {
-	ConsumeEvents(ctx context.Context, durable string, h func(context.Context, *ticketing.Event) error) error
+	ConsumeEvents(ctx context.Context, durable string, h func(context.Context, *ticketing.Event) error, types ...string) error
 }
 
 // Options configure a Service.
@@ -90,7 +90,8 @@ func New(o Options) *Service {
 
 // Run reacts to new messages until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
-	return s.o.Events.ConsumeEvents(ctx, ConsumerName, s.HandleEvent)
+	return s.o.Events.ConsumeEvents(ctx, ConsumerName, s.HandleEvent,
+		ticketing.EventMessageCreated)
 }
 
 // Settings returns the stored settings (disabled, default texts, if none).

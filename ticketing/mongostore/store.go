@@ -72,6 +72,7 @@ type Store struct {
 	ferret   bool      // the server is FerretDB (the embedded store)
 	domain   string    // names this process's locks in CheckSharing
 	log      *slog.Logger
+	commands *commandCounts
 
 	identities, customers, tickets, ticketNumbers, counters, messages,
 	agents, sessions, state, blobs, blobChunks *mongo.Collection
@@ -95,8 +96,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	commands := &commandCounts{}
 	copts := options.Client().ApplyURI(o.URI).
 		SetAppName("svar").
+		SetMonitor(commands.monitor()).
 		SetBSONOptions(&options.BSONOptions{NilSliceAsEmpty: true})
 	client, err := mongo.Connect(copts)
 	if err != nil {
@@ -107,6 +110,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		db:       client.Database(o.Database),
 		embedded: o.Embedded,
 		log:      o.Logger,
+		commands: commands,
 	}
 	s.domain = newDomain()
 	if o.Embedded != nil {

@@ -169,6 +169,10 @@ type Bus struct {
 	closed    chan struct{} // closed by the connection's ClosedHandler
 	closeOnce sync.Once
 	relay     *relayDispatch
+	// msgSchedules: SVAR_JOBS takes scheduled messages (nats-server 2.12
+	// and later), so a job due later waits in the server's timer wheel
+	// rather than on the consumer (jobs.go).
+	msgSchedules bool
 }
 
 var _ ticketing.Bus = (*Bus)(nil)
@@ -323,10 +327,24 @@ func (b *Bus) streamConfigs() []jetstream.StreamConfig {
 func (b *Bus) ensureStreams(ctx context.Context) error {
 	for _, cfg := range b.streamConfigs() {
 		cctx, cancel := opContext(ctx)
-		_, err := b.js.CreateOrUpdateStream(cctx, cfg)
+		st, err := b.js.CreateOrUpdateStream(cctx, cfg)
+		if err != nil && cfg.AllowMsgSchedules && strings.Contains(strings.ToLower(err.Error()), "schedul") {
+			// A server that knows scheduled messages but refuses them
+			// here: jobs wait on the consumer instead.
+			cfg.AllowMsgSchedules = false
+			st, err = b.js.CreateOrUpdateStream(cctx, cfg)
+		}
 		cancel()
 		if err != nil {
 			return fmt.Errorf("natsbus: create or update stream %s: %w", cfg.Name, err)
+		}
+		if cfg.Name == b.n.jobs {
+			// A server older than 2.12 ignores the setting it does not know:
+			// only the stream's own answer says whether it holds.
+			b.msgSchedules = st.CachedInfo().Config.AllowMsgSchedules
+			if !b.msgSchedules {
+				b.log.Info("natsbus: this NATS server has no scheduled messages (2.12 and later do); jobs due later wait on their consumer")
+			}
 		}
 	}
 	// Create the shared inbound consumer now, so the stream has its

@@ -2,6 +2,8 @@ package natsbus
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -18,6 +20,9 @@ import (
 const (
 	HeaderJobAt  = "Svar-Job-At"  // due time, RFC 3339 with nanoseconds, UTC
 	HeaderJobKey = "Svar-Job-Key" // the job's key within its kind
+
+	headerSchedule       = "Nats-Schedule"        // "@at <RFC 3339>": the server publishes the message then
+	headerScheduleTarget = "Nats-Schedule-Target" // where it publishes it
 )
 
 const (
@@ -54,13 +59,36 @@ func (b *Bus) jobsStreamConfig() jetstream.StreamConfig {
 		Storage:    jetstream.FileStorage,
 		Duplicates: DefaultJobsDedupeWindow,
 		Replicas:   b.opts.Replicas,
+		// A job due later is a scheduled message on svar.jobs.at.<kind>.<key
+		// hash>, which the server publishes to svar.jobs.<kind> at its due
+		// time (and then purges); the server requires roll-ups for it.
+		AllowMsgSchedules: true,
+		AllowRollup:       true,
 	}
+}
+
+// scheduleAhead is how far ahead a job must be due to wait as a scheduled
+// message; one due sooner goes straight to its consumer, which holds it
+// until its time with NakWithDelay. A scheduled job is released
+// scheduleLead before its due time (the server's scheduler fires at most
+// every 250 ms), so that it reaches the consumer early and the consumer's
+// own timer, precise to the millisecond, runs it when due.
+const (
+	scheduleAhead = 2 * time.Second
+	scheduleLead  = time.Second
+)
+
+// scheduleSubject is where a job due later waits: one subject per job, so
+// the server keeps one schedule for it.
+func (b *Bus) scheduleSubject(kind, key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return b.n.jobsSubj + "at." + kind + "." + hex.EncodeToString(sum[:16])
 }
 
 // Schedule stores a job on svar.jobs.<kind> with its due time in a header
 // and Nats-Msg-Id "job:<kind>:<key>". It returns once JetStream has it.
 func (b *Bus) Schedule(ctx context.Context, kind, key string, at time.Time, payload []byte) error {
-	if !validToken(kind) {
+	if !validToken(kind) || kind == "at" {
 		return ticketing.FieldError("kind", "is not a valid job kind")
 	}
 	if key == "" || len(key) > 512 {
@@ -72,6 +100,13 @@ func (b *Bus) Schedule(ctx context.Context, kind, key string, at time.Time, payl
 	h.Set(HeaderJobAt, at.UTC().Format(time.RFC3339Nano))
 	h.Set(HeaderJobKey, headerSafe(key))
 	m := &nats.Msg{Subject: b.n.jobsSubj + kind, Data: payload, Header: h}
+	if b.msgSchedules && time.Until(at) > scheduleAhead {
+		// The server holds it until at: thousands of clocks due later cost
+		// the consumer nothing, and a due one is delivered at once.
+		h.Set(headerSchedule, "@at "+at.Add(-scheduleLead).UTC().Format(time.RFC3339Nano))
+		h.Set(headerScheduleTarget, m.Subject)
+		m.Subject = b.scheduleSubject(kind, key)
+	}
 	if _, err := b.js.PublishMsg(ctx, m, jetstream.WithMsgID(JobDedupeID(kind, key))); err != nil {
 		return fmt.Errorf("natsbus: schedule %s job %s: %w", kind, key, err)
 	}
@@ -220,13 +255,32 @@ func safeJob(ctx context.Context, h ticketing.JobHandler, j *ticketing.Job) (err
 func (b *Bus) JobsPending(ctx context.Context, kind string) (uint64, error) {
 	ctx, cancel := opContext(ctx)
 	defer cancel()
+	var n uint64
 	c, err := b.js.Consumer(ctx, b.n.jobs, JobsConsumer(kind))
-	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return 0, nil
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+	case err != nil:
 		return 0, fmt.Errorf("natsbus: jobs pending: %w", err)
+	default:
+		info := c.CachedInfo()
+		n = info.NumPending + uint64(max(info.NumAckPending, 0))
 	}
-	info := c.CachedInfo()
-	return info.NumPending + uint64(max(info.NumAckPending, 0)), nil
+	if b.msgSchedules {
+		st, err := b.js.Stream(ctx, b.n.jobs)
+		if err != nil {
+			return 0, fmt.Errorf("natsbus: jobs pending: %w", err)
+		}
+		si, err := st.Info(ctx, jetstream.WithSubjectFilter(b.n.jobsSubj+"at."+kind+".>"))
+		if err != nil {
+			return 0, fmt.Errorf("natsbus: jobs pending: %w", err)
+		}
+		for _, c := range si.State.Subjects {
+			n += c
+		}
+	}
+	return n, nil
 }
+
+// MsgSchedules reports whether jobs due later wait as scheduled messages
+// in the server (nats-server 2.12 and later) rather than on their consumer.
+func (b *Bus) MsgSchedules() bool { return b.msgSchedules }

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/ticketing/natsbus"
 	"github.com/svar-dev/svar/ticketing/natsbus/natstest"
@@ -176,5 +179,94 @@ func TestJobsSurviveRestart(t *testing.T) {
 	})
 	if n := len(log.get("r1")); n != 1 {
 		t.Errorf("ran %d times", n)
+	}
+}
+
+// A job due later waits in the server as a scheduled message, not on the
+// consumer (where thousands of waiting clocks made every delivery late),
+// survives a restart of the server, and runs once, not before it is due.
+func TestJobsDueLaterWaitInTheServer(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := natsbus.StartEmbedded(natsbus.EmbeddedOptions{DataDir: dir, Logger: natstest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := natstest.ConnectOptions(t, natsbus.Options{URL: srv.ClientURL()})
+	b := natstest.ConnectOptions(t, natsbus.Options{URL: srv.ClientURL()})
+	if !a.MsgSchedules() {
+		t.Fatal("the embedded nats-server takes scheduled messages, but the bus does not use them")
+	}
+	var log jobLog
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.ConsumeJobs(ctx, "later", log.handler) }()
+	start := time.Now()
+	due := map[string]time.Time{}
+	for i := range 5 {
+		key := fmt.Sprintf("l%d", i)
+		at := start.Add(4*time.Second + time.Duration(i)*100*time.Millisecond)
+		due[key] = at
+		for _, bus := range []*natsbus.Bus{a, b} { // from two nodes: stored once
+			if err := bus.Schedule(ctxTimeout(t, 5*time.Second), "later", key, at, []byte(key)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n, err := a.JobsPending(ctxTimeout(t, 5*time.Second), "later"); err != nil || n != 5 {
+		t.Fatalf("pending = %d, %v; want the 5 jobs", n, err)
+	}
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := js.Consumer(ctxTimeout(t, 5*time.Second), natsbus.StreamJobs, natsbus.JobsConsumer("later"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Info(ctxTimeout(t, 5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumPending != 0 || info.NumAckPending != 0 {
+		t.Fatalf("the consumer holds %d pending and %d unacknowledged jobs; want none before they are due", info.NumPending, info.NumAckPending)
+	}
+	cancel()
+	<-done
+	a.Close()
+	b.Close()
+	srv.Close()
+
+	srv2, err := natsbus.StartEmbedded(natsbus.EmbeddedOptions{DataDir: dir, Logger: natstest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv2.Close)
+	bus2 := natstest.ConnectOptions(t, natsbus.Options{URL: srv2.ClientURL()})
+	run(t, func(ctx context.Context) error { return bus2.ConsumeJobs(ctx, "later", log.handler) })
+	eventually(t, 20*time.Second, "every job to run after the restart", func() bool {
+		for k := range due {
+			if len(log.get(k)) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	eventually(t, 10*time.Second, "no jobs pending", func() bool {
+		n, err := bus2.JobsPending(ctxTimeout(t, 5*time.Second), "later")
+		return err == nil && n == 0
+	})
+	for k, at := range due {
+		runs := log.get(k)
+		if len(runs) != 1 {
+			t.Errorf("job %s ran %d times, want once", k, len(runs))
+		}
+		if runs[0].Round(0).Before(at.Round(0)) {
+			t.Errorf("job %s ran %v before its due time", k, at.Sub(runs[0]))
+		}
 	}
 }

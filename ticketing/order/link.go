@@ -95,13 +95,9 @@ func (s *Service) link(ctx context.Context, j *ticketing.Job) error {
 	if err := json.Unmarshal(j.Payload, &lj); err != nil {
 		return &ticketing.PoisonError{Reason: "orderlink payload: " + err.Error()}
 	}
-	t, err := s.core.Ticket(ctx, lj.TicketID)
-	if ticketing.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
+	// The orders first: most numbers a customer writes are not (yet) an
+	// order of the shop's, and then the ticket need not be read at all.
+	var t *ticketing.Ticket
 	for _, n := range lj.Numbers {
 		o, err := s.store.GetOrder(ctx, n)
 		if ticketing.IsNotFound(err) {
@@ -109,6 +105,13 @@ func (s *Service) link(ctx context.Context, j *ticketing.Job) error {
 		}
 		if err != nil {
 			return err
+		}
+		if t == nil {
+			if t, err = s.core.Ticket(ctx, lj.TicketID); ticketing.IsNotFound(err) {
+				return nil
+			} else if err != nil {
+				return err
+			}
 		}
 		// The ticket's customer now: a message threaded before a merge
 		// counts for the customer the ticket belongs to.

@@ -39,7 +39,7 @@ func (d dirty) add(unix sql.NullInt64) {
 
 // flush recomputes the dirty buckets from the facts, a run of adjacent
 // hours at a time.
-func (d dirty) flush(tx *sql.Tx) error {
+func (d dirty) flush(tx *txn) error {
 	qs := make([]int64, 0, len(d))
 	for q := range d {
 		qs = append(qs, q)
@@ -60,7 +60,7 @@ func (d dirty) flush(tx *sql.Tx) error {
 }
 
 // recomputeBuckets rebuilds the buckets of hours [lo, hi).
-func recomputeBuckets(tx *sql.Tx, lo, hi int64) error {
+func recomputeBuckets(tx *txn, lo, hi int64) error {
 	a, b := lo*bucketSecs, hi*bucketSecs
 	stmts := []string{
 		`DELETE FROM bucket_created WHERE qh >= ?3 AND qh < ?4`,

@@ -117,7 +117,7 @@ func Open(o Options) (*Index, error) {
 }
 
 func (x *Index) fillBuckets() error {
-	tx, err := x.db.Begin()
+	tx, err := x.begin(context.Background())
 	if err != nil {
 		return err
 	}
@@ -152,15 +152,7 @@ func (x *Index) Run(ctx context.Context) error {
 		}
 		from = seq
 	}
-	err := x.o.Events.SubscribeEvents(ctx, from, func(ev *ticketing.Event) {
-		if err := x.Apply(ctx, ev); err != nil && ctx.Err() == nil {
-			x.log.Error("report: apply event", "type", ev.Type, "err", err)
-		}
-	})
-	if ctx.Err() != nil {
-		return nil
-	}
-	return err
+	return x.follow(ctx, from)
 }
 
 // Rebuild recomputes every fact from the store (after a change of
@@ -173,7 +165,7 @@ func (x *Index) Rebuild(ctx context.Context) (uint64, error) {
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	tx, err := x.db.BeginTx(ctx, nil)
+	tx, err := x.begin(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -201,7 +193,7 @@ func (x *Index) Rebuild(ctx context.Context) (uint64, error) {
 	return seq, tx.Commit()
 }
 
-func (x *Index) load(ctx context.Context, tx *sql.Tx, t *ticketing.Ticket, msgs []*ticketing.Message, d dirty) error {
+func (x *Index) load(ctx context.Context, tx *txn, t *ticketing.Ticket, msgs []*ticketing.Message, d dirty) error {
 	for _, m := range msgs {
 		if err := insertMessage(tx, m, d); err != nil {
 			return err
@@ -215,7 +207,7 @@ func (x *Index) load(ctx context.Context, tx *sql.Tx, t *ticketing.Ticket, msgs 
 func (x *Index) Load(ctx context.Context, tickets []*ticketing.Ticket, msgs [][]*ticketing.Message) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	tx, err := x.db.BeginTx(ctx, nil)
+	tx, err := x.begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -237,41 +229,10 @@ func (x *Index) Load(ctx context.Context, tickets []*ticketing.Ticket, msgs [][]
 
 // Apply takes one event into the index; applying it twice changes nothing.
 func (x *Index) Apply(ctx context.Context, ev *ticketing.Event) error {
-	if ev.Ticket == nil && ev.Message == nil {
-		return nil
-	}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	tx, err := x.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	d := dirty{}
-	if m := ev.Message; m != nil && m.TicketID != "" {
-		if err := insertMessage(tx, m, d); err != nil {
-			return err
-		}
-	}
-	if t := ev.Ticket; t != nil {
-		if err := x.putTicket(ctx, tx, t, false, d); err != nil {
-			return err
-		}
-	} else if err := x.refreshTimes(ctx, tx, ev.Message.TicketID, d); err != nil {
-		return err
-	}
-	if err := d.flush(tx); err != nil {
-		return err
-	}
-	if ev.Seq > 0 {
-		if _, err := tx.Exec(`INSERT OR REPLACE INTO meta(k,v) VALUES('seq',?)`, strconv.FormatUint(ev.Seq, 10)); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
+	return x.ApplyBatch(ctx, []*ticketing.Event{ev})
 }
 
-func insertMessage(tx *sql.Tx, m *ticketing.Message, d dirty) error {
+func insertMessage(tx *txn, m *ticketing.Message, d dirty) error {
 	dir, counts := 0, 0
 	switch m.Direction {
 	case ticketing.DirectionInbound:
@@ -321,29 +282,31 @@ func generation(id string) int {
 
 // putTicket stores a ticket's own facts (a newer version only, unless
 // force) and recomputes its times.
-func (x *Index) putTicket(ctx context.Context, tx *sql.Tx, t *ticketing.Ticket, force bool, d dirty) error {
-	var oldCreated, oldSolved sql.NullInt64 // its buckets before the change
-	err := tx.QueryRow(`SELECT created, solved FROM tickets WHERE id=?`, t.ID).Scan(&oldCreated, &oldSolved)
+func (x *Index) putTicket(ctx context.Context, tx *txn, t *ticketing.Ticket, force bool, d dirty) error {
+	// Its bucket facts before the change: a change of version that moves
+	// none of them (a new message, an assignment) leaves the buckets alone.
+	var oldCreated, oldSolved, oldSLA, oldCSAT sql.NullInt64
+	var oldCustomer sql.NullString
+	err := tx.QueryRow(`SELECT created, solved, sla, csat, customer_id FROM tickets WHERE id=?`, t.ID).
+		Scan(&oldCreated, &oldSolved, &oldSLA, &oldCSAT, &oldCustomer)
 	if err != nil && err != sql.ErrNoRows {
 		return err
 	}
-	d.add(oldCreated)
-	d.add(oldSolved)
-	var sla, csat any
+	var sla, csat sql.NullInt64
 	if t.SLA != nil && t.SLA.PolicyID != "" {
-		met := 1
+		sla = sql.NullInt64{Int64: 1, Valid: true}
 		if len(t.SLA.Breaches) > 0 {
-			met = 0
+			sla.Int64 = 0
 		}
-		sla = met
 	}
 	if t.CSAT != nil {
-		csat = t.CSAT.Score
+		csat = sql.NullInt64{Int64: int64(t.CSAT.Score), Valid: true}
 	}
-	var solved any
-	if t.Status == ticketing.StatusSolved || t.Status == ticketing.StatusClosed {
-		solved = nullTime(t.SolvedAt)
+	var solved sql.NullInt64
+	if (t.Status == ticketing.StatusSolved || t.Status == ticketing.StatusClosed) && !t.SolvedAt.IsZero() {
+		solved = sql.NullInt64{Int64: t.SolvedAt.Unix(), Valid: true}
 	}
+	created := sql.NullInt64{Int64: t.CreatedAt.Unix(), Valid: true}
 	q := `INSERT INTO tickets(id,customer_id,gen,channel,type,team,assignee,status,created,solved,sla,csat,version)
 	  VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)
 	  ON CONFLICT(id) DO UPDATE SET customer_id=excluded.customer_id, gen=excluded.gen, channel=excluded.channel,
@@ -352,9 +315,20 @@ func (x *Index) putTicket(ctx context.Context, tx *sql.Tx, t *ticketing.Ticket, 
 	if !force {
 		q += ` WHERE excluded.version >= tickets.version`
 	}
-	if _, err := tx.Exec(q, t.ID, t.CustomerID, generation(t.ID), string(t.Channel), t.Type, t.TeamID, t.AssigneeID, t.Status,
-		t.CreatedAt.Unix(), solved, sla, csat, t.Version); err != nil {
+	r, err := tx.Exec(q, t.ID, t.CustomerID, generation(t.ID), string(t.Channel), t.Type, t.TeamID, t.AssigneeID, t.Status,
+		created.Int64, nullInt(solved), nullInt(sla), nullInt(csat), t.Version)
+	if err != nil {
 		return err
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return nil // an older version than the index has
+	}
+	if oldCreated != created || oldSolved != solved || oldSLA != sla || oldCSAT != csat ||
+		oldCustomer != (sql.NullString{String: t.CustomerID, Valid: true}) {
+		d.add(oldCreated)
+		d.add(oldSolved)
+		d.add(created)
+		d.add(solved)
 	}
 	return x.refreshTimes(ctx, tx, t.ID, d)
 }
@@ -362,18 +336,17 @@ func (x *Index) putTicket(ctx context.Context, tx *sql.Tx, t *ticketing.Ticket, 
 // refreshTimes recomputes a ticket's first response (business time from
 // the first customer message to the first agent reply after it) and
 // resolution (business time from creation to solve).
-func (x *Index) refreshTimes(ctx context.Context, tx *sql.Tx, id string, d dirty) error {
+func (x *Index) refreshTimes(ctx context.Context, tx *txn, id string, d dirty) error {
 	var team string
-	var created, solved, firstIn, firstReply sql.NullInt64
-	err := tx.QueryRow(`SELECT team, created, solved FROM tickets WHERE id=?`, id).Scan(&team, &created, &solved)
+	var created, solved, oldIn, oldReply, oldFrt, oldRes, firstIn, firstReply sql.NullInt64
+	err := tx.QueryRow(`SELECT team, created, solved, first_in, first_reply, frt, res FROM tickets WHERE id=?`, id).
+		Scan(&team, &created, &solved, &oldIn, &oldReply, &oldFrt, &oldRes)
 	if err == sql.ErrNoRows {
 		return nil // its ticket event comes, and recomputes
 	}
 	if err != nil {
 		return err
 	}
-	d.add(created)
-	d.add(solved)
 	if err := tx.QueryRow(`SELECT MIN(at) FROM messages WHERE ticket_id=? AND dir=? AND counts=1`, id, dirIn).Scan(&firstIn); err != nil {
 		return err
 	}
@@ -382,23 +355,28 @@ func (x *Index) refreshTimes(ctx context.Context, tx *sql.Tx, id string, d dirty
 			return err
 		}
 	}
-	var frt, res any
+	var frt, res sql.NullInt64
 	if firstIn.Valid && firstReply.Valid {
 		d, err := x.o.Calendars.BusinessDuration(ctx, team, time.Unix(firstIn.Int64, 0), time.Unix(firstReply.Int64, 0))
 		if err != nil {
 			return err
 		}
-		frt = int64(d / time.Second)
+		frt = sql.NullInt64{Int64: int64(d / time.Second), Valid: true}
 	}
 	if created.Valid && solved.Valid {
 		d, err := x.o.Calendars.BusinessDuration(ctx, team, time.Unix(created.Int64, 0), time.Unix(solved.Int64, 0))
 		if err != nil {
 			return err
 		}
-		res = int64(d / time.Second)
+		res = sql.NullInt64{Int64: int64(d / time.Second), Valid: true}
 	}
+	if firstIn == oldIn && firstReply == oldReply && frt == oldFrt && res == oldRes {
+		return nil // a message that changes no time (most of them) leaves the buckets alone
+	}
+	d.add(created)
+	d.add(solved)
 	_, err = tx.Exec(`UPDATE tickets SET first_in=?, first_reply=?, frt=?, res=? WHERE id=?`,
-		nullInt(firstIn), nullInt(firstReply), frt, res, id)
+		nullInt(firstIn), nullInt(firstReply), nullInt(frt), nullInt(res), id)
 	return err
 }
 

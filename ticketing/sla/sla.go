@@ -51,7 +51,7 @@ type Core interface {
 
 // Events is the shared events consumer (natsbus.Bus.ConsumeEvents).
 type Events interface {
-	ConsumeEvents(ctx context.Context, durable string, h func(context.Context, *ticketing.Event) error) error
+	ConsumeEvents(ctx context.Context, durable string, h func(context.Context, *ticketing.Event) error, types ...string) error
 }
 
 // Options configure a Service.
@@ -94,7 +94,10 @@ func New(o Options) *Service {
 // Run consumes events and SLA jobs until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	errc := make(chan error, 2)
-	go func() { errc <- s.o.Events.ConsumeEvents(ctx, ConsumerName, s.HandleEvent) }()
+	go func() {
+		errc <- s.o.Events.ConsumeEvents(ctx, ConsumerName, s.HandleEvent,
+			ticketing.EventTicketCreated, ticketing.EventTicketUpdated, ticketing.EventMessageCreated, ticketing.EventCustomerUpdated)
+	}()
 	go func() { errc <- s.o.Scheduler.ConsumeJobs(ctx, JobKind, s.HandleJob) }()
 	err1, err2 := <-errc, <-errc
 	if err1 != nil {

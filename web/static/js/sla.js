@@ -92,8 +92,19 @@ async function hoursSection() {
   const holidays = h('input', { type: 'checkbox', id: 'bh-holidays' });
   const closed = h('textarea', { rows: '3' });
   const open = h('textarea', { rows: '2' });
+  // Whose hours: the shop's, or a team's own (a team without them keeps
+  // the shop's).
+  const whose = h('select', null, h('option', { value: '' }, t('hours_of_shop')));
+  try {
+    for (const tm of (await get('/api/v1/teams')).teams || []) whose.append(h('option', { value: tm.id }, tm.name));
+  } catch (err) {
+    // Teams are optional here: the shop's hours still work.
+  }
+  const teamHint = h('p', { class: 'hint', hidden: true }, t('team_hours_hint'));
+  const q = () => (whose.value ? '?team_id=' + encodeURIComponent(whose.value) : '');
   const form = h('form', { class: 'card', 'aria-labelledby': 'bh-h' },
     h('h3', { id: 'bh-h' }, t('business_hours')), now,
+    whose.options.length > 1 ? field('bh-whose', t('hours_for'), whose) : null, teamHint,
     field('bh-tz', t('timezone'), tz),
     h('fieldset', null, h('legend', null, t('open_hours_per_day')),
       h('div', { class: 'field-row' }, DAYS.map((d) => field('bh-' + d, t('day_' + d), days[d])))),
@@ -105,7 +116,7 @@ async function hoursSection() {
 
   async function status() {
     try {
-      const s = await get('/api/v1/settings/business-hours/status');
+      const s = await get('/api/v1/settings/business-hours/status' + q());
       now.textContent = s.open ? t('open_now') : t('closed_now', { time: s.next_open ? new Date(s.next_open).toLocaleString() : '—' });
     } catch (err) {
       now.textContent = '';
@@ -123,7 +134,7 @@ async function hoursSection() {
     const week = {};
     for (const d of DAYS) week[d] = parseBlocks(days[d].value);
     try {
-      fill(await put('/api/v1/settings/business-hours', {
+      fill(await put('/api/v1/settings/business-hours' + q(), {
         timezone: tz.value.trim(), week, holidays: holidays.checked ? 'SE' : '', closed_dates: lines(closed.value), open_dates: lines(open.value),
       }));
       st.textContent = t('saved');
@@ -133,12 +144,18 @@ async function hoursSection() {
       st.textContent = errorText(err);
     }
   });
-  try {
-    fill(await get('/api/v1/settings/business-hours'));
-  } catch (err) {
-    st.textContent = errorText(err);
+  async function load() {
+    st.textContent = '';
+    teamHint.hidden = !whose.value;
+    try {
+      fill(await get('/api/v1/settings/business-hours' + q()));
+    } catch (err) {
+      st.textContent = errorText(err);
+    }
+    status();
   }
-  status();
+  whose.addEventListener('change', load);
+  await load();
   return form;
 }
 
