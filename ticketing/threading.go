@@ -402,7 +402,8 @@ func (s *Service) repair(ctx context.Context, p *plan) error {
 		return fmt.Errorf("ingest %s: redelivery: %w", p.msg.ID, err)
 	}
 	if t.Erased {
-		// Stored for a customer erased since: store it afresh.
+		// Its ticket was erased since (with its customer, or by
+		// retention): the message is stored afresh on redelivery.
 		return s.undoErased(ctx, t, stored, stored.CustomerID)
 	}
 	if slices.Contains(t.MessageIDs, stored.ID) {
