@@ -27,6 +27,10 @@
 // slow-consumer cut: no rate of customers' typing can cut a console off. A
 // chat customer's typing is also coalesced per customer on every node: at
 // most one customer.typing per customer per second, the latest state last.
+// Both obey the sessions' viewers as events do: presence goes to who may see
+// its ticket, a customer's typing to who may see their latest ticket
+// (CustomerTickets), and presence for a ticket an agent may not see is
+// refused.
 //
 // Publish keeps the order of its callers: call it from one goroutine (the
 // events subscription) so that sessions see events in stream order.

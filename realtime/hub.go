@@ -270,14 +270,17 @@ func (h *Hub) Publish(ev *ticketing.Event) {
 	}
 }
 
-// removedFrame tells a console that a ticket left what it may see; it
+// removedMsg tells a console that a ticket left what it may see; it
 // carries the ticket's id and nothing else.
+type removedMsg struct {
+	Type     string `json:"type"` // "ticket.removed"
+	TicketID string `json:"ticket_id"`
+	Seq      uint64 `json:"seq,omitempty"`
+}
+
+// removedFrame is removedMsg of ev, prepared.
 func removedFrame(ev *ticketing.Event) *frame {
-	data, err := json.Marshal(struct {
-		Type     string `json:"type"`
-		TicketID string `json:"ticket_id"`
-		Seq      uint64 `json:"seq,omitempty"`
-	}{"ticket.removed", ev.Ticket.ID, ev.Seq})
+	data, err := json.Marshal(removedMsg{"ticket.removed", ev.Ticket.ID, ev.Seq})
 	if err != nil {
 		return nil
 	}

@@ -42,7 +42,11 @@ func newTestNode(t testing.TB, o Options, wrap func(net.Listener) net.Listener) 
 	hub := New(o)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.URL.Query().Get("agent")
-		hub.ServeAgent(w, r, &ticketing.Agent{ID: id, Name: "Agent " + id, Active: true}, ticketing.System)
+		v := ticketing.System
+		if team := r.URL.Query().Get("team"); team != "" { // an agent of one team
+			v = ticketing.Viewer{AgentID: id, Role: ticketing.RoleAgent, TeamIDs: []string{team}}
+		}
+		hub.ServeAgent(w, r, &ticketing.Agent{ID: id, Name: "Agent " + id, Active: true}, v)
 	}))
 	if wrap != nil {
 		srv.Listener = wrap(srv.Listener)
@@ -781,4 +785,34 @@ func TestCloseClosesSockets(t *testing.T) {
 		t.Fatalf("dial after Close: %v, %v", err, resp)
 	}
 	n.hub.Close() // twice is fine
+}
+
+// A console resuming with since= is told, as it would have been live, that
+// a ticket moved to a team it may not see: ticket.removed, no more.
+func TestResumeTellsOfTicketsThatLeftScope(t *testing.T) {
+	backlog := &fakeBacklog{}
+	backlog.add(1)
+	moved := testEvent(2, 10)
+	moved.Type, moved.Message = ticketing.EventTicketUpdated, nil
+	moved.Ticket.TeamID = "sales"
+	backlog.mu.Lock()
+	backlog.events = append(backlog.events, moved)
+	backlog.mu.Unlock()
+	backlog.add(3) // a later message on it: not sent either
+	backlog.events[2].Ticket.TeamID = "sales"
+	n := newTestNode(t, Options{Backlog: backlog}, nil)
+	n.hub.Publish(testEvent(3, 10))
+
+	c := mustDial(t, n, "anna", "team=returns&since=0", nil)
+	c.nextOf("hello")
+	if f := c.next(); f.Type != ticketing.EventMessageCreated || f.Seq != 1 {
+		t.Fatalf("first replayed frame %+v, want message 1", f)
+	}
+	if f := c.next(); f.Type != "ticket.removed" || f.TicketID != "t1" || f.Ticket != nil || f.Seq != 2 {
+		t.Fatalf("second frame %+v, want ticket.removed of t1 with nothing else", f)
+	}
+	c.send(map[string]string{"type": "ping"})
+	if f := c.next(); f.Type != "pong" {
+		t.Fatalf("after the replay: %+v, want only the pong (message 3 is the sales team's)", f)
+	}
 }

@@ -35,6 +35,10 @@ func (h *Hub) presenceFromSession(s *session, in clientFrame) error {
 	}
 	now := h.now()
 	prev, had := s.onTickets[in.TicketID]
+	if !had && !s.mayView(in.TicketID) {
+		// Neither shared nor answered: who views a ticket is the ticket's.
+		return ticketing.Errorf(ticketing.ENotFound, "presence: no such ticket")
+	}
 	if !had && in.State != stateLeft && len(s.onTickets) >= maxPresenceTickets {
 		return ticketing.Errorf(ticketing.ETooMany, "presence: at most %d tickets at once", maxPresenceTickets)
 	}
@@ -61,6 +65,20 @@ func (h *Hub) presenceFromSession(s *session, in clientFrame) error {
 		}
 	}
 	return nil
+}
+
+// mayView reports whether the session may see the ticket (by the node's
+// index; a ticket it does not know is seen only by who sees everything).
+func (s *session) mayView(ticketID string) bool {
+	v := s.viewer.Load()
+	if v == nil || v.All {
+		return true
+	}
+	if s.hub.opts.Tickets == nil {
+		return false
+	}
+	t, ok := s.hub.opts.Tickets.Get(ticketID)
+	return ok && v.CanSee(t)
 }
 
 // leaveAll reports "left" for every ticket the ended session was on.
@@ -116,7 +134,8 @@ func (h *Hub) presenceFromRelay(payload []byte) bool {
 	return true
 }
 
-// applyPresence remembers f and pushes it to every session on this node.
+// applyPresence remembers f and pushes it to every session on this node
+// that may see its ticket.
 func (h *Hub) applyPresence(f presenceFrame, data []byte) {
 	h.presence.update(f, h.now())
 	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
@@ -124,7 +143,11 @@ func (h *Hub) applyPresence(f presenceFrame, data []byte) {
 		h.log.Error("realtime: prepare presence", "err", err)
 		return
 	}
-	h.broadcast(frame{pm: pm, ephemeral: true})
+	var lookup func() (*ticketing.Ticket, bool)
+	if h.opts.Tickets != nil {
+		lookup = func() (*ticketing.Ticket, bool) { return h.opts.Tickets.Get(f.TicketID) }
+	}
+	h.broadcastAbout(frame{pm: pm, ephemeral: true}, nil, lookup)
 }
 
 func validState(s string) bool {

@@ -14,6 +14,38 @@ type Tickets interface {
 	Get(id string) (*ticketing.Ticket, bool)
 }
 
+// CustomerTickets is what Tickets may also answer: the customer's latest
+// ticket, so that a customer's typing reaches only who may see it. The
+// query index satisfies it; without it, typing goes only to sessions that
+// see every ticket.
+type CustomerTickets interface {
+	LatestTicketOf(customerID string) (*ticketing.Ticket, bool)
+}
+
+// broadcastAbout pushes an ephemeral frame about a ticket (nil: unknown)
+// to the sessions that may see it: all of them when it is nil only to
+// those that see everything. lookup, when set, finds the ticket the first
+// time a session needs it.
+func (h *Hub) broadcastAbout(f frame, t *ticketing.Ticket, lookup func() (*ticketing.Ticket, bool)) {
+	looked := t != nil || lookup == nil
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, s := range h.sessions {
+		v := s.viewer.Load()
+		if v == nil || v.All {
+			s.offer(f)
+			continue
+		}
+		if !looked {
+			t, _ = lookup()
+			looked = true
+		}
+		if t != nil && v.CanSee(t) {
+			s.offer(f)
+		}
+	}
+}
+
 // ViewerFunc returns what an agent may see now; the hub calls it when
 // RefreshViewers says an agent's teams changed.
 type ViewerFunc func(ctx context.Context, agentID string) (ticketing.Viewer, error)

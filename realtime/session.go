@@ -386,6 +386,13 @@ func (s *session) replay(hello, since uint64) (uint64, error) {
 				return last, s.writeJSON(resyncFrame{Type: "resync", Seq: last})
 			}
 			if !s.sees(ev) {
+				// As live: a ticket that may have left what the console
+				// may see is dropped from it.
+				if ev.Type == ticketing.EventTicketUpdated && ev.Ticket != nil {
+					if err := s.writeJSON(removedMsg{Type: "ticket.removed", TicketID: ev.Ticket.ID, Seq: ev.Seq}); err != nil {
+						return last, err
+					}
+				}
 				last = ev.Seq
 				continue
 			}

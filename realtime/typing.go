@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/svar-dev/svar/ticketing"
 )
 
 // topicCustomerTyping is where the chat channel says a customer is typing
@@ -40,7 +42,8 @@ func (h *Hub) customerTyping(payload []byte) bool {
 	return false
 }
 
-// sendCustomerTyping pushes one customer.typing frame to every console.
+// sendCustomerTyping pushes one customer.typing frame to every console
+// that may see the customer's latest ticket.
 func (h *Hub) sendCustomerTyping(customerID string, typing bool) {
 	data, err := json.Marshal(customerTypingFrame{Type: "customer.typing", CustomerID: customerID, Typing: typing})
 	if err != nil {
@@ -50,7 +53,11 @@ func (h *Hub) sendCustomerTyping(customerID string, typing bool) {
 	if err != nil {
 		return
 	}
-	h.broadcast(frame{pm: pm, ephemeral: true})
+	var lookup func() (*ticketing.Ticket, bool)
+	if ct, ok := h.opts.Tickets.(CustomerTickets); ok {
+		lookup = func() (*ticketing.Ticket, bool) { return ct.LatestTicketOf(customerID) }
+	}
+	h.broadcastAbout(frame{pm: pm, ephemeral: true}, nil, lookup)
 }
 
 // typingGate lets at most one state per customer through each interval:

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -392,5 +393,73 @@ func TestAssignedAndMentionedAgentIsNotifiedLive(t *testing.T) {
 	ac.do("POST", "/api/v1/me/notifications/read", map[string]any{}).decode(t, &list)
 	if list.Unread != 0 || !list.Notifications[0].Read {
 		t.Fatalf("after read: %+v", list)
+	}
+}
+
+// A returning customer's new ticket goes to the agent who held their
+// previous one when that agent is online with room, even when round robin
+// would choose another, and the reason says so.
+func TestReturningCustomerGoesToTheirAgent(t *testing.T) {
+	m := startNode(t, "", nil)
+	admin := login(t, m)
+	l := follow(t, admin.live(""), 10)
+	_, agents, _ := supportTeam(t, admin, []*Main{m}, 2, 10)
+	ctx := context.Background()
+	publish := func(from, id string) {
+		t.Helper()
+		if err := m.Bus.PublishInbound(ctx, envelope(from, id, "Hej igen")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	holder := func(from string) (ticketing.Ticket, string) {
+		t.Helper()
+		var tk ticketing.Ticket
+		eventually(t, "the ticket of "+from+" assigned", func() error {
+			var page ticketing.TicketPage
+			admin.do("GET", "/api/v1/tickets?status=open&q="+url.QueryEscape(from), nil).decode(t, &page)
+			for _, x := range page.Tickets {
+				if x.AssigneeID != "" {
+					tk = *x
+					return nil
+				}
+			}
+			return fmt.Errorf("%d open tickets, none assigned", len(page.Tickets))
+		})
+		return tk, tk.AssigneeID
+	}
+	publish("anna@example.se", "<r1@x>")
+	first, x := holder("anna@example.se")
+	publish("bo@example.se", "<r2@x>")
+	l.waitCounts("one each", func(c map[string]int) bool { return c[agents[0]] == 1 && c[agents[1]] == 1 })
+	publish("cilla@example.se", "<r3@x>")
+	l.waitCounts("three placed", func(c map[string]int) bool { return c[agents[0]]+c[agents[1]] == 3 })
+	// Close Anna's ticket: her next mail opens a new one. Without the
+	// preference, the agent given a ticket longest ago would get it.
+	if res := admin.do("PATCH", "/api/v1/tickets/"+first.ID, map[string]any{"status": "closed"}); res.status != 200 {
+		t.Fatalf("close: %d %s", res.status, res.body)
+	}
+	// Round robin gave Cilla's ticket to Anna's agent too (the other was
+	// given one more recently), so now the other agent is next in turn.
+	if _, third := holder("cilla@example.se"); third != x {
+		t.Fatalf("round robin gave Cilla's ticket to %s, want %s: the premise of this test", third, x)
+	}
+	publish("anna@example.se", "<r4@x>")
+	var again ticketing.Ticket
+	eventually(t, "Anna's new ticket assigned", func() error {
+		var page ticketing.TicketPage
+		admin.do("GET", "/api/v1/tickets?status=open&q=anna%40example.se", nil).decode(t, &page)
+		for _, tk := range page.Tickets {
+			if tk.ID != first.ID && tk.AssigneeID != "" {
+				again = *tk
+				return nil
+			}
+		}
+		return fmt.Errorf("not yet")
+	})
+	if again.PreviousTicketID != first.ID {
+		t.Fatalf("the new ticket's previous ticket is %q, want %s", again.PreviousTicketID, first.ID)
+	}
+	if again.AssigneeID != x || !strings.Contains(again.AssignmentReason, "returning customer") {
+		t.Fatalf("Anna's new ticket went to %s (%q), want %s as a returning customer", again.AssigneeID, again.AssignmentReason, x)
 	}
 }

@@ -153,6 +153,23 @@ func waitEvent(t testing.TB, ws *websocket.Conn, ok func(*ticketing.Event) bool)
 	return nil
 }
 
+// waitFrame reads live frames, whatever their type, until one satisfies ok.
+func waitFrame(t testing.TB, ws *websocket.Conn, ok func(map[string]any) bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		ws.SetReadDeadline(deadline)
+		var f map[string]any
+		if err := ws.ReadJSON(&f); err != nil {
+			t.Fatalf("live socket: %v", err)
+		}
+		if ok(f) {
+			return
+		}
+	}
+	t.Fatal("no matching live frame")
+}
+
 // eventually polls f until it returns nil.
 func eventually(t testing.TB, what string, f func() error) {
 	t.Helper()

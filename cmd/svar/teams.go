@@ -72,25 +72,29 @@ func (m *Main) availabilityChanged(agentID string, online bool) {
 	}
 }
 
-// eachTicket calls fn for every ticket the node's read side knows: the
+// eachTicket calls fn for every open and pending ticket the node's read side knows: the
 // query index page by page, or the in-memory inbox without one.
 func (m *Main) eachTicket(ctx context.Context, fn func(*ticketing.Ticket)) error {
 	if in := m.Service.Inbox(); in != nil {
 		in.Range(fn)
 		return nil
 	}
-	cursor := ""
-	for {
-		page, err := m.Service.ListTickets(ctx, ticketing.System, ticketing.TicketFilter{Limit: 200, Cursor: cursor})
-		if err != nil {
-			return err
+	// Only the backlog: the model keeps open and pending tickets.
+	for _, status := range []string{ticketing.StatusOpen, ticketing.StatusPending} {
+		cursor := ""
+		for {
+			page, err := m.Service.ListTickets(ctx, ticketing.System, ticketing.TicketFilter{Status: status, Limit: 200, Cursor: cursor})
+			if err != nil {
+				return err
+			}
+			for _, t := range page.Tickets {
+				fn(t)
+			}
+			if page.NextCursor == "" {
+				break
+			}
+			cursor = page.NextCursor
 		}
-		for _, t := range page.Tickets {
-			fn(t)
-		}
-		if page.NextCursor == "" {
-			return nil
-		}
-		cursor = page.NextCursor
 	}
+	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
@@ -9,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
+	"github.com/svar-dev/svar/channels/chat"
 	"github.com/svar-dev/svar/ticketing"
 )
 
@@ -153,6 +157,48 @@ func TestTeamsScopeEveryReadPathAndViewersChangeNothing(t *testing.T) {
 			t.Fatalf("anna received %s of the sales ticket", ev.Type)
 		}
 		return ev.Type == ticketing.EventMessageCreated && ev.Message.Text == "Sentinel"
+	})
+
+	// Presence and a customer's typing are about a ticket too: who views
+	// the sales ticket and that its customer types reach Bo, never Anna,
+	// and Anna cannot ask who views it.
+	sentinel := ticketOf(t, admin, "Sentinel")
+	frame := func(ws *websocket.Conn, v any) {
+		t.Helper()
+		if err := ws.WriteJSON(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	frame(annaLive, map[string]any{"type": "presence", "ticket_id": tk.ID, "state": "viewing"})
+	waitFrame(t, annaLive, func(f map[string]any) bool {
+		if f["type"] == "presence" {
+			t.Fatalf("anna got presence for a ticket she may not see: %v", f)
+		}
+		e, _ := f["error"].(map[string]any)
+		return f["type"] == "error" && e["code"] == "not_found"
+	})
+	frame(boLive, map[string]any{"type": "presence", "ticket_id": tk.ID, "state": "viewing"})
+	frame(boLive, map[string]any{"type": "presence", "ticket_id": sentinel.ID, "state": "viewing"})
+	for _, c := range []string{tk.CustomerID, sentinel.CustomerID} {
+		payload, _ := json.Marshal(map[string]any{"customer_id": c, "typing": true})
+		if err := m.Bus.Publish(ctx, chat.TopicTyping, payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sawPresence, sawTyping := false, false
+	waitFrame(t, annaLive, func(f map[string]any) bool {
+		switch {
+		case f["type"] == "presence" && f["ticket_id"] == tk.ID, f["type"] == "customer.typing" && f["customer_id"] == tk.CustomerID:
+			t.Fatalf("anna got %v about the sales ticket", f)
+		case f["type"] == "presence" && f["ticket_id"] == sentinel.ID:
+			sawPresence = true
+		case f["type"] == "customer.typing" && f["customer_id"] == sentinel.CustomerID:
+			sawTyping = true
+		}
+		return sawPresence && sawTyping
+	})
+	waitFrame(t, boLive, func(f map[string]any) bool {
+		return f["type"] == "customer.typing" && f["customer_id"] == tk.CustomerID
 	})
 
 	// Vera (viewer, sales) reads but changes nothing.

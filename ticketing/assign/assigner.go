@@ -299,7 +299,7 @@ func (a *Assigner) place(ctx context.Context, id string, t *ticketing.Ticket, is
 		_, err := a.o.Core.Assign(ctx, id, u)
 		return true, err
 	}
-	agent, reason := a.pick(agents, team, t)
+	agent, reason := a.pick(agents, team, t, a.previousAssignee(ctx, t))
 	if agent == nil {
 		reason = prefix + "waiting: no online agent in " + team.Name + " has room"
 		if u.TeamID == nil && t.AssignmentReason == reason {
@@ -336,11 +336,27 @@ func (a *Assigner) available(ag *ticketing.Agent) bool {
 	return a.o.Presence == nil || a.o.Presence.Online(ag.ID)
 }
 
-// pick chooses the agent of team for t: the agent who last solved the
-// customer's previous ticket if they are online with room, else the least
+// previousAssignee is who last held the customer's previous ticket: from
+// the model, else (a ticket solved long ago) from the store by _id.
+func (a *Assigner) previousAssignee(ctx context.Context, t *ticketing.Ticket) string {
+	if t.PreviousTicketID == "" {
+		return ""
+	}
+	if id, known := a.o.Model.lastAssignee(t.PreviousTicketID); known {
+		return id
+	}
+	prev, err := a.o.Core.Ticket(ctx, t.PreviousTicketID)
+	if err != nil {
+		return ""
+	}
+	return prev.AssigneeID
+}
+
+// pick chooses the agent of team for t: prev, the agent who last solved the
+// customer's previous ticket, if they are online with room, else the least
 // loaded online agent with room, the one given a ticket longest ago among
 // equals (round robin).
-func (a *Assigner) pick(agents []*ticketing.Agent, team *ticketing.Team, t *ticketing.Ticket) (*ticketing.Agent, string) {
+func (a *Assigner) pick(agents []*ticketing.Agent, team *ticketing.Team, t *ticketing.Ticket, prev string) (*ticketing.Agent, string) {
 	m := a.o.Model
 	var cands []*ticketing.Agent
 	loads := map[string]int{}
@@ -358,13 +374,11 @@ func (a *Assigner) pick(agents []*ticketing.Agent, team *ticketing.Team, t *tick
 	if len(cands) == 0 {
 		return nil, ""
 	}
-	if t.PreviousTicketID != "" {
-		if prev := m.lastAssignee(t.PreviousTicketID); prev != "" {
-			for _, ag := range cands {
-				if ag.ID == prev {
-					return ag, fmt.Sprintf("returning customer: %s solved their previous ticket (%d of %d open)",
-						ag.Name, loads[ag.ID], ag.MaxOpen())
-				}
+	if prev != "" {
+		for _, ag := range cands {
+			if ag.ID == prev {
+				return ag, fmt.Sprintf("returning customer: %s solved their previous ticket (%d of %d open)",
+					ag.Name, loads[ag.ID], ag.MaxOpen())
 			}
 		}
 	}

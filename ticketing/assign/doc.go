@@ -2,7 +2,12 @@
 // auto-assign teams to their online agents.
 //
 // Every node keeps a read model of who holds which open ticket (Model),
-// fed from every event in stream order like the inbox. Decisions are made
+// fed from every event in stream order like the inbox. It holds the open
+// and pending tickets only (loaded from the query index at start, by
+// status), so its memory follows the shop's backlog, not its history; of
+// solved and closed tickets it remembers the last 50,000 (version and
+// assignee), and a returning customer's older previous ticket is read from
+// the store by _id. Decisions are made
 // by one durable JetStream consumer on the events stream, shared by every
 // node with MaxAckPending 1: one decision at a time across all nodes,
 // redelivered elsewhere when a node dies before acknowledging. Before it

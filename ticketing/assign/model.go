@@ -27,10 +27,16 @@ func (t *tinfo) waiting() bool {
 
 // Model is a node's view of tickets for assignment: each agent's open
 // tickets and each team's unassigned ones. It is a cache of the store,
-// kept current from events; a newer Version always wins.
+// kept current from events; a newer Version always wins. It holds open
+// and pending tickets only, so it stays as large as the shop's backlog
+// however many tickets the shop has had; of the solved and closed ones it
+// remembers the latest (version and last assignee, up to closedMax) to
+// refuse their older versions and to prefer a returning customer's agent
+// without asking the store.
 type Model struct {
 	mu       sync.Mutex
-	tickets  map[string]*tinfo
+	tickets  map[string]*tinfo // open and pending
+	closed   map[string]closedInfo
 	load     map[string]int                  // agent → open or pending tickets assigned
 	waiting  map[string]map[string]time.Time // team → unassigned open ticket → created
 	lastPick map[string]time.Time            // agent → when they were last given a ticket
@@ -38,9 +44,20 @@ type Model struct {
 	changed  chan struct{} // closed and replaced when applied grows
 }
 
+// closedInfo is what the model keeps of a solved or closed ticket.
+type closedInfo struct {
+	version  int64
+	assignee string
+}
+
+// closedMax bounds Model.closed: when full it is forgotten (a miss only
+// costs a store read or lets a stale event through that the core's
+// version check refuses anyway).
+const closedMax = 50_000
+
 // NewModel returns an empty model.
 func NewModel() *Model {
-	return &Model{tickets: map[string]*tinfo{}, load: map[string]int{}, waiting: map[string]map[string]time.Time{},
+	return &Model{tickets: map[string]*tinfo{}, closed: map[string]closedInfo{}, load: map[string]int{}, waiting: map[string]map[string]time.Time{},
 		lastPick: map[string]time.Time{}, changed: make(chan struct{})}
 }
 
@@ -55,6 +72,9 @@ func (m *Model) Apply(t *ticketing.Ticket, at time.Time) {
 	defer m.mu.Unlock()
 	old := m.tickets[t.ID]
 	if old != nil && old.version > n.version {
+		return
+	}
+	if c, ok := m.closed[t.ID]; ok && old == nil && c.version > n.version {
 		return
 	}
 	m.replace(t.ID, old, n, at)
@@ -88,6 +108,15 @@ func (m *Model) replace(id string, old, n *tinfo, at time.Time) {
 	if n.assignee != "" && (old == nil || old.assignee != n.assignee) && at.After(m.lastPick[n.assignee]) {
 		m.lastPick[n.assignee] = at
 	}
+	if !n.open() {
+		delete(m.tickets, id)
+		if len(m.closed) >= closedMax {
+			clear(m.closed)
+		}
+		m.closed[id] = closedInfo{version: n.version, assignee: n.assignee}
+		return
+	}
+	delete(m.closed, id)
 	m.tickets[id] = n
 }
 
@@ -194,17 +223,21 @@ func (m *Model) version(id string) int64 {
 	if t := m.tickets[id]; t != nil {
 		return t.version
 	}
-	return 0
+	return m.closed[id].version
 }
 
-// lastAssignee is who holds (or last held) ticket id.
-func (m *Model) lastAssignee(id string) string {
+// lastAssignee is who holds (or last held) ticket id; known is false
+// when the model does not know the ticket.
+func (m *Model) lastAssignee(id string) (agentID string, known bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if t := m.tickets[id]; t != nil {
-		return t.assignee
+		return t.assignee, true
 	}
-	return ""
+	if c, ok := m.closed[id]; ok {
+		return c.assignee, true
+	}
+	return "", false
 }
 
 // unanswered lists the open tickets agentID holds whose customer waits

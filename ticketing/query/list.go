@@ -301,6 +301,18 @@ func (ix *Index) Counts(ctx context.Context, v ticketing.Viewer) (map[string]int
 	return c, nil
 }
 
+// LatestTicketOf returns the customer's ticket with the latest message
+// (for the live hub's scoping of a customer's typing).
+func (ix *Index) LatestTicketOf(customerID string) (*ticketing.Ticket, bool) {
+	var doc []byte
+	if err := ix.r.QueryRow(`SELECT doc FROM tickets WHERE customer_id = ? ORDER BY last_message_at DESC, id DESC LIMIT 1`,
+		customerID).Scan(&doc); err != nil {
+		return nil, false
+	}
+	t, err := decodeTicket(doc)
+	return t, err == nil
+}
+
 // Get returns the index's copy of a ticket (for the live hub's scoping of
 // message-only events).
 func (ix *Index) Get(id string) (*ticketing.Ticket, bool) {
