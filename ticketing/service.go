@@ -476,8 +476,11 @@ func (s *Service) remember(c *Customer) {
 // freshCustomer reads a customer from the store and caches it.
 func (s *Service) freshCustomer(ctx context.Context, id string) (*Customer, error) {
 	c, err := s.store.GetCustomer(ctx, id)
-	if err == nil {
+	switch {
+	case err == nil:
 		s.remember(c)
+	case IsNotFound(err):
+		s.forgetCustomer(id) // erased: the next message makes a new customer
 	}
 	return c, err
 }

@@ -78,6 +78,9 @@ type TicketStore interface {
 	ListTickets(ctx context.Context, f TicketFilter) (*TicketPage, error)
 	// ScanTickets calls fn for every ticket, in no order, for read models.
 	ScanTickets(ctx context.Context, fn func(*Ticket) error) error
+	// ReplaceTicket replaces ticket t.ID whole (an erased ticket's
+	// tombstone); ErrNotFound if it does not exist.
+	ReplaceTicket(ctx context.Context, t *Ticket) error
 }
 
 // TicketChange is an idempotent change to a ticket. Zero fields are left
@@ -150,6 +153,8 @@ type MessageStore interface {
 	// SetDelivery records delivery state. A final state (delivered, failed)
 	// is not overwritten by an earlier one (queued, sent) arriving late.
 	SetDelivery(ctx context.Context, id string, d Delivery) (*Message, error)
+	// DeleteMessages deletes messages by id; absent ones are no error.
+	DeleteMessages(ctx context.Context, ids []string) error
 }
 
 // AgentStore keeps agents and their sessions.

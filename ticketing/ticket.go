@@ -179,3 +179,12 @@ type TicketUpdate struct {
 	// records its decision; an agent's change is "manual").
 	AssignmentReason *string `json:"-"`
 }
+
+// Tombstone is what stays of an erased ticket (ticketing/gdpr): its id,
+// number, status, channel and dates, for the shop's books, and nothing
+// personal.
+func (t *Ticket) Tombstone(now time.Time) *Ticket {
+	return &Ticket{ID: t.ID, Number: t.Number, Status: t.Status, Priority: t.Priority, Channel: t.Channel,
+		Tags: []string{}, MessageIDs: []string{}, CreatedAt: t.CreatedAt, UpdatedAt: now.UTC(), SolvedAt: t.SolvedAt,
+		Version: t.Version + 1, Erased: true}
+}

@@ -105,6 +105,7 @@ func (s *Server) consoleRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /service-levels", s.page(ticketing.RoleAdmin))
 	mux.HandleFunc("GET /teams", s.page(ticketing.RoleAdmin))
 	mux.HandleFunc("GET /routing", s.page(ticketing.RoleAdmin))
+	mux.HandleFunc("GET /retention", s.page(ticketing.RoleAdmin))
 	mux.HandleFunc("GET /static/", s.handleStatic)
 	mux.HandleFunc("GET /messages/{id}/html", s.handleMessageHTML)
 

@@ -67,6 +67,7 @@ func catalogFor(lang string) catalog {
 	c.merge(queryStrings(lang))
 	c.merge(mergeStrings(lang))
 	c.merge(reportStrings(lang))
+	c.merge(retentionStrings(lang))
 	return withTeams(withSLA(withComposer(c, lang), lang), lang)
 }
 

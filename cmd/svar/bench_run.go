@@ -49,6 +49,7 @@ var phaseFigures = map[string][]string{
 	phaseReport: {"report_p99_ms"},
 	phaseSLA:    {"sla_fire_lag_p99_ms", "ingest_sla_msgs_per_s"},
 	phaseQuery:  queryFigures,
+	phaseGDPR:   gdprFigures,
 }
 
 func (b *bench) run(ctx context.Context) error {
@@ -127,6 +128,7 @@ func (b *bench) run(ctx context.Context) error {
 		{phaseEmail, b.emailPhase},
 		{phaseReport, b.reportPhase},
 		{phaseSLA, b.slaPhase},
+		{phaseGDPR, b.gdprPhase},
 		{phaseQuery, b.queryPhase},
 	}
 	for _, s := range steps {

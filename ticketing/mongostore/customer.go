@@ -58,11 +58,15 @@ func (s *Store) EnsureCustomer(ctx context.Context, c *ticketing.Customer) (*tic
 	return s.GetCustomer(ctx, c.ID)
 }
 
-// GetCustomer reads a customer by id.
+// GetCustomer reads a customer by id. A customer whose erasure has begun
+// (MarkCustomerErased) is not found.
 func (s *Store) GetCustomer(ctx context.Context, id string) (*ticketing.Customer, error) {
 	var c ticketing.Customer
 	if err := s.customers.FindOne(ctx, byID(id)).Decode(&c); err != nil {
 		return nil, fmt.Errorf("mongostore: get customer %s: %w", id, notFound(err))
+	}
+	if c.Erased {
+		return nil, fmt.Errorf("mongostore: get customer %s: erased: %w", id, ticketing.ErrNotFound)
 	}
 	return &c, nil
 }

@@ -14,6 +14,7 @@ import { renderAgents } from './agents.js';
 import { renderRouting, renderTeams } from './teams.js';
 import { renderReports } from './reports.js';
 import { renderServiceLevels, startCountdowns } from './sla.js';
+import { renderRetention } from './retention.js';
 import { renderMacros } from './macros.js';
 import { installBulk } from './bulk.js';
 import { drawFavicon, installPanel, Notices } from './notices.js';
@@ -184,6 +185,9 @@ async function route(opts = {}) {
   } else if (p === '/service-levels') {
     setTitle(t('service_levels'));
     await renderServiceLevels(app, app.main);
+  } else if (p === '/retention') {
+    setTitle(t('retention'));
+    await renderRetention(app, app.main);
   } else if (p === '/macros') {
     setTitle(t('macros'));
     renderMacros(app, app.main);
@@ -229,7 +233,7 @@ function interceptLinks() {
     if (!a || a.target || a.hasAttribute('download')) return;
     const url = new URL(a.href, location.href);
     if (url.origin !== location.origin) return;
-    if (!/^\/($|views\/|tickets\/|settings$|agents$|teams$|routing$|search$|macros$|service-levels$|reports$)/.test(url.pathname)) return;
+    if (!/^\/($|views\/|tickets\/|settings$|agents$|teams$|routing$|search$|macros$|service-levels$|reports$|retention$)/.test(url.pathname)) return;
     e.preventDefault();
     navigate(url.pathname + url.search + url.hash);
   });
