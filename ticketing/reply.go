@@ -282,11 +282,19 @@ func (s *Service) UpdateTicket(ctx context.Context, id string, by *Agent, u Tick
 		}
 		change.SolvedAt = &solved
 	}
+	before := t.AssigneeID
 	t, err = s.store.ApplyToTicket(ctx, t.ID, change)
 	if err != nil {
 		return nil, err
 	}
 	s.publish(ctx, &Event{Type: EventTicketUpdated, Ticket: t})
+	if u.AssigneeID != nil && u.AssignmentReason == nil && t.AssigneeID != "" && t.AssigneeID != before &&
+		(by == nil || by.ID != t.AssigneeID) {
+		// Given a ticket by someone else: the assignee hears of it, as
+		// from auto-assignment.
+		s.Notify(ctx, t.AssigneeID, "", &Notification{ID: fmt.Sprintf("assigned-%s-%d", t.ID, t.Version),
+			Kind: NotifyAssigned, TicketID: t.ID, Text: fmt.Sprintf("#%d %s", t.Number, t.Subject)})
+	}
 	return t, nil
 }
 
