@@ -60,6 +60,10 @@ type Customer struct {
 	// MergedInto is the customer this one was merged into (ticketing/merge):
 	// its identities, tickets and orders are there now.
 	MergedInto string `json:"merged_into,omitempty" bson:"merged_into,omitempty"`
+	// Erased marks a customer whose erasure (ticketing/gdpr) has begun: the
+	// store no longer finds them, and threading that meets the mark on a
+	// document it just wrote knows the eraser may not have seen its write.
+	Erased bool `json:"-" bson:"erased,omitempty"`
 }
 
 // Identity returns the customer's first identity of the kind, if any.

@@ -1,6 +1,7 @@
 package ticketing
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 const (
 	ViewOpen       = "open"
 	ViewMine       = "mine"
+	ViewMyTeams    = "my_teams" // open tickets of the viewer's own teams
 	ViewUnassigned = "unassigned"
 	ViewPending    = "pending"
 	ViewSolved     = "solved"
@@ -81,8 +83,8 @@ func (in *Inbox) Get(id string) (*Ticket, bool) {
 }
 
 // List returns one page of tickets matching f that v may see, newest
-// activity first. It knows only the filters status, assignee, customer
-// and a substring q; ticketing/query serves the rest.
+// activity first. It knows only the filters status, assignee, team,
+// customer and a substring q; ticketing/query serves the rest.
 func (in *Inbox) List(v Viewer, f TicketFilter) (*TicketPage, error) {
 	limit := f.Limit
 	if limit <= 0 {
@@ -103,7 +105,7 @@ func (in *Inbox) List(v Viewer, f TicketFilter) (*TicketPage, error) {
 	in.mu.RLock()
 	matched := make([]*Ticket, 0, 64)
 	for _, t := range in.byID {
-		if v.CanSee(t) && matches(t, f, q) && (after == nil || after.before(t)) {
+		if v.CanSee(t) && matches(t, f, q, v) && (after == nil || after.before(t)) {
 			matched = append(matched, t)
 		}
 	}
@@ -122,9 +124,24 @@ func (in *Inbox) List(v Viewer, f TicketFilter) (*TicketPage, error) {
 	return page, nil
 }
 
-func matches(t *Ticket, f TicketFilter, q string) bool {
+func matches(t *Ticket, f TicketFilter, q string, v Viewer) bool {
 	if t.Erased {
 		return false
+	}
+	switch f.TeamID {
+	case "":
+	case TeamNone:
+		if t.TeamID != "" {
+			return false
+		}
+	case TeamMine:
+		if t.TeamID == "" || !slices.Contains(v.MineTeams(), t.TeamID) {
+			return false
+		}
+	default:
+		if t.TeamID != f.TeamID {
+			return false
+		}
 	}
 	if f.Status != "" && t.Status != f.Status {
 		return false
@@ -192,6 +209,8 @@ func ViewFilter(view, agentID string) (TicketFilter, bool) {
 		return TicketFilter{Status: StatusOpen}, true
 	case ViewMine:
 		return TicketFilter{Status: StatusOpen, AssigneeID: agentID}, true
+	case ViewMyTeams:
+		return TicketFilter{Status: StatusOpen, TeamID: TeamMine}, true
 	case ViewUnassigned:
 		return TicketFilter{Status: StatusOpen, AssigneeID: AssigneeNone}, true
 	case ViewPending:
@@ -210,7 +229,7 @@ func (in *Inbox) CountsFor(v Viewer) map[string]int { return in.Counts(v) }
 // Counts returns how many tickets each view holds that v may see.
 func (in *Inbox) Counts(v Viewer) map[string]int {
 	agentID := v.AgentID
-	c := map[string]int{ViewOpen: 0, ViewMine: 0, ViewUnassigned: 0, ViewPending: 0, ViewSolved: 0, ViewAll: 0}
+	c := map[string]int{ViewOpen: 0, ViewMine: 0, ViewMyTeams: 0, ViewUnassigned: 0, ViewPending: 0, ViewSolved: 0, ViewAll: 0}
 	in.mu.RLock()
 	defer in.mu.RUnlock()
 	for _, t := range in.byID {
@@ -221,6 +240,9 @@ func (in *Inbox) Counts(v Viewer) map[string]int {
 		switch t.Status {
 		case StatusOpen:
 			c[ViewOpen]++
+			if t.TeamID != "" && slices.Contains(v.MineTeams(), t.TeamID) {
+				c[ViewMyTeams]++
+			}
 			if t.AssigneeID == "" {
 				c[ViewUnassigned]++
 			} else if t.AssigneeID == agentID {

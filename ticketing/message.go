@@ -65,6 +65,11 @@ type Attachment struct {
 	Filename    string `json:"filename" bson:"filename" validate:"max=255"`
 	ContentType string `json:"content_type" bson:"content_type" validate:"max=255"`
 	Size        int64  `json:"size" bson:"size" validate:"min=0"`
+	// Removed says why the file is gone while the message stays
+	// ("retention", ticketing/gdpr); the entry is then a placeholder
+	// without a key.
+	Removed   string    `json:"removed,omitempty" bson:"removed,omitempty"`
+	RemovedAt time.Time `json:"removed_at,omitzero" bson:"removed_at,omitempty"`
 }
 
 // Message is one entry of a ticket's timeline.

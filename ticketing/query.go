@@ -83,7 +83,7 @@ var FilterParams = []string{"status", "assignee", "customer", "q", "channel", "t
 	"tier", "created_after", "created_before", "sort", "limit", "cursor"}
 
 // ParseTicketFilter builds a filter from a list's query parameters, as
-// the contract names them (assignee=me|none|<id>, team=<id>|none, ...).
+// the contract names them (assignee=me|none|<id>, team=<id>|none|mine, ...).
 // me is the agent that "me" means. Parameters it does not know are left
 // alone (the caller may use them, like view=).
 func ParseTicketFilter(q url.Values, me string) (TicketFilter, error) {
@@ -136,9 +136,11 @@ func ParseTicketFilter(q url.Values, me string) (TicketFilter, error) {
 	case "":
 	case "none":
 		f.TeamID = TeamNone
+	case "mine":
+		f.TeamID = TeamMine
 	default:
 		if !isToken(tm, 64) {
-			return f, ParamError("team", "must be none or a team id")
+			return f, ParamError("team", "must be mine, none or a team id")
 		}
 		f.TeamID = tm
 	}
@@ -209,9 +211,12 @@ func (f TicketFilter) Values(me string) url.Values {
 	default:
 		set("assignee", f.AssigneeID)
 	}
-	if f.TeamID == TeamNone {
+	switch f.TeamID {
+	case TeamNone:
 		set("team", "none")
-	} else {
+	case TeamMine:
+		set("team", "mine")
+	default:
 		set("team", f.TeamID)
 	}
 	set("customer", f.CustomerID)

@@ -44,6 +44,9 @@ func (s *Service) Reply(ctx context.Context, ticketID string, by *Agent, in Repl
 	if err != nil {
 		return nil, err
 	}
+	if err := mergedAway(ctx, s, t, "reply"); err != nil {
+		return nil, err
+	}
 	c, err := s.store.GetCustomer(ctx, t.CustomerID)
 	if err != nil {
 		return nil, fmt.Errorf("reply %s: customer: %w", t.ID, err)
@@ -243,6 +246,11 @@ func (s *Service) UpdateTicket(ctx context.Context, id string, by *Agent, u Tick
 	if err != nil {
 		return nil, err
 	}
+	if u.Status != nil && *u.Status != t.Status {
+		if err := mergedAway(ctx, s, t, "change the status"); err != nil {
+			return nil, err
+		}
+	}
 	if u.AssigneeID != nil && *u.AssigneeID != "" {
 		if _, err := s.store.GetAgent(ctx, *u.AssigneeID); IsNotFound(err) {
 			return nil, FieldError("assignee_id", "no agent has id %q", *u.AssigneeID)
@@ -274,11 +282,19 @@ func (s *Service) UpdateTicket(ctx context.Context, id string, by *Agent, u Tick
 		}
 		change.SolvedAt = &solved
 	}
+	before := t.AssigneeID
 	t, err = s.store.ApplyToTicket(ctx, t.ID, change)
 	if err != nil {
 		return nil, err
 	}
 	s.publish(ctx, &Event{Type: EventTicketUpdated, Ticket: t})
+	if u.AssigneeID != nil && u.AssignmentReason == nil && t.AssigneeID != "" && t.AssigneeID != before &&
+		(by == nil || by.ID != t.AssigneeID) {
+		// Given a ticket by someone else: the assignee hears of it, as
+		// from auto-assignment.
+		s.Notify(ctx, t.AssigneeID, "", &Notification{ID: fmt.Sprintf("assigned-%s-%d", t.ID, t.Version),
+			Kind: NotifyAssigned, TicketID: t.ID, Text: fmt.Sprintf("#%d %s", t.Number, t.Subject)})
+	}
 	return t, nil
 }
 
@@ -373,4 +389,18 @@ func joinChannels(cs []Channel) string {
 		names[i] = string(ch)
 	}
 	return strings.Join(names, ", ")
+}
+
+// mergedAway refuses to act on a ticket that was merged into another,
+// naming the ticket that holds its conversation now.
+func mergedAway(ctx context.Context, s *Service, t *Ticket, what string) error {
+	if t.MergedInto == "" {
+		return nil
+	}
+	target := t.MergedInto
+	if into, err := s.store.GetTicket(ctx, t.MergedInto); err == nil {
+		target = fmt.Sprintf("#%d (%s)", into.Number, into.ID)
+	}
+	return &Error{Code: EConflict, Field: "merged_into",
+		Message: fmt.Sprintf("ticket #%d was merged into ticket %s: %s there", t.Number, target, what)}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -158,6 +159,12 @@ func NewID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// Publish tells every node of events, and this node's read model at once:
+// capabilities that write to the store themselves (ticketing/ticketmerge)
+// announce their changes through it. A failed publish is logged; the store
+// has the change and the read models' reconciliation finds it.
+func (s *Service) Publish(ctx context.Context, evs ...*Event) { s.publish(ctx, evs...) }
+
 func (s *Service) publish(ctx context.Context, evs ...*Event) {
 	for _, ev := range evs {
 		if ev.At.IsZero() {
@@ -223,6 +230,10 @@ func (s *Service) TicketView(ctx context.Context, id string) (*TicketView, error
 	}
 	if msgs == nil {
 		msgs = []*Message{}
+	}
+	if len(t.MergedFrom) > 0 {
+		// Merged messages were appended: the timeline is shown in time order.
+		slices.SortStableFunc(msgs, func(a, b *Message) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	}
 	v := &TicketView{Ticket: t, Customer: c, Messages: msgs, ReplyChannels: s.ReplyChannels()}
 	if LatestInboundUnverified(msgs) {
@@ -338,6 +349,9 @@ func (s *Service) History(ctx context.Context, customerID string, limit int) ([]
 				keep = append(keep, m)
 			}
 		}
+		if len(t.MergedFrom) > 0 { // merged messages were appended
+			slices.SortStableFunc(keep, func(a, b *Message) int { return a.CreatedAt.Compare(b.CreatedAt) })
+		}
 		out = append(keep, out...)
 	}
 	if len(out) > limit {
@@ -442,8 +456,11 @@ func (s *Service) remember(c *Customer) {
 // freshCustomer reads a customer from the store and caches it.
 func (s *Service) freshCustomer(ctx context.Context, id string) (*Customer, error) {
 	c, err := s.store.GetCustomer(ctx, id)
-	if err == nil {
+	switch {
+	case err == nil:
 		s.remember(c)
+	case IsNotFound(err):
+		s.forgetCustomer(id) // erased: the next message makes a new customer
 	}
 	return c, err
 }

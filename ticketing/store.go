@@ -81,6 +81,9 @@ type TicketStore interface {
 	ListTickets(ctx context.Context, f TicketFilter) (*TicketPage, error)
 	// ScanTickets calls fn for every ticket, in no order, for read models.
 	ScanTickets(ctx context.Context, fn func(*Ticket) error) error
+	// ReplaceTicket replaces ticket t.ID whole (an erased ticket's
+	// tombstone); ErrNotFound if it does not exist.
+	ReplaceTicket(ctx context.Context, t *Ticket) error
 }
 
 // TicketChange is an idempotent change to a ticket. Zero fields are left
@@ -106,8 +109,32 @@ type TicketChange struct {
 	CustomerID         *string // the ticket moves to another customer (a customer merge or its undo)
 	CSAT               *CSAT   // replaces the ticket's survey answer
 	// SLA replaces the ticket's response clocks (ticketing/sla).
-	SLA       *SLAState
+	SLA *SLAState
+	// AddMessageIDs, RemoveMessageIDs, MergedInto, AddMergedFrom,
+	// AddSplitInto, AddTags, AddOrderNumbers and Timeline are the writes of
+	// ticket merges and splits (ticketing/ticketmerge): sets grow with
+	// $addToSet, RemoveMessageIDs is a $pullAll. A change never both adds
+	// and removes message ids.
+	AddMessageIDs    []string
+	RemoveMessageIDs []string
+	MergedInto       *string
+	AddMergedFrom    string
+	AddSplitInto     string
+	AddTags          []string
+	AddOrderNumbers  []string
+	// Timeline sets the preview and the latest message times outright
+	// (not as maxima): the timeline lost messages to a split. It is not
+	// combined with Preview or the Last* maxima, nor AddTags with Tags.
+	Timeline  *Timeline
 	UpdatedAt time.Time
+}
+
+// Timeline is what a ticket shows of its latest messages.
+type Timeline struct {
+	Preview      string
+	LastMessage  time.Time
+	LastInbound  time.Time // zero: unset
+	LastOutbound time.Time // zero: unset
 }
 
 // MessageStore keeps messages. A message's _id is derived from its channel
@@ -129,6 +156,8 @@ type MessageStore interface {
 	// SetDelivery records delivery state. A final state (delivered, failed)
 	// is not overwritten by an earlier one (queued, sent) arriving late.
 	SetDelivery(ctx context.Context, id string, d Delivery) (*Message, error)
+	// DeleteMessages deletes messages by id; absent ones are no error.
+	DeleteMessages(ctx context.Context, ids []string) error
 }
 
 // AgentStore keeps agents and their sessions.

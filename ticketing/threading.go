@@ -23,6 +23,8 @@ const (
 	ReasonAuto       = "auto"          // an auto-reply kept on the latest ticket without reopening it
 	ReasonNoTicket   = "no-ticket"     // an auto-reply from someone with no ticket: stored, no ticket opened
 	ReasonBounce     = "bounce"        // a bounce, kept on the ticket of the message that bounced
+	ReasonMerged     = "merged"        // moved here when its ticket was merged into this one (ticketing/ticketmerge)
+	ReasonSplit      = "split"         // moved here when it was split off another ticket
 )
 
 // plan is one envelope's way through a batch: decided (customer, ticket),
@@ -232,6 +234,8 @@ func (s *Service) decide(ctx context.Context, e *Envelope) (*plan, error) {
 // and whether that reopens it.
 func (s *Service) accepts(t *Ticket, auto bool) (ok, reopens bool) {
 	switch {
+	case t.Erased:
+		return false, false
 	case t.Live(), auto:
 		return true, false
 	case t.Status == StatusSolved && s.now().Sub(t.SolvedAt) <= s.window:
@@ -353,6 +357,17 @@ func (s *Service) commit(ctx context.Context, p *plan) error {
 			p.events = append(p.events, &Event{Type: EventMessageCreated, Ticket: t, Message: m}, &Event{Type: evType, Ticket: t})
 			return nil
 		}
+		if t != nil && t.Erased {
+			// Added after an eraser marked the ticket, so not in its list.
+			// If the customer is being erased too, the message is stored
+			// afresh on redelivery; otherwise (retention erased the
+			// ticket) it is threaded afresh now.
+			if _, err := s.freshCustomer(ctx, m.CustomerID); IsNotFound(err) {
+				return s.undoErased(ctx, nil, m, m.CustomerID)
+			} else if err != nil {
+				return err
+			}
+		}
 		// The ticket does not take the message: thread it afresh.
 		if p.cust == nil {
 			return fmt.Errorf("ingest %s: ticket %s does not take the message", m.ID, p.ticket)
@@ -388,12 +403,20 @@ func (s *Service) repair(ctx context.Context, p *plan) error {
 	if err != nil {
 		return fmt.Errorf("ingest %s: redelivery: %w", p.msg.ID, err)
 	}
+	if t.Erased {
+		// Its ticket was erased since (with its customer, or by
+		// retention): the message is stored afresh on redelivery.
+		return s.undoErased(ctx, t, stored, stored.CustomerID)
+	}
 	if slices.Contains(t.MessageIDs, stored.ID) {
 		return nil // a redelivery changes nothing
 	}
 	t, err = s.store.ApplyToTicket(ctx, t.ID, TicketChange{AddMessageID: stored.ID, LastMessage: stored.CreatedAt, UpdatedAt: s.now().UTC()})
 	if err != nil {
 		return err
+	}
+	if t.Erased { // an eraser marked it in the meantime
+		return s.undoErased(ctx, t, stored, stored.CustomerID)
 	}
 	p.events = append(p.events, &Event{Type: EventMessageCreated, Ticket: t, Message: stored}, &Event{Type: EventTicketUpdated, Ticket: t})
 	return nil
@@ -489,6 +512,31 @@ func hasIdentity(c *Customer, id Identity) bool {
 
 var errLostRace = errors.New("another writer opened the ticket first")
 
+// errCustomerErased: the customer was erased (ticketing/gdpr) while their
+// message was being threaded, after the eraser had read what to erase.
+// What this node wrote is undone, and the envelope fails for now: its
+// redelivery finds no identity and makes a new customer wholly from the
+// message. A message threaded before the eraser read its lists is erased
+// with the customer instead. Either way nothing is left half-made.
+var errCustomerErased = errors.New("the customer was erased while the message was threaded; it is threaded afresh")
+
+// undoErased takes a message that reached an erased customer's ticket off
+// it again and deletes it, so that its redelivery stores it afresh.
+func (s *Service) undoErased(ctx context.Context, t *Ticket, m *Message, customerID string) error {
+	if customerID != "" {
+		s.forgetCustomer(customerID)
+	}
+	if t != nil {
+		if _, err := s.store.ApplyToTicket(ctx, t.ID, TicketChange{RemoveMessageID: m.ID, UpdatedAt: s.now().UTC()}); err != nil && !IsNotFound(err) {
+			return err
+		}
+	}
+	if err := s.store.DeleteMessages(ctx, []string{m.ID}); err != nil {
+		return err
+	}
+	return errCustomerErased
+}
+
 // join adds the message to ticket id and checks, by the rules of accepts,
 // the ticket that comes back: reopened says the message reopened it. ok is
 // false when the ticket cannot take the message (closed, or solved beyond
@@ -550,8 +598,23 @@ func (s *Service) openTicket(ctx context.Context, c *Customer, e *Envelope, prev
 		return nil, err
 	}
 	linked, err := s.store.LinkTicket(ctx, c.ID, id, gen)
-	if err != nil {
+	switch {
+	case IsNotFound(err):
+		// The customer's erasure deleted them after this node resolved
+		// them: the eraser never saw this ticket, so its tombstone is
+		// written here.
+		s.forgetCustomer(c.ID)
+		if err := s.store.ReplaceTicket(ctx, t.Tombstone(s.now())); err != nil {
+			return nil, err
+		}
+		return nil, errCustomerErased
+	case err != nil:
 		return nil, err
+	case linked.Erased:
+		// The eraser takes every ticket linked before it deletes the
+		// customer, this one included.
+		s.forgetCustomer(c.ID)
+		return nil, errCustomerErased
 	}
 	s.remember(linked)
 	return t, nil
@@ -571,6 +634,9 @@ func (s *Service) hinted(ctx context.Context, c *Customer, e *Envelope) (*Ticket
 			continue
 		}
 		t, err := s.store.GetTicket(ctx, ref.TicketID)
+		if err == nil {
+			t = s.followMerges(ctx, t)
+		}
 		if err != nil || t.CustomerID != c.ID {
 			continue
 		}
@@ -582,11 +648,28 @@ func (s *Service) hinted(ctx context.Context, c *Customer, e *Envelope) (*Ticket
 	}
 	if h.TicketNumber > 0 {
 		t, err := s.store.GetTicketByNumber(ctx, h.TicketNumber)
+		if err == nil {
+			t = s.followMerges(ctx, t)
+		}
 		if err == nil && t.CustomerID == c.ID {
 			return t, ReasonToken
 		}
 	}
 	return nil, ""
+}
+
+// followMerges returns the ticket that holds t's conversation: t, or the
+// ticket it was merged into (a reply to a merged-away ticket's mail, or its
+// [#number], lands there). Merges of merges are followed a few hops.
+func (s *Service) followMerges(ctx context.Context, t *Ticket) *Ticket {
+	for hop := 0; hop < 5 && t.MergedInto != ""; hop++ {
+		into, err := s.store.GetTicket(ctx, t.MergedInto)
+		if err != nil {
+			break
+		}
+		t = into
+	}
+	return t
 }
 
 var subjectNoise = regexp.MustCompile(`(?i)^\s*((re|sv|aw|fw|fwd|vb|vs)\s*(\[\d+\])?\s*:\s*)+|\s*\[#\d+\]`)

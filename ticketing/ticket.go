@@ -64,6 +64,18 @@ type Ticket struct {
 	// Version grows with every change; events carry it so read models keep
 	// the newest state whatever order events arrive in.
 	Version int64 `json:"version" bson:"version"`
+	// MergedInto is the ticket this one was merged into
+	// (ticketing/ticketmerge): its messages are there now, and this one is
+	// closed for good. MergedFrom lists the tickets merged into this one.
+	MergedInto string   `json:"merged_into,omitempty" bson:"merged_into,omitempty"`
+	MergedFrom []string `json:"merged_from,omitempty" bson:"merged_from,omitempty"`
+	// SplitFrom is the ticket this one was split from; SplitInto lists the
+	// tickets split from this one.
+	SplitFrom string   `json:"split_from,omitempty" bson:"split_from,omitempty"`
+	SplitInto []string `json:"split_into,omitempty" bson:"split_into,omitempty"`
+	// SplitKey names the split operation that created the ticket, so a
+	// repeated split recognises its own ticket.
+	SplitKey string `json:"-" bson:"split_key,omitempty"`
 	// Erased marks what is left of a ticket whose customer was erased
 	// (ticketing/gdpr): its id, number and dates, for the books. It is
 	// not found, listed or counted.
@@ -113,7 +125,7 @@ type TicketFilter struct {
 	// numbers, by stem and prefix, ignoring case.
 	Query    string
 	Channel  Channel
-	TeamID   string // empty: any; "-" (TeamNone): no team
+	TeamID   string // empty: any; "-" (TeamNone): no team; TeamMine: the viewer's own teams
 	Tag      string
 	Priority string
 	Type     string
@@ -130,6 +142,11 @@ type TicketFilter struct {
 
 // TeamNone in TicketFilter.TeamID selects tickets without a team.
 const TeamNone = "-"
+
+// TeamMine in TicketFilter.TeamID (team=mine) selects the tickets of the
+// teams the viewer belongs to (Viewer.OwnTeamIDs); none when they belong
+// to no team. It is not a valid team id, so it never names a real team.
+const TeamMine = "~mine"
 
 // List sorts.
 const (
@@ -161,4 +178,13 @@ type TicketUpdate struct {
 	// AssignmentReason says why the assignee changed (auto-assignment
 	// records its decision; an agent's change is "manual").
 	AssignmentReason *string `json:"-"`
+}
+
+// Tombstone is what stays of an erased ticket (ticketing/gdpr): its id,
+// number, status, channel and dates, for the shop's books, and nothing
+// personal.
+func (t *Ticket) Tombstone(now time.Time) *Ticket {
+	return &Ticket{ID: t.ID, Number: t.Number, Status: t.Status, Priority: t.Priority, Channel: t.Channel,
+		Tags: []string{}, MessageIDs: []string{}, CreatedAt: t.CreatedAt, UpdatedAt: now.UTC(), SolvedAt: t.SolvedAt,
+		Version: t.Version + 1, Erased: true}
 }

@@ -17,9 +17,9 @@ const (
 	timelineChunk = 50
 )
 
-// Timeline is one page of a customer's messages across all their tickets,
+// TimelinePage is one page of a customer's messages across all their tickets,
 // newest first, with the tickets they belong to.
-type Timeline struct {
+type TimelinePage struct {
 	Customer *Customer `json:"customer"`
 	// Tickets are every ticket of the customer the viewer may see, newest
 	// activity first (from the query index).
@@ -62,7 +62,7 @@ func parseTimelineCursor(s string) (timelineKey, bool, error) {
 // ticket's newest backwards, only as far as the page needs. Within a
 // ticket messages are taken to be in arrival order. A customer none of
 // whose tickets v may see is not found for v.
-func (s *Service) CustomerTimeline(ctx context.Context, v Viewer, id string, limit int, cursor string) (*Timeline, error) {
+func (s *Service) CustomerTimeline(ctx context.Context, v Viewer, id string, limit int, cursor string) (*TimelinePage, error) {
 	if limit <= 0 {
 		limit = 50
 	}
@@ -137,7 +137,7 @@ func (s *Service) CustomerTimeline(ctx context.Context, v Viewer, id string, lim
 		got = append(got, msgs...)
 	}
 	sortGot()
-	out := &Timeline{Customer: c, Tickets: tickets, Messages: got}
+	out := &TimelinePage{Customer: c, Tickets: tickets, Messages: got}
 	if len(got) > limit {
 		out.Messages = got[:limit]
 		out.NextCursor = messageKey(got[limit-1]).String()

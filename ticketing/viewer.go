@@ -21,6 +21,18 @@ type Viewer struct {
 	// TeamIDs are the teams whose tickets the viewer sees: their own teams
 	// and every team that is visible_to_all.
 	TeamIDs []string
+	// OwnTeamIDs are the teams the agent belongs to (not those merely
+	// visible to all): what team=mine and the "My teams" view select. They
+	// never widen what CanSee allows.
+	OwnTeamIDs []string
+}
+
+// MineTeams is the team ids team=mine selects for v (never nil).
+func (v Viewer) MineTeams() []string {
+	if v.OwnTeamIDs == nil {
+		return []string{}
+	}
+	return v.OwnTeamIDs
 }
 
 // System is the viewer for internal jobs: it sees everything.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/ticketing/assign"
+	"github.com/svar-dev/svar/ticketing/report"
 	"github.com/svar-dev/svar/ticketing/staff"
 )
 
@@ -89,13 +90,72 @@ func (s *Server) availability(a *ticketing.Agent) string {
 }
 
 func (s *Server) handleListAgents(w http.ResponseWriter, r *http.Request, _ *ticketing.Agent) {
+	include := r.URL.Query().Get("include")
+	if include != "" && include != "csat" {
+		writeError(w, r, ticketing.ParamError("include", "must be csat or empty"))
+		return
+	}
 	agents, err := s.staff.Agents(r.Context())
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	s.withAvailability(agents...)
-	writeJSON(w, http.StatusOK, map[string]any{"agents": agents})
+	if include != "csat" {
+		writeJSON(w, http.StatusOK, map[string]any{"agents": agents})
+		return
+	}
+	scores, err := s.agentCSAT(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := make([]agentWithCSAT, len(agents))
+	for i, a := range agents {
+		cs := scores[a.ID]
+		if cs == nil {
+			cs = &agentCSAT{Days: agentCSATDays}
+		}
+		out[i] = agentWithCSAT{Agent: a, CSAT: cs}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"agents": out})
+}
+
+// agentCSATDays is the window of an agent's satisfaction figure.
+const agentCSATDays = 90
+
+// agentCSAT is an agent's satisfaction over the last agentCSATDays days
+// (the tickets assigned to them that were created then): the share of
+// answers 4–5 (null with none) and how many answers.
+type agentCSAT struct {
+	Score     *float64 `json:"score"`
+	Responses int      `json:"responses"`
+	Days      int      `json:"days"`
+}
+
+type agentWithCSAT struct {
+	*ticketing.Agent
+	CSAT *agentCSAT `json:"csat"`
+}
+
+// agentCSAT reads every agent's satisfaction from the report index (a
+// summary grouped by agent); none without one.
+func (s *Server) agentCSAT(ctx context.Context) (map[string]*agentCSAT, error) {
+	out := map[string]*agentCSAT{}
+	if s.opts.Reports == nil {
+		return out, nil
+	}
+	now := s.now().UTC()
+	rows, err := s.opts.Reports.Summary(ctx, report.Query{From: now.AddDate(0, 0, -agentCSATDays), To: now, GroupBy: "agent", Location: time.UTC})
+	if err != nil {
+		return nil, err
+	}
+	for _, row := range rows {
+		if row.Key != "" {
+			out[row.Key] = &agentCSAT{Score: row.CSATScore, Responses: row.CSATResponses, Days: agentCSATDays}
+		}
+	}
+	return out, nil
 }
 
 // handleInviteAgent creates an agent with a one-time password that the

@@ -105,6 +105,7 @@ func (s *Server) consoleRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /service-levels", s.page(ticketing.RoleAdmin))
 	mux.HandleFunc("GET /teams", s.page(ticketing.RoleAdmin))
 	mux.HandleFunc("GET /routing", s.page(ticketing.RoleAdmin))
+	mux.HandleFunc("GET /retention", s.page(ticketing.RoleAdmin))
 	mux.HandleFunc("GET /static/", s.handleStatic)
 	mux.HandleFunc("GET /messages/{id}/html", s.handleMessageHTML)
 
@@ -155,7 +156,7 @@ type bootData struct {
 }
 
 func consoleViews(cat catalog) []viewLink {
-	ids := []string{ticketing.ViewOpen, ticketing.ViewMine, ticketing.ViewUnassigned, ticketing.ViewPending,
+	ids := []string{ticketing.ViewOpen, ticketing.ViewMine, ticketing.ViewMyTeams, ticketing.ViewUnassigned, ticketing.ViewPending,
 		ticketing.ViewSolved, ticketing.ViewAll}
 	out := make([]viewLink, len(ids))
 	for i, id := range ids {

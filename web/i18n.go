@@ -65,6 +65,9 @@ func catalogFor(lang string) catalog {
 	}
 	c.merge(emailStrings(lang))
 	c.merge(queryStrings(lang))
+	c.merge(mergeStrings(lang))
+	c.merge(reportStrings(lang))
+	c.merge(retentionStrings(lang))
 	return withCustomer(withTeams(withSLA(withComposer(c, lang), lang), lang), lang)
 }
 
@@ -182,6 +185,7 @@ func english() catalog {
 		// Views and list
 		"view_open":             "Open",
 		"view_mine":             "Mine",
+		"view_my_teams":         "My teams",
 		"view_unassigned":       "Unassigned",
 		"view_pending":          "Pending",
 		"view_solved":           "Solved",
@@ -464,6 +468,7 @@ func swedish() catalog {
 		// Views and list
 		"view_open":             "Öppna",
 		"view_mine":             "Mina",
+		"view_my_teams":         "Mina team",
 		"view_unassigned":       "Ej tilldelade",
 		"view_pending":          "Väntande",
 		"view_solved":           "Lösta",

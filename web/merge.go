@@ -65,3 +65,74 @@ func agentID(a *ticketing.Agent) string {
 	}
 	return a.ID
 }
+
+// TicketMerges merges a customer's tickets and splits them (package
+// ticketing/ticketmerge).
+type TicketMerges interface {
+	Merge(ctx context.Context, by *ticketing.Agent, intoID, fromID string) (*ticketing.Ticket, error)
+	Split(ctx context.Context, by *ticketing.Agent, id string, messageIDs []string) (*ticketing.Ticket, error)
+}
+
+// ticketMergesFor checks that ticket merges are served.
+func (s *Server) ticketMergesFor(w http.ResponseWriter, r *http.Request) bool {
+	if s.opts.TicketMerges == nil {
+		writeError(w, r, ticketing.Errorf(ticketing.EUnavailable, "merging tickets is not available"))
+		return false
+	}
+	return true
+}
+
+// handleMergeTicket merges ticket from_id into ticket {id}. The agent must
+// see both: a merge shows one ticket's messages to those who see the other.
+func (s *Server) handleMergeTicket(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
+	if !s.ticketMergesFor(w, r) {
+		return
+	}
+	in, ok := readBody[struct {
+		FromID string `json:"from_id"`
+	}](w, r)
+	if !ok {
+		return
+	}
+	if _, err := s.visibleTicket(r, r.PathValue("id")); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if in.FromID != "" {
+		if _, err := s.visibleTicket(r, in.FromID); ticketing.IsNotFound(err) {
+			writeError(w, r, &ticketing.Error{Code: ticketing.ENotFound, Field: "from_id", Message: "from_id: ticket " + clipID(in.FromID) + " not found"})
+			return
+		} else if err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
+	t, err := s.opts.TicketMerges.Merge(r.Context(), a, r.PathValue("id"), in.FromID)
+	respond(w, r, http.StatusOK, map[string]any{"ticket": t}, err)
+}
+
+// handleSplitTicket moves messages of ticket {id} into a new ticket.
+func (s *Server) handleSplitTicket(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
+	if !s.ticketMergesFor(w, r) {
+		return
+	}
+	in, ok := readBody[struct {
+		MessageIDs []string `json:"message_ids"`
+	}](w, r)
+	if !ok {
+		return
+	}
+	if _, err := s.visibleTicket(r, r.PathValue("id")); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	t, err := s.opts.TicketMerges.Split(r.Context(), a, r.PathValue("id"), in.MessageIDs)
+	respond(w, r, http.StatusCreated, map[string]any{"ticket": t}, err)
+}
+
+func clipID(id string) string {
+	if len(id) > 64 {
+		return id[:64] + "…"
+	}
+	return id
+}

@@ -16,6 +16,9 @@ type Reports interface {
 	Summary(ctx context.Context, q report.Query) ([]*report.Row, error)
 	Rebuild(ctx context.Context) (uint64, error)
 	DefaultLocation(ctx context.Context) *time.Location
+	// Backlog counts the open and pending tickets by age at now (group
+	// none, team or channel; another is an EBadRequest naming group_by).
+	Backlog(ctx context.Context, groupBy string, now time.Time) ([]*report.BacklogRow, error)
 }
 
 func (s *Server) reportRoutes(mux *http.ServeMux) {
@@ -23,6 +26,7 @@ func (s *Server) reportRoutes(mux *http.ServeMux) {
 		return
 	}
 	mux.Handle("GET /api/v1/reports/summary", s.authed(s.handleReportSummary))
+	mux.Handle("GET /api/v1/reports/backlog", s.authed(s.handleReportBacklog))
 	mux.Handle("POST /api/v1/reports/rebuild", s.authed(s.handleReportRebuild))
 	mux.HandleFunc("GET /reports", s.page(ticketing.RoleAdmin))
 }

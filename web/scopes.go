@@ -34,6 +34,7 @@ var routeScopes = map[string]string{
 	"POST /api/v1/tickets/{id}/messages":                 staff.ScopeTicketsWrite,
 	"POST /api/v1/tickets/bulk":                          staff.ScopeTicketsWrite,
 	"POST /api/v1/tickets/{id}/merge":                    staff.ScopeTicketsWrite,
+	"POST /api/v1/tickets/{id}/split":                    staff.ScopeTicketsWrite,
 	"POST /api/v1/macros":                                staff.ScopeTicketsWrite,
 	"PATCH /api/v1/macros/{id}":                          staff.ScopeTicketsWrite,
 	"DELETE /api/v1/macros/{id}":                         staff.ScopeTicketsWrite,

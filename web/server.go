@@ -31,7 +31,7 @@ type Service interface {
 	UpdateTicket(ctx context.Context, id string, by *ticketing.Agent, u ticketing.TicketUpdate) (*ticketing.Ticket, error)
 	CustomerView(ctx context.Context, id string) (*ticketing.Customer, []*ticketing.Ticket, error)
 	PatchCustomer(ctx context.Context, id string, p ticketing.CustomerPatch) (*ticketing.Customer, error)
-	CustomerTimeline(ctx context.Context, v ticketing.Viewer, id string, limit int, cursor string) (*ticketing.Timeline, error)
+	CustomerTimeline(ctx context.Context, v ticketing.Viewer, id string, limit int, cursor string) (*ticketing.TimelinePage, error)
 	EditCustomer(ctx context.Context, id string, p ticketing.CustomerPatch, c ticketing.Contacts) (*ticketing.Customer, error)
 	PushCustomer(ctx context.Context, in ticketing.ShopCustomer) (*ticketing.Customer, []ticketing.Identity, error)
 }
@@ -142,6 +142,8 @@ type Options struct {
 	Webhooks Webhooks
 	// Merges merges customers; nil: the merge routes answer 503.
 	Merges Merges
+	// TicketMerges merges and splits tickets; nil: those routes answer 503.
+	TicketMerges TicketMerges
 }
 
 // Server is the HTTP handler of one node.
@@ -232,6 +234,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/orders/{number}", s.authed(s.handleGetOrder))
 	mux.Handle("POST /api/v1/customers/{id}/merge", s.authed(s.handleMergeCustomer))
 	mux.Handle("POST /api/v1/merges/{merge_id}/undo", s.authed(s.handleUndoMerge))
+	mux.Handle("POST /api/v1/tickets/{id}/merge", s.authed(s.handleMergeTicket))
+	mux.Handle("POST /api/v1/tickets/{id}/split", s.authed(s.handleSplitTicket))
 	mux.Handle("POST /api/v1/webhooks", s.authed(s.handleCreateWebhook))
 	mux.Handle("GET /api/v1/webhooks", s.authed(s.handleListWebhooks))
 	mux.Handle("DELETE /api/v1/webhooks/{id}", s.authed(s.handleDeleteWebhook))

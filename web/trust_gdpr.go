@@ -92,8 +92,10 @@ func (s *Server) handleGetRetention(w http.ResponseWriter, r *http.Request, a *t
 
 type retentionInput struct {
 	SolvedTicketDays *int `json:"solved_ticket_days"`
+	AttachmentsDays  *int `json:"attachments_days"`
 }
 
+// handlePutRetention sets the retention; a field left out keeps its value.
 func (s *Server) handlePutRetention(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
 	if !s.gdprFor(w, r, a) {
 		return
@@ -103,11 +105,22 @@ func (s *Server) handlePutRetention(w http.ResponseWriter, r *http.Request, a *t
 		writeError(w, r, err)
 		return
 	}
-	if in.SolvedTicketDays == nil {
-		writeError(w, r, ticketing.FieldError("solved_ticket_days", "is required (0 keeps everything)"))
+	if in.SolvedTicketDays == nil && in.AttachmentsDays == nil {
+		writeError(w, r, ticketing.FieldError("solved_ticket_days", "is required (0 keeps everything), unless attachments_days is given"))
 		return
 	}
-	ret, err := s.opts.GDPR.SetRetention(r.Context(), gdpr.Retention{SolvedTicketDays: *in.SolvedTicketDays})
+	ret, err := s.opts.GDPR.Retention(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if in.SolvedTicketDays != nil {
+		ret.SolvedTicketDays = *in.SolvedTicketDays
+	}
+	if in.AttachmentsDays != nil {
+		ret.AttachmentsDays = *in.AttachmentsDays
+	}
+	ret, err = s.opts.GDPR.SetRetention(r.Context(), ret)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -115,16 +128,33 @@ func (s *Server) handlePutRetention(w http.ResponseWriter, r *http.Request, a *t
 	writeJSON(w, http.StatusOK, ret)
 }
 
+// handleRetentionPreview counts what a setting would erase now; a
+// parameter left out counts as 0 (nothing), but one of them is required.
 func (s *Server) handleRetentionPreview(w http.ResponseWriter, r *http.Request, a *ticketing.Agent) {
 	if !s.gdprFor(w, r, a) {
 		return
 	}
-	days, err := strconv.Atoi(r.URL.Query().Get("solved_ticket_days"))
-	if err != nil {
-		writeError(w, r, ticketing.FieldError("solved_ticket_days", "must be a whole number of days"))
+	q := r.URL.Query()
+	if !q.Has("solved_ticket_days") && !q.Has("attachments_days") {
+		writeError(w, r, ticketing.FieldError("solved_ticket_days", "is required (a whole number of days), unless attachments_days is given"))
 		return
 	}
-	p, err := s.opts.GDPR.PreviewRetention(r.Context(), days)
+	var ret gdpr.Retention
+	for _, f := range []struct {
+		name string
+		v    *int
+	}{{"solved_ticket_days", &ret.SolvedTicketDays}, {"attachments_days", &ret.AttachmentsDays}} {
+		if !q.Has(f.name) {
+			continue
+		}
+		n, err := strconv.Atoi(q.Get(f.name))
+		if err != nil {
+			writeError(w, r, ticketing.FieldError(f.name, "must be a whole number of days"))
+			return
+		}
+		*f.v = n
+	}
+	p, err := s.opts.GDPR.PreviewRetention(r.Context(), ret)
 	if err != nil {
 		writeError(w, r, err)
 		return

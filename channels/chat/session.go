@@ -295,7 +295,9 @@ func (s *session) readLoop() {
 				s.stop(websocket.ClosePolicyViolation, "hello expected")
 				return
 			}
-			if err := s.hello(f); errors.Is(err, errVisitorCap) {
+			var err error
+			onOwnStack(func() { err = s.hello(f) })
+			if errors.Is(err, errVisitorCap) {
 				s.c.log.Info("chat: too many sockets for one visitor; connection closed", "visitor", s.vid, "ip", s.ip)
 				s.sendError(ticketing.Errorf(ticketing.ETooMany, "too many chat windows are open; close one and try again"), "")
 				s.stop(websocket.ClosePolicyViolation, "too many connections for this visitor")
@@ -313,13 +315,26 @@ func (s *session) readLoop() {
 		case frameHello:
 			s.sendError(ticketing.FieldError("type", "hello was already sent"), "")
 		case frameMessage:
-			s.message(f)
+			onOwnStack(func() { s.message(f) })
 		case frameTyping:
-			s.typing(f.Typing)
+			onOwnStack(func() { s.typing(f.Typing) })
 		case frameCSAT:
-			s.csat(f)
+			onOwnStack(func() { s.csat(f) })
 		}
 	}
+}
+
+// onOwnStack runs f on a goroutine of its own and waits for it. What a
+// frame does (store lookups, JetStream publishes, JSON) grows a stack to
+// tens of KiB; done on the reader's goroutine, an idle socket would keep
+// that stack for as long as it stays open (most of its memory).
+func onOwnStack(f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	<-done
 }
 
 // hello identifies the visitor, subscribes to their topics and sends the

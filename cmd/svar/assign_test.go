@@ -394,6 +394,31 @@ func TestAssignedAndMentionedAgentIsNotifiedLive(t *testing.T) {
 	if list.Unread != 0 || !list.Notifications[0].Read {
 		t.Fatalf("after read: %+v", list)
 	}
+
+	// Given the ticket by hand, Bo hears of it; taking it back herself,
+	// Anna does not (she did it).
+	tid := ev.Notification.TicketID
+	if res := admin.do("PATCH", "/api/v1/tickets/"+tid, map[string]any{"assignee_id": bo.Agent.ID}); res.status != 200 {
+		t.Fatalf("assign to bo: %d %s", res.status, res.body)
+	}
+	bev := waitEvent(t, boLive, func(ev *ticketing.Event) bool {
+		return ev.Type == ticketing.EventNotification && ev.Notification.Kind == ticketing.NotifyAssigned
+	})
+	if bev.Notification.TicketID != tid || bev.AgentID != bo.Agent.ID {
+		t.Fatalf("bo's assignment notification = %+v", bev)
+	}
+	if res := ac.do("PATCH", "/api/v1/tickets/"+tid, map[string]any{"assignee_id": anna.Agent.ID}); res.status != 200 {
+		t.Fatalf("anna takes it: %d %s", res.status, res.body)
+	}
+	if err := m.Bus.PublishInbound(context.Background(), envelope("sentinel@example.se", "<note2@x>", "Sentinel")); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, annaLive, func(ev *ticketing.Event) bool {
+		if ev.Type == ticketing.EventNotification && ev.Notification.TicketID == tid {
+			t.Fatalf("anna was notified of taking the ticket herself: %+v", ev.Notification)
+		}
+		return ev.Type == ticketing.EventMessageCreated && ev.Message.Text == "Sentinel"
+	})
 }
 
 // A returning customer's new ticket goes to the agent who held their

@@ -40,6 +40,7 @@ type benchConfig struct {
 	QueryMsgs             int    // ... and messages
 	QueryRequests         int    // ... lists and searches measured (each)
 	Scale                 string // "", "target" (100k tickets, 1M messages) or "large" (1M, 10M)
+	GDPRMsgs              int    // gdpr phase (bench_gdpr.go): messages of the customer exported and erased
 
 	Only       string // comma-separated phases to run (default: all)
 	CPUProfile string // write the node's CPU profile here
@@ -62,7 +63,7 @@ const (
 )
 
 // The query phase runs last: it restarts the node.
-var allPhases = []string{phaseIdle, phaseConns, phaseRaw, phaseIngest, phaseList, phaseAssign, phaseLive, phaseEmail, phaseSLA, phaseWebhook, phaseReport, phaseQuery}
+var allPhases = []string{phaseIdle, phaseConns, phaseRaw, phaseIngest, phaseList, phaseAssign, phaseLive, phaseEmail, phaseSLA, phaseWebhook, phaseReport, phaseGDPR, phaseQuery}
 
 func defaultBenchConfig() benchConfig {
 	return benchConfig{
@@ -70,6 +71,7 @@ func defaultBenchConfig() benchConfig {
 		Conns: 10_000, LiveRate: 400, LiveVisitors: 200, LiveDuration: 30 * time.Second, Emails: 20,
 		ReportTickets: 100_000, ReportRequests: 200,
 		QueryTickets: queryScales[""][0], QueryMsgs: queryScales[""][1], QueryRequests: 500,
+		GDPRMsgs: 1000,
 	}
 }
 
@@ -79,6 +81,7 @@ func smokeBenchConfig() benchConfig {
 		Conns: 100, LiveRate: 40, LiveVisitors: 10, LiveDuration: 2 * time.Second, Emails: 3,
 		ReportTickets: 2_000, ReportRequests: 20,
 		QueryTickets: 300, QueryMsgs: 1500, QueryRequests: 30,
+		GDPRMsgs: 50,
 	}
 }
 
@@ -114,6 +117,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	fs.IntVar(&c.QueryTickets, "query-tickets", c.QueryTickets, "query: tickets seeded by bulk insert before the index is rebuilt")
 	fs.IntVar(&c.QueryMsgs, "query-msgs", c.QueryMsgs, "query: messages seeded with them")
 	fs.IntVar(&c.QueryRequests, "query-requests", c.QueryRequests, "query: lists and searches measured (each)")
+	fs.IntVar(&c.GDPRMsgs, "gdpr-msgs", c.GDPRMsgs, "gdpr: messages (every tenth with a file) of the customer exported and erased")
 	fs.StringVar(&c.Scale, "scale", "", "query: target (100k tickets, 1M messages) or large (1M, 10M); sets -query-tickets/-query-msgs")
 	fs.StringVar(&c.Only, "only", "", "comma-separated phases to run: "+strings.Join(allPhases, ","))
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the node's CPU profile to this file (go tool pprof)")
@@ -148,6 +152,9 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	}
 	if c.QueryTickets <= 0 || c.QueryMsgs < c.QueryTickets || c.QueryRequests <= 0 {
 		return c, errors.New("bench: -query-tickets and -query-requests must be positive, -query-msgs at least -query-tickets")
+	}
+	if c.GDPRMsgs <= 0 {
+		return c, errors.New("bench: -gdpr-msgs must be positive")
 	}
 	if c.LiveVisitors <= 0 || c.LiveRate <= 0 {
 		return c, errors.New("bench: -live-rate and -live-visitors must be positive")
@@ -237,6 +244,9 @@ var benchFigureSpecs = []benchFigureSpec{
 	{"ingest_index_msgs_per_s", "msgs/s", 0, 0, false, false},
 	{"ingest_noindex_msgs_per_s", "msgs/s", 0, 0, false, false},
 	{"ingest_index_drop_pct", "%", 1, 10, false, false},
+	{"gdpr_baseline_read_s", "s", 3, 0, false, false},
+	{"export_s", "s", 3, 2, false, false},
+	{"erase_s", "s", 3, 2, false, false},
 }
 
 // results collects the figures of a run; safe for concurrent use.

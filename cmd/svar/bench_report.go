@@ -58,7 +58,7 @@ func (b *bench) reportPhase(ctx context.Context) error {
 	chans := []ticketing.Channel{ticketing.ChannelEmail, ticketing.ChannelChat, ticketing.ChannelSMS}
 	b.progress.set("report: seeding %d tickets", n)
 	t0 := time.Now()
-	const batch = 5000
+	const batch = 50_000 // each Load recomputes the hours it touched: few big loads
 	for i := 0; i < n; i += batch {
 		var tks []*ticketing.Ticket
 		var msgs [][]*ticketing.Message

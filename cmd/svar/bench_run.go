@@ -50,6 +50,7 @@ var phaseFigures = map[string][]string{
 	phaseSLA:     {"sla_fire_lag_p99_ms", "ingest_sla_msgs_per_s"},
 	phaseWebhook: webhookFigures,
 	phaseQuery:   queryFigures,
+	phaseGDPR:    gdprFigures,
 }
 
 func (b *bench) run(ctx context.Context) error {
@@ -133,6 +134,7 @@ func (b *bench) run(ctx context.Context) error {
 		{phaseReport, b.reportPhase},
 		{phaseSLA, b.slaPhase},
 		{phaseWebhook, b.webhookPhase},
+		{phaseGDPR, b.gdprPhase},
 		{phaseQuery, b.queryPhase},
 	}
 	for _, s := range steps {

@@ -374,3 +374,112 @@ func TestRetentionErasesOldSolvedTicketsAndNothingElse(t *testing.T) {
 		t.Errorf("preview after the sweep %+v", pv)
 	}
 }
+
+// TestRetentionRemovesOldAttachmentsAndKeepsTheTickets: with retention's
+// clock 40 days ahead, attachments_days 30 removes the file of a message
+// from now (40 days old to the clock) and keeps the ticket and its text,
+// the file's entry becoming a placeholder; a file on a message 1 day old
+// to the clock stays. Bad values are refused naming the field.
+func TestRetentionRemovesOldAttachmentsAndKeepsTheTickets(t *testing.T) {
+	shift := 40 * 24 * time.Hour
+	m := startNode(t, "", func(m *Main) {
+		m.gdprNow = func() time.Time { return time.Now().Add(shift) }
+	})
+	c := login(t, m)
+	ctx := context.Background()
+	withFile := func(from, ext, text, key string, at time.Time) *ticketing.Ticket {
+		t.Helper()
+		if err := m.Store.PutBlob(ctx, &ticketing.Blob{Key: key, Filename: "kvitto.pdf", ContentType: "application/pdf",
+			Data: []byte("%PDF " + text)}); err != nil {
+			t.Fatal(err)
+		}
+		e := envelope(from, ext, text)
+		e.ReceivedAt = at
+		e.Attachments = []ticketing.Attachment{{Key: key, Filename: "kvitto.pdf", ContentType: "application/pdf", Size: int64(5 + len(text))}}
+		if err := m.Bus.PublishInbound(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		var found *ticketing.Ticket
+		eventually(t, "ticket of "+text, func() error {
+			var page ticketing.TicketPage
+			c.do("GET", "/api/v1/tickets?q="+url.QueryEscape(text), nil).decode(t, &page)
+			if len(page.Tickets) != 1 {
+				return fmt.Errorf("%d tickets", len(page.Tickets))
+			}
+			found = page.Tickets[0]
+			return nil
+		})
+		return found
+	}
+	old := withFile("olle@example.se", "<o1@x>", "Olle oldfile", "email/olle-kvitto", time.Now().UTC())
+	recent := withFile("rut@example.se", "<r1@x>", "Rut recentfile", "email/rut-kvitto", time.Now().UTC().Add(shift-24*time.Hour))
+
+	for _, body := range []map[string]int{{"attachments_days": -1}, {"solved_ticket_days": 0, "attachments_days": -1}} {
+		if r := c.do("PUT", "/api/v1/settings/retention", body); r.status != 422 || !strings.Contains(string(r.body), "attachments_days") {
+			t.Fatalf("attachments_days -1: %d %s", r.status, r.body)
+		}
+	}
+	if r := c.do("GET", "/api/v1/settings/retention/preview?attachments_days=-1", nil); r.status != 422 || !strings.Contains(string(r.body), "attachments_days") {
+		t.Fatalf("preview of attachments_days -1: %d %s", r.status, r.body)
+	}
+	var pv struct{ Tickets, Customers, Attachments int }
+	c.do("GET", "/api/v1/settings/retention/preview?solved_ticket_days=0&attachments_days=30", nil).decode(t, &pv)
+	if pv != (struct{ Tickets, Customers, Attachments int }{0, 0, 1}) {
+		t.Fatalf("preview of 30 days: %+v, want the one old file", pv)
+	}
+	c.do("GET", "/api/v1/settings/retention/preview?attachments_days=50", nil).decode(t, &pv)
+	if pv.Attachments != 0 {
+		t.Fatalf("preview of 50 days: %+v", pv)
+	}
+	if _, err := m.Store.GetBlob(ctx, "email/olle-kvitto"); err != nil {
+		t.Fatalf("the preview removed a file: %v", err)
+	}
+	var set struct {
+		Solved      int `json:"solved_ticket_days"`
+		Attachments int `json:"attachments_days"`
+	}
+	r := c.do("PUT", "/api/v1/settings/retention", map[string]int{"attachments_days": 30})
+	if r.status != 200 {
+		t.Fatalf("retention: %d %s", r.status, r.body)
+	}
+	c.do("GET", "/api/v1/settings/retention", nil).decode(t, &set)
+	if set.Solved != 0 || set.Attachments != 30 {
+		t.Fatalf("setting after PUT: %+v", set)
+	}
+	if err := m.GDPR.HandleSweep(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	var view struct {
+		Ticket   ticketing.Ticket
+		Messages []ticketing.Message
+	}
+	r = c.do("GET", "/api/v1/tickets/"+old.ID, nil)
+	if r.status != 200 {
+		t.Fatalf("the old ticket after retention: %d", r.status)
+	}
+	r.decode(t, &view)
+	if len(view.Messages) != 1 || view.Messages[0].Text != "Olle oldfile" || len(view.Messages[0].Attachments) != 1 {
+		t.Fatalf("the old ticket's messages after retention: %+v", view.Messages)
+	}
+	if a := view.Messages[0].Attachments[0]; a.Removed != "retention" || a.Key != "" || a.Filename != "kvitto.pdf" || a.RemovedAt.IsZero() {
+		t.Fatalf("the old file's entry: %+v, want a placeholder saying retention removed it", a)
+	}
+	if _, err := m.Store.GetBlob(ctx, "email/olle-kvitto"); !ticketing.IsNotFound(err) {
+		t.Fatalf("the old file after retention: %v", err)
+	}
+	if r := c.do("GET", "/api/v1/attachments/email/olle-kvitto?ticket="+old.ID, nil); r.status != 404 {
+		t.Fatalf("GET the old file: %d", r.status)
+	}
+	c.do("GET", "/api/v1/tickets/"+recent.ID, nil).decode(t, &view)
+	if len(view.Messages) != 1 || len(view.Messages[0].Attachments) != 1 || view.Messages[0].Attachments[0].Key != "email/rut-kvitto" {
+		t.Fatalf("the recent file's message: %+v", view.Messages)
+	}
+	if _, err := m.Store.GetBlob(ctx, "email/rut-kvitto"); err != nil {
+		t.Fatalf("the recent file after retention: %v", err)
+	}
+	c.do("GET", "/api/v1/settings/retention/preview?attachments_days=30", nil).decode(t, &pv)
+	if pv.Attachments != 0 {
+		t.Fatalf("preview after the sweep: %+v", pv)
+	}
+}

@@ -41,6 +41,7 @@ import (
 	"github.com/svar-dev/svar/ticketing/report"
 	"github.com/svar-dev/svar/ticketing/sla"
 	"github.com/svar-dev/svar/ticketing/staff"
+	"github.com/svar-dev/svar/ticketing/ticketmerge"
 	"github.com/svar-dev/svar/ticketing/webhook"
 	"github.com/svar-dev/svar/web"
 )
@@ -102,6 +103,9 @@ type Main struct {
 	Metrics  *web.Metrics
 	Web      *web.Server
 	channels channels
+
+	// TicketMerges merges a customer's tickets and splits them.
+	TicketMerges *ticketmerge.Service
 
 	// Hours, SLA and AutoReply are the business hours, SLA clocks and
 	// out-of-hours replies.
@@ -275,7 +279,9 @@ func (m *Main) Run(ctx context.Context) error {
 	})
 	m.goRun("core", func() error { return bus.ConsumeInbound(ctx, m.ingest) })
 	m.goRun("orders", func() error { return m.Orders.Run(ctx) })
-	m.Merges = merge.New(store, m.Service, m.Orders)
+	m.Merges = merge.New(store, m.Service, m.Orders, m.Audit)
+	m.TicketMerges = ticketmerge.New(ticketmerge.Options{Store: store, Core: m.Service, Audit: m.Audit, Scheduler: bus})
+	m.goRun("ticketmerge", func() error { return m.TicketMerges.Run(ctx) })
 	m.Webhooks = webhook.New(webhook.Options{Store: store, Feed: bus, AllowPrivate: c.WebhookAllowPrivate, Logger: log.With("component", "webhook")})
 	m.goRun("webhooks", func() error { return m.Webhooks.Run(ctx) })
 	m.Hours = hours.NewService(store, nil)
@@ -315,7 +321,8 @@ func (m *Main) Run(ctx context.Context) error {
 		Hours: m.Hours, SLA: m.SLA, AutoReply: m.AutoReply,
 		Logger: log.With("component", "web"), SecureCookies: strings.HasPrefix(c.PublicURL, "https://"),
 		ClientIP: clientIP, Audit: m.Audit, GDPR: m.GDPR, MetricsToken: c.MetricsToken, MetricsElsewhere: c.MetricsAddr != "",
-		CSAT: m.CSAT, Reports: m.Reports, Orders: m.Orders, Webhooks: m.Webhooks, Merges: m.Merges})
+		CSAT: m.CSAT, Reports: m.Reports, Orders: m.Orders, Webhooks: m.Webhooks, Merges: m.Merges,
+		TicketMerges: m.TicketMerges})
 	if err := m.startMetrics(log); err != nil {
 		return err
 	}

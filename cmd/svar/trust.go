@@ -17,7 +17,7 @@ import (
 // and the daily retention sweep run as scheduled jobs, once however many
 // nodes run.
 func (m *Main) startGDPR(ctx, startCtx context.Context) error {
-	m.GDPR = gdpr.New(gdpr.Options{Store: m.Store, Streams: m.Bus, Events: m.Bus, Scheduler: m.Bus, Audit: m.Audit,
+	m.GDPR = gdpr.New(gdpr.Options{Store: m.Store, Streams: m.Bus, Events: m.Bus, Scheduler: m.Bus, Leases: m.Leases, Audit: m.Audit,
 		Tickets: m.Service, Logger: m.logger().With("component", "gdpr"), Now: m.gdprNow})
 	m.goRun("erasure", func() error { return m.Bus.ConsumeJobs(ctx, gdpr.JobKind, m.GDPR.HandleJob) })
 	sweep := func(ctx context.Context, j *ticketing.Job) error {

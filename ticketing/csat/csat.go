@@ -187,7 +187,8 @@ type jobPayload struct {
 // hears the event; the job's key (ticket and solve time) stores it once.
 func (s *Service) onEvent(ctx context.Context, ev *ticketing.Event) {
 	t := ev.Ticket
-	if t == nil || ev.Type != ticketing.EventTicketUpdated || t.Status != ticketing.StatusSolved || t.SolvedAt.IsZero() || t.CSAT != nil {
+	if t == nil || ev.Type != ticketing.EventTicketUpdated || t.Status != ticketing.StatusSolved || t.SolvedAt.IsZero() || t.CSAT != nil ||
+		t.MergedInto != "" {
 		return
 	}
 	st, err := s.Settings(ctx)
@@ -237,7 +238,7 @@ func (s *Service) fire(ctx context.Context, j *ticketing.Job) error {
 	if err != nil {
 		return err
 	}
-	if t.Status != ticketing.StatusSolved || !t.SolvedAt.Equal(p.SolvedAt) || t.CSAT != nil {
+	if t.Status != ticketing.StatusSolved || !t.SolvedAt.Equal(p.SolvedAt) || t.CSAT != nil || t.MergedInto != "" {
 		return nil // reopened, closed, merged away or answered since
 	}
 	st, err := s.Settings(ctx)
@@ -275,7 +276,7 @@ func (s *Service) fire(ctx context.Context, j *ticketing.Job) error {
 // surveyChannel picks the channel of the customer's latest message, and
 // says no for auto-replies, bounces, opt-outs and merged-away tickets.
 func (s *Service) surveyChannel(ctx context.Context, t *ticketing.Ticket, st Settings) (ticketing.Channel, bool, error) {
-	if !st.Enabled || slices.Contains(t.Tags, "merged") {
+	if !st.Enabled || t.MergedInto != "" || slices.Contains(t.Tags, "merged") {
 		return "", false, nil
 	}
 	ids := t.MessageIDs

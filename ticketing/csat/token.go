@@ -45,11 +45,11 @@ func (s *Service) key(ctx context.Context) ([]byte, error) {
 			return nil, err
 		}
 		d.Secret = hex.EncodeToString(b[:])
-		if err := s.o.Store.InsertState(ctx, secretKey, d); err != nil {
-			if ticketing.ErrorCode(err) != ticketing.EConflict {
-				return nil, fmt.Errorf("csat: store secret: %w", err)
-			}
+		err = s.o.Store.InsertState(ctx, secretKey, d)
+		if ticketing.ErrorCode(err) == ticketing.EConflict {
 			err = s.o.Store.GetState(ctx, secretKey, &d) // another node won
+		} else if err != nil {
+			return nil, fmt.Errorf("csat: store secret: %w", err)
 		}
 	}
 	if err != nil {

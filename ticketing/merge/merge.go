@@ -17,6 +17,13 @@ import (
 	"time"
 
 	"github.com/svar-dev/svar/ticketing"
+	"github.com/svar-dev/svar/ticketing/audit"
+)
+
+// Audit actions.
+const (
+	ActionMerged = "customer.merged"
+	ActionUndone = "customer.merge_undone"
 )
 
 // Merge states.
@@ -71,12 +78,18 @@ type Service struct {
 	store  Store
 	core   Core
 	orders Orders
+	audit  audit.Recorder
 	now    func() time.Time
 }
 
-// New returns a Service; orders may be nil.
-func New(store Store, core Core, orders Orders) *Service {
-	return &Service{store: store, core: core, orders: orders, now: time.Now}
+// New returns a Service; orders may be nil, and rec nil audits nothing.
+// Every merge and undo is recorded in the audit log (who, when, which
+// customers and the merge id; nothing of their data).
+func New(store Store, core Core, orders Orders, rec audit.Recorder) *Service {
+	if rec == nil {
+		rec = audit.Nop{}
+	}
+	return &Service{store: store, core: core, orders: orders, audit: rec, now: time.Now}
 }
 
 func recordKey(id string) string  { return "merge/" + id }
@@ -137,6 +150,7 @@ func (s *Service) Merge(ctx context.Context, by, intoID, fromID string) (*Record
 	if err != nil {
 		return nil, nil, err
 	}
+	s.audit.Record(ctx, audit.Entry{Action: ActionMerged, Target: "customer:" + r.IntoID + " from customer:" + r.FromID + " merge:" + r.ID})
 	return r, c, nil
 }
 
@@ -309,5 +323,6 @@ func (s *Service) Undo(ctx context.Context, by, id string) (*Record, error) {
 		return nil, err
 	}
 	s.core.CustomersChanged(ctx, r.From, r.Into)
+	s.audit.Record(ctx, audit.Entry{Action: ActionUndone, Target: "customer:" + r.IntoID + " from customer:" + r.FromID + " merge:" + r.ID})
 	return r, nil
 }

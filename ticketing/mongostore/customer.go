@@ -59,11 +59,15 @@ func (s *Store) EnsureCustomer(ctx context.Context, c *ticketing.Customer) (*tic
 	return s.GetCustomer(ctx, c.ID)
 }
 
-// GetCustomer reads a customer by id.
+// GetCustomer reads a customer by id. A customer whose erasure has begun
+// (MarkCustomerErased) is not found.
 func (s *Store) GetCustomer(ctx context.Context, id string) (*ticketing.Customer, error) {
 	var c ticketing.Customer
 	if err := s.customers.FindOne(ctx, byID(id)).Decode(&c); err != nil {
 		return nil, fmt.Errorf("mongostore: get customer %s: %w", id, notFound(err))
+	}
+	if c.Erased {
+		return nil, fmt.Errorf("mongostore: get customer %s: erased: %w", id, ticketing.ErrNotFound)
 	}
 	return &c, nil
 }
@@ -139,6 +143,21 @@ func (s *Store) LinkTicket(ctx context.Context, customerID, ticketID string, gen
 	c, err := s.updateCustomer(ctx, customerID, update)
 	if err != nil {
 		return nil, fmt.Errorf("mongostore: link ticket %s to customer %s: %w", ticketID, customerID, err)
+	}
+	return c, nil
+}
+
+// AddCustomerTicket adds ticketID to the customer's TicketIDs (a set) and
+// raises TicketCount to at least gen, leaving the current ticket alone: a
+// ticket split off another (ticketing/ticketmerge). Idempotent.
+func (s *Store) AddCustomerTicket(ctx context.Context, customerID, ticketID string, gen int) (*ticketing.Customer, error) {
+	update := bson.D{
+		{Key: "$addToSet", Value: bson.D{{Key: "ticket_ids", Value: ticketID}}},
+		{Key: "$max", Value: bson.D{{Key: "ticket_count", Value: gen}}},
+	}
+	c, err := s.updateCustomer(ctx, customerID, update)
+	if err != nil {
+		return nil, fmt.Errorf("mongostore: add ticket %s to customer %s: %w", ticketID, customerID, err)
 	}
 	return c, nil
 }

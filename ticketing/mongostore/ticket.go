@@ -208,6 +208,22 @@ func ticketUpdate(c ticketing.TicketChange) bson.D {
 	if c.SLA != nil {
 		set = append(set, bson.E{Key: "sla", Value: c.SLA})
 	}
+	if c.MergedInto != nil {
+		set = append(set, bson.E{Key: "merged_into", Value: *c.MergedInto})
+	}
+	if tl := c.Timeline; tl != nil {
+		set = append(set, bson.E{Key: "preview", Value: tl.Preview}, bson.E{Key: "last_message_at", Value: tl.LastMessage})
+		for _, f := range []struct {
+			field string
+			t     time.Time
+		}{{"last_inbound_at", tl.LastInbound}, {"last_outbound_at", tl.LastOutbound}} {
+			if f.t.IsZero() {
+				unset = append(unset, bson.E{Key: f.field, Value: ""})
+			} else {
+				set = append(set, bson.E{Key: f.field, Value: f.t})
+			}
+		}
+	}
 	for _, m := range []struct {
 		field string
 		t     time.Time
@@ -232,14 +248,34 @@ func ticketUpdate(c ticketing.TicketChange) bson.D {
 		update = append(update, bson.E{Key: "$max", Value: maxes})
 	}
 	var sets bson.D
-	if c.AddMessageID != "" {
-		sets = append(sets, bson.E{Key: "message_ids", Value: c.AddMessageID})
-	}
-	if c.AddOrderNumber != "" {
-		sets = append(sets, bson.E{Key: "order_numbers", Value: c.AddOrderNumber})
+	for _, f := range []struct {
+		field string
+		one   string
+		many  []string
+	}{
+		{"message_ids", c.AddMessageID, c.AddMessageIDs},
+		{"order_numbers", c.AddOrderNumber, c.AddOrderNumbers},
+		{"tags", "", c.AddTags},
+		{"merged_from", c.AddMergedFrom, nil},
+		{"split_into", c.AddSplitInto, nil},
+	} {
+		vals := f.many
+		if f.one != "" {
+			vals = append([]string{f.one}, vals...)
+		}
+		switch {
+		case len(vals) == 1:
+			sets = append(sets, bson.E{Key: f.field, Value: vals[0]})
+		case len(vals) > 1:
+			sets = append(sets, bson.E{Key: f.field, Value: bson.D{{Key: "$each", Value: vals}}})
+		}
 	}
 	if len(sets) > 0 {
 		update = append(update, bson.E{Key: "$addToSet", Value: sets})
+	}
+	if len(c.RemoveMessageIDs) > 0 {
+		// $pullAll, not $pull with $in: the embedded store ignores the latter.
+		update = append(update, bson.E{Key: "$pullAll", Value: bson.D{{Key: "message_ids", Value: c.RemoveMessageIDs}}})
 	}
 	return update
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -92,8 +93,18 @@ func (b *Bus) eraseIn(ctx context.Context, name string, match func([]byte, map[s
 		if err != nil {
 			return 0, err
 		}
+		empty := 0
 		for done := false; !done; {
-			batch, err := cons.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
+			// No wait: a batch ends with what the stream holds now rather
+			// than waiting for more to arrive (a batch that waits runs to
+			// its timeout whenever fewer messages than its size are left).
+			// An empty answer before the end is asked again once, waiting.
+			var batch jetstream.MessageBatch
+			if empty == 0 {
+				batch, err = cons.FetchNoWait(1000)
+			} else {
+				batch, err = cons.Fetch(1000, jetstream.FetchMaxWait(2*time.Second))
+			}
 			if err != nil {
 				return 0, err
 			}
@@ -107,7 +118,10 @@ func (b *Bus) eraseIn(ctx context.Context, name string, match func([]byte, map[s
 				if match(m.Data(), m.Headers()) {
 					seqs = append(seqs, md.Sequence.Stream)
 				}
-				if md.Sequence.Stream >= last {
+				// The last message at the start may be deleted since; no
+				// message pending means this was the last one there is,
+				// so the read ends without waiting out the fetch.
+				if md.Sequence.Stream >= last || md.NumPending == 0 {
 					done = true
 				}
 			}
@@ -115,7 +129,10 @@ func (b *Bus) eraseIn(ctx context.Context, name string, match func([]byte, map[s
 				return 0, err
 			}
 			if got == 0 {
-				done = true
+				empty++
+				done = empty > 1
+			} else {
+				empty = 0
 			}
 		}
 	}
@@ -153,7 +170,14 @@ func (b *Bus) eraseIn(ctx context.Context, name string, match func([]byte, map[s
 	return n, firstErr
 }
 
+// isNoMsg reports a delete of a message that is gone already (another
+// eraser took it first): the server answers 10037, or "message deletion
+// unsuccessful" (10057) saying "no message found", which the client
+// passes on as text only.
 func isNoMsg(err error) bool {
 	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeMessageNotFound
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeMessageNotFound {
+		return true
+	}
+	return errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) && strings.Contains(err.Error(), "no message found")
 }

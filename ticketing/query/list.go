@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/svar-dev/svar/ticketing"
@@ -120,7 +121,7 @@ const termTickets = `SELECT d.ticket_id FROM m%[1]d CROSS JOIN docs d ON d.rowid
 	WHERE d.kind = 'c'`
 
 // filterConds turns f into conditions on tickets t.
-func filterConds(w *where, f ticketing.TicketFilter) (ok bool) {
+func filterConds(w *where, f ticketing.TicketFilter, v ticketing.Viewer) (ok bool) {
 	if f.Status != "" {
 		w.add("t.status = ?", f.Status)
 	}
@@ -135,6 +136,16 @@ func filterConds(w *where, f ticketing.TicketFilter) (ok bool) {
 	case "":
 	case ticketing.TeamNone:
 		w.add("t.team_id = ''")
+	case ticketing.TeamMine:
+		mine := v.MineTeams()
+		if len(mine) == 0 {
+			return false
+		}
+		args := make([]any, len(mine))
+		for i, id := range mine {
+			args[i] = id
+		}
+		w.add("t.team_id IN ("+strings.TrimSuffix(strings.Repeat("?,", len(mine)), ",")+")", args...)
 	default:
 		w.add("t.team_id = ?", f.TeamID)
 	}
@@ -196,7 +207,7 @@ func (ix *Index) List(ctx context.Context, v ticketing.Viewer, f ticketing.Ticke
 	}
 	var w where
 	viewerCond(&w, v)
-	if !filterConds(&w, f) {
+	if !filterConds(&w, f, v) {
 		return &ticketing.TicketPage{Tickets: []*ticketing.Ticket{}}, nil
 	}
 	dir, cmp := "ASC", ">"
@@ -249,7 +260,7 @@ func (ix *Index) List(ctx context.Context, v ticketing.Viewer, f ticketing.Ticke
 func (ix *Index) Count(ctx context.Context, v ticketing.Viewer, f ticketing.TicketFilter) (int, error) {
 	var w where
 	viewerCond(&w, v)
-	if !filterConds(&w, f) {
+	if !filterConds(&w, f, v) {
 		return 0, nil
 	}
 	var n int
@@ -275,7 +286,7 @@ func decodeTicket(doc []byte) (*ticketing.Ticket, error) {
 // team, assignee) as tickets change: no query per request.
 func (ix *Index) Counts(ctx context.Context, v ticketing.Viewer) (map[string]int, error) {
 	ix.barrier(ctx)
-	c := map[string]int{ticketing.ViewOpen: 0, ticketing.ViewMine: 0, ticketing.ViewUnassigned: 0,
+	c := map[string]int{ticketing.ViewOpen: 0, ticketing.ViewMine: 0, ticketing.ViewMyTeams: 0, ticketing.ViewUnassigned: 0,
 		ticketing.ViewPending: 0, ticketing.ViewSolved: 0, ticketing.ViewAll: 0}
 	ix.groupsMu.RLock()
 	defer ix.groupsMu.RUnlock()
@@ -287,6 +298,9 @@ func (ix *Index) Counts(ctx context.Context, v ticketing.Viewer) (map[string]int
 		switch k.status {
 		case ticketing.StatusOpen:
 			c[ticketing.ViewOpen] += n
+			if k.team != "" && slices.Contains(v.MineTeams(), k.team) {
+				c[ticketing.ViewMyTeams] += n
+			}
 			if k.assignee == "" {
 				c[ticketing.ViewUnassigned] += n
 			} else if k.assignee == v.AgentID {

@@ -411,3 +411,63 @@ func TestNodeWhoseEventsWereDroppedConverges(t *testing.T) {
 	f.ingest(email("d3@example.se", "", "d3", "", "vanlig"))
 	eventually(t, "indexed", func() bool { return f.ix.Len() == 2 })
 }
+
+// TestTeamMine: team=mine and the my_teams view select the open tickets
+// of the viewer's own teams, not of teams merely visible to them nor
+// those without a team, in lists and counts; with no team of their own
+// they select nothing.
+func TestTeamMine(t *testing.T) {
+	f := newFixture(t)
+	f.ingest(email("m1@example.se", "", "m1", "A", "a"), email("m2@example.se", "", "m2", "B", "b"),
+		email("m3@example.se", "", "m3", "C", "c"))
+	ctx := context.Background()
+	for key, team := range map[string]string{"email:m1@example.se": "tA", "email:m2@example.se": "tB"} {
+		team := team
+		if _, err := f.svc.UpdateTicket(ctx, f.ticketOf(key).ID, nil, ticketing.TicketUpdate{TeamID: &team}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mine := f.ticketOf("email:m1@example.se").ID
+	v := ticketing.Viewer{AgentID: "ag1", Role: ticketing.RoleAgent, TeamIDs: []string{"tA", "tB"}, OwnTeamIDs: []string{"tA"}}
+	list := func(v ticketing.Viewer, params string) []string {
+		t.Helper()
+		q, _ := url.ParseQuery(params)
+		flt, err := ticketing.ParseTicketFilter(q, v.AgentID)
+		if err != nil {
+			t.Fatalf("%s: %v", params, err)
+		}
+		p, err := f.ix.List(ctx, v, flt)
+		if err != nil {
+			t.Fatalf("%s: %v", params, err)
+		}
+		var ids []string
+		for _, tk := range p.Tickets {
+			ids = append(ids, tk.ID)
+		}
+		return ids
+	}
+	eventually(t, "the teams are indexed", func() bool { return len(list(ticketing.System, "team=tB")) == 1 })
+	if got := list(v, "team=mine"); len(got) != 1 || got[0] != mine {
+		t.Errorf("team=mine = %v, want [%s]", got, mine)
+	}
+	vf, ok := ticketing.ViewFilter(ticketing.ViewMyTeams, "ag1")
+	if p, err := f.ix.List(ctx, v, vf); !ok || err != nil || len(p.Tickets) != 1 || p.Tickets[0].ID != mine {
+		t.Errorf("view my_teams: %v %v", p, err)
+	}
+	if got := list(v, "team=mine&status=solved"); len(got) != 0 {
+		t.Errorf("team=mine&status=solved = %v", got)
+	}
+	if c, err := f.ix.Counts(ctx, v); err != nil || c[ticketing.ViewMyTeams] != 1 || c[ticketing.ViewOpen] != 3 {
+		t.Errorf("counts %v %v", c, err)
+	}
+	loner := ticketing.Viewer{AgentID: "ag2", Role: ticketing.RoleAgent, TeamIDs: []string{"tB"}}
+	if got := list(loner, "team=mine"); len(got) != 0 {
+		t.Errorf("no team of their own: team=mine = %v", got)
+	}
+	if c, _ := f.ix.Counts(ctx, loner); c[ticketing.ViewMyTeams] != 0 {
+		t.Errorf("no team of their own: my_teams %d", c[ticketing.ViewMyTeams])
+	}
+	if got := (ticketing.TicketFilter{TeamID: ticketing.TeamMine}).Values("ag1").Get("team"); got != "mine" {
+		t.Errorf("Values: team=%q", got)
+	}
+}

@@ -113,7 +113,7 @@ func (x *Index) ApplyBatch(ctx context.Context, evs []*ticketing.Event) error {
 		return err
 	}
 	defer tx.Rollback()
-	d := dirty{}
+	d := newDirty()
 	var seq uint64
 	for _, ev := range evs {
 		if ev.Seq > seq {
@@ -134,13 +134,19 @@ func (x *Index) ApplyBatch(ctx context.Context, evs []*ticketing.Event) error {
 	return tx.Commit()
 }
 
-func (x *Index) apply(ctx context.Context, tx *txn, ev *ticketing.Event, d dirty) error {
+func (x *Index) apply(ctx context.Context, tx *txn, ev *ticketing.Event, d *dirty) error {
 	if ev.Ticket == nil && ev.Message == nil {
 		return nil
 	}
 	if m := ev.Message; m != nil && m.TicketID != "" {
-		if err := insertMessage(tx, m, d); err != nil {
+		left, err := insertMessage(tx, m, ev.Type == ticketing.EventMessageUpdated, d)
+		if err != nil {
 			return err
+		}
+		if left != "" { // merged or split away: the ticket it left has other times now
+			if err := x.refreshTimes(ctx, tx, left, d); err != nil {
+				return err
+			}
 		}
 	}
 	if t := ev.Ticket; t != nil {

@@ -72,6 +72,7 @@ DROP INDEX IF EXISTS tickets_created;
 DROP INDEX IF EXISTS tickets_solved;
 CREATE INDEX IF NOT EXISTS tickets_created_cov ON tickets(created, frt, sla, csat, gen, customer_id, channel, assignee, team, type);
 CREATE INDEX IF NOT EXISTS tickets_solved_cov ON tickets(solved, res, channel, assignee, team, type);
+CREATE INDEX IF NOT EXISTS tickets_status ON tickets(status, created, team, channel);
 CREATE TABLE IF NOT EXISTS messages (
   id TEXT PRIMARY KEY, ticket_id TEXT NOT NULL, at INTEGER NOT NULL, dir INTEGER NOT NULL, counts INTEGER NOT NULL);
 DROP INDEX IF EXISTS messages_at;
@@ -107,7 +108,7 @@ func Open(o Options) (*Index, error) {
 		return nil, fmt.Errorf("report: schema: %w", err)
 	}
 	x := &Index{o: o, db: db, log: o.Logger}
-	if x.meta("buckets") != strconv.Itoa(bucketSecs) { // a file from before these buckets: fill them from its facts
+	if x.meta("buckets") != bucketVersion { // a file from before these buckets: fill them from its facts
 		if err := x.fillBuckets(); err != nil {
 			db.Close()
 			return nil, err
@@ -125,7 +126,7 @@ func (x *Index) fillBuckets() error {
 	if err := recomputeBuckets(tx, 0, math.MaxInt64/bucketSecs); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(`INSERT OR REPLACE INTO meta(k,v) VALUES('buckets',?)`, strconv.Itoa(bucketSecs)); err != nil {
+	if _, err := tx.Exec(`INSERT OR REPLACE INTO meta(k,v) VALUES('buckets',?)`, bucketVersion); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -173,7 +174,7 @@ func (x *Index) Rebuild(ctx context.Context) (uint64, error) {
 	if _, err := tx.Exec(`DELETE FROM tickets; DELETE FROM messages`); err != nil {
 		return 0, err
 	}
-	d := dirty{}
+	d := newDirty()
 	err = x.o.Store.ScanTickets(ctx, func(t *ticketing.Ticket) error {
 		msgs, err := x.o.Store.GetMessages(ctx, t.MessageIDs)
 		if err != nil {
@@ -193,9 +194,9 @@ func (x *Index) Rebuild(ctx context.Context) (uint64, error) {
 	return seq, tx.Commit()
 }
 
-func (x *Index) load(ctx context.Context, tx *txn, t *ticketing.Ticket, msgs []*ticketing.Message, d dirty) error {
+func (x *Index) load(ctx context.Context, tx *txn, t *ticketing.Ticket, msgs []*ticketing.Message, d *dirty) error {
 	for _, m := range msgs {
-		if err := insertMessage(tx, m, d); err != nil {
+		if _, err := insertMessage(tx, m, false, d); err != nil {
 			return err
 		}
 	}
@@ -212,7 +213,7 @@ func (x *Index) Load(ctx context.Context, tickets []*ticketing.Ticket, msgs [][]
 		return err
 	}
 	defer tx.Rollback()
-	d := dirty{}
+	d := newDirty()
 	for i, t := range tickets {
 		if err := x.load(ctx, tx, t, msgs[i], d); err != nil {
 			return err
@@ -232,7 +233,10 @@ func (x *Index) Apply(ctx context.Context, ev *ticketing.Event) error {
 	return x.ApplyBatch(ctx, []*ticketing.Event{ev})
 }
 
-func insertMessage(tx *txn, m *ticketing.Message, d dirty) error {
+// insertMessage records a message's facts. A message that moved to another
+// ticket (a merge or split) is moved, and the ticket it left is returned.
+// Only an updated message (mayMove) can have moved.
+func insertMessage(tx *txn, m *ticketing.Message, mayMove bool, d *dirty) (left string, err error) {
 	dir, counts := 0, 0
 	switch m.Direction {
 	case ticketing.DirectionInbound:
@@ -246,17 +250,74 @@ func insertMessage(tx *txn, m *ticketing.Message, d dirty) error {
 			counts = 1
 		}
 	default:
-		return nil // notes are neither in nor out
+		return "", nil // notes are neither in nor out
+	}
+	at := m.CreatedAt.Unix()
+	var was sql.NullString
+	if mayMove {
+		if err := tx.QueryRow(`SELECT ticket_id FROM messages WHERE id=?`, m.ID).Scan(&was); err != nil && err != sql.ErrNoRows {
+			return "", err
+		}
+	}
+	if was.Valid && was.String != m.TicketID {
+		// Its grouped counts leave the old ticket's attributes for the
+		// new one's (a ticket not indexed yet counts it when it comes).
+		if err := moveUnder(tx, was.String, at, dir, -1, d); err != nil {
+			return "", err
+		}
+		if _, err := tx.Exec(`UPDATE messages SET ticket_id=? WHERE id=?`, m.TicketID, m.ID); err != nil {
+			return "", err
+		}
+		return was.String, moveUnder(tx, m.TicketID, at, dir, 1, d)
 	}
 	res, err := tx.Exec(`INSERT OR IGNORE INTO messages(id,ticket_id,at,dir,counts) VALUES(?,?,?,?,?)`,
-		m.ID, m.TicketID, m.CreatedAt.Unix(), dir, counts)
+		m.ID, m.TicketID, at, dir, counts)
+	if err != nil {
+		return "", err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return "", nil // known already
+	}
+	d.messages.add(sql.NullInt64{Int64: at, Valid: true})
+	return "", moveUnder(tx, m.TicketID, at, dir, 1, d)
+}
+
+// moveUnder counts n messages (at, dir) in the grouped buckets under the
+// attributes of ticketID; a ticket not indexed yet counts its messages
+// when it comes (putTicket).
+func moveUnder(tx *txn, ticketID string, at int64, dir, n int, d *dirty) error {
+	var a attrs
+	err := tx.QueryRow(`SELECT channel, assignee, team, type FROM tickets WHERE id=?`, ticketID).Scan(&a[0], &a[1], &a[2], &a[3])
+	if err == sql.ErrNoRows {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		d.add(sql.NullInt64{Int64: m.CreatedAt.Unix(), Valid: true})
-	}
+	d.move(a, at, dir, n)
 	return nil
+}
+
+// moveMessages moves a ticket's messages in the grouped message buckets
+// from attributes old (unless isNew) to now.
+func moveMessages(tx *txn, ticketID string, old, now attrs, isNew bool, d *dirty) error {
+	rs, err := tx.tx.QueryContext(tx.ctx, `SELECT at, dir FROM messages WHERE ticket_id = ?`, ticketID)
+	if err != nil {
+		return err
+	}
+	for rs.Next() {
+		var at int64
+		var dir int
+		if err := rs.Scan(&at, &dir); err != nil {
+			rs.Close()
+			return err
+		}
+		if !isNew {
+			d.move(old, at, dir, -1)
+		}
+		d.move(now, at, dir, 1)
+	}
+	return closeRows(rs)
 }
 
 func nullTime(t time.Time) any {
@@ -282,14 +343,18 @@ func generation(id string) int {
 
 // putTicket stores a ticket's own facts (a newer version only, unless
 // force) and recomputes its times.
-func (x *Index) putTicket(ctx context.Context, tx *txn, t *ticketing.Ticket, force bool, d dirty) error {
+func (x *Index) putTicket(ctx context.Context, tx *txn, t *ticketing.Ticket, force bool, d *dirty) error {
 	// Its bucket facts before the change: a change of version that moves
-	// none of them (a new message, an assignment) leaves the buckets alone.
+	// none of them (a new message, a tag) leaves the buckets alone; one of
+	// the attributes grouped buckets key by (an assignment, a new team)
+	// moves its facts between keys.
 	var oldCreated, oldSolved, oldSLA, oldCSAT sql.NullInt64
 	var oldCustomer sql.NullString
-	err := tx.QueryRow(`SELECT created, solved, sla, csat, customer_id FROM tickets WHERE id=?`, t.ID).
-		Scan(&oldCreated, &oldSolved, &oldSLA, &oldCSAT, &oldCustomer)
-	if err != nil && err != sql.ErrNoRows {
+	var old attrs
+	err := tx.QueryRow(`SELECT created, solved, sla, csat, customer_id, channel, assignee, team, type FROM tickets WHERE id=?`, t.ID).
+		Scan(&oldCreated, &oldSolved, &oldSLA, &oldCSAT, &oldCustomer, &old[0], &old[1], &old[2], &old[3])
+	isNew := err == sql.ErrNoRows
+	if err != nil && !isNew {
 		return err
 	}
 	var sla, csat sql.NullInt64
@@ -307,6 +372,11 @@ func (x *Index) putTicket(ctx context.Context, tx *txn, t *ticketing.Ticket, for
 		solved = sql.NullInt64{Int64: t.SolvedAt.Unix(), Valid: true}
 	}
 	created := sql.NullInt64{Int64: t.CreatedAt.Unix(), Valid: true}
+	if t.MergedInto != "" {
+		// A ticket merged into another is that one's conversation: it
+		// counts neither as created nor as solved.
+		created, solved = sql.NullInt64{}, sql.NullInt64{}
+	}
 	q := `INSERT INTO tickets(id,customer_id,gen,channel,type,team,assignee,status,created,solved,sla,csat,version)
 	  VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)
 	  ON CONFLICT(id) DO UPDATE SET customer_id=excluded.customer_id, gen=excluded.gen, channel=excluded.channel,
@@ -316,19 +386,25 @@ func (x *Index) putTicket(ctx context.Context, tx *txn, t *ticketing.Ticket, for
 		q += ` WHERE excluded.version >= tickets.version`
 	}
 	r, err := tx.Exec(q, t.ID, t.CustomerID, generation(t.ID), string(t.Channel), t.Type, t.TeamID, t.AssigneeID, t.Status,
-		created.Int64, nullInt(solved), nullInt(sla), nullInt(csat), t.Version)
+		nullInt(created), nullInt(solved), nullInt(sla), nullInt(csat), t.Version)
 	if err != nil {
 		return err
 	}
 	if n, _ := r.RowsAffected(); n == 0 {
 		return nil // an older version than the index has
 	}
+	now := attrsOf(t)
 	if oldCreated != created || oldSolved != solved || oldSLA != sla || oldCSAT != csat ||
-		oldCustomer != (sql.NullString{String: t.CustomerID, Valid: true}) {
-		d.add(oldCreated)
-		d.add(oldSolved)
-		d.add(created)
-		d.add(solved)
+		oldCustomer != (sql.NullString{String: t.CustomerID, Valid: true}) || now != old {
+		d.ticket(oldCreated, oldSolved)
+		d.ticket(created, solved)
+	}
+	if isNew || now != old {
+		// Its messages count under its attributes in the grouped buckets:
+		// move them from the old ones (none when new).
+		if err := moveMessages(tx, t.ID, old, now, isNew, d); err != nil {
+			return err
+		}
 	}
 	return x.refreshTimes(ctx, tx, t.ID, d)
 }
@@ -336,7 +412,7 @@ func (x *Index) putTicket(ctx context.Context, tx *txn, t *ticketing.Ticket, for
 // refreshTimes recomputes a ticket's first response (business time from
 // the first customer message to the first agent reply after it) and
 // resolution (business time from creation to solve).
-func (x *Index) refreshTimes(ctx context.Context, tx *txn, id string, d dirty) error {
+func (x *Index) refreshTimes(ctx context.Context, tx *txn, id string, d *dirty) error {
 	var team string
 	var created, solved, oldIn, oldReply, oldFrt, oldRes, firstIn, firstReply sql.NullInt64
 	err := tx.QueryRow(`SELECT team, created, solved, first_in, first_reply, frt, res FROM tickets WHERE id=?`, id).
@@ -373,8 +449,7 @@ func (x *Index) refreshTimes(ctx context.Context, tx *txn, id string, d dirty) e
 	if firstIn == oldIn && firstReply == oldReply && frt == oldFrt && res == oldRes {
 		return nil // a message that changes no time (most of them) leaves the buckets alone
 	}
-	d.add(created)
-	d.add(solved)
+	d.ticket(created, solved)
 	_, err = tx.Exec(`UPDATE tickets SET first_in=?, first_reply=?, frt=?, res=? WHERE id=?`,
 		nullInt(firstIn), nullInt(firstReply), nullInt(frt), nullInt(res), id)
 	return err

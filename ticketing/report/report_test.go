@@ -97,9 +97,10 @@ func history() *memStore {
 		{"c6-1", "chat", "2026-03-28T23:30:00Z", "2026-03-30T06:10:00Z", "", 0, nil},
 		{"c7-1", "chat", "2026-03-29T21:59:00Z", "2026-03-30T06:00:00Z", "", 0, nil},
 	}
-	for _, x := range tks {
+	for i, x := range tks {
 		t := &ticketing.Ticket{ID: x.id, CustomerID: strings.Split(x.id, "-")[0], Channel: ticketing.Channel(x.ch),
-			Status: ticketing.StatusOpen, CreatedAt: z(x.in), SLA: x.sla, Version: 3}
+			Status: ticketing.StatusOpen, CreatedAt: z(x.in), SLA: x.sla, Version: 3,
+			AssigneeID: []string{"a1", "a2", ""}[i%3], TeamID: []string{"t1", ""}[i%2], Type: []string{"question", "order", ""}[i%3]}
 		add := func(m *ticketing.Message) {
 			m.TicketID = t.ID
 			s.msgs[m.ID] = m
@@ -284,10 +285,13 @@ func TestCSV(t *testing.T) {
 	}
 }
 
-// TestSummaryBucketsEqualFacts: a summary by day or over the range read
-// from hour buckets equals the same summary computed from the facts
-// alone, for ranges that start and end inside an hour, India (midnight at :30 UTC) and a zone
-// whose midnight is at :50; and after a ticket changes.
+// TestSummaryBucketsEqualFacts: a summary by day, over the range or by
+// channel, agent, team or type read from hour buckets equals the same
+// summary computed from the facts alone, for ranges that start and end
+// inside an hour, India (midnight at :30 UTC) and a zone whose midnight
+// is at :50; after a ticket changes its status and score; and after one
+// moves to another agent, team, type and channel (its messages move with
+// it).
 func TestSummaryBucketsEqualFacts(t *testing.T) {
 	s := history()
 	x := open(t, s)
@@ -307,7 +311,7 @@ func TestSummaryBucketsEqualFacts(t *testing.T) {
 	compare := func(t *testing.T) {
 		for _, rg := range ranges {
 			for _, loc := range []*time.Location{time.UTC, sto, odd, kolkata} {
-				for _, g := range []string{"day", "none"} {
+				for _, g := range GroupBys {
 					q := Query{From: z(rg[0]), To: z(rg[1]), GroupBy: g, Location: loc}
 					got, err := x.summaryBuckets(context.Background(), q)
 					if err != nil {
@@ -334,6 +338,36 @@ func TestSummaryBucketsEqualFacts(t *testing.T) {
 	compare(t)
 	if d := summary(t, x, Query{From: z(ranges[0][0]), To: z(ranges[0][1]), GroupBy: "day", Location: sto}); d["2026-03-30"].TicketsSolved != 1 || d["2026-03-31"].TicketsSolved != 1 {
 		t.Errorf("after the change solved Mon %d Tue %d, want 1 1", d["2026-03-30"].TicketsSolved, d["2026-03-31"].TicketsSolved)
+	}
+	moved := *s.tickets[2] // its reply is in an hour where nothing else of it is
+	moved.Version, moved.AssigneeID, moved.TeamID, moved.Type, moved.Channel = 5, "a9", "t9", "return", ticketing.ChannelSMS
+	if err := x.Apply(context.Background(), &ticketing.Event{Type: ticketing.EventTicketUpdated, Ticket: &moved}); err != nil {
+		t.Fatal(err)
+	}
+	compare(t)
+	if a := summary(t, x, Query{From: z(ranges[0][0]), To: z(ranges[0][1]), GroupBy: "agent", Location: sto}); a["a9"] == nil ||
+		a["a9"].MessagesIn != 1 || a["a9"].MessagesOut != 1 || a["a9"].TicketsCreated != 1 {
+		t.Errorf("the moved ticket's messages under its new agent: %+v", a["a9"])
+	}
+	// A message to a known ticket counts under its attributes at once;
+	// in one batch, another message and a move of that ticket.
+	cust := ticketing.Author{Kind: ticketing.AuthorCustomer}
+	late := &ticketing.Message{ID: "c3-1-late", TicketID: "c3-1", Direction: ticketing.DirectionInbound, CreatedAt: z("2026-03-31T09:10:00Z"), Author: cust}
+	if err := x.Apply(context.Background(), &ticketing.Event{Type: ticketing.EventMessageCreated, Message: late}); err != nil {
+		t.Fatal(err)
+	}
+	compare(t)
+	again := moved
+	again.Version, again.AssigneeID, again.Type = 6, "a1", "question"
+	later := &ticketing.Message{ID: "c3-1-later", TicketID: "c3-1", Direction: ticketing.DirectionOutbound, CreatedAt: z("2026-03-31T11:00:00Z"),
+		Author: ticketing.Author{Kind: ticketing.AuthorAgent}}
+	if err := x.ApplyBatch(context.Background(), []*ticketing.Event{{Type: ticketing.EventMessageCreated, Message: later},
+		{Type: ticketing.EventTicketUpdated, Ticket: &again}, {Type: ticketing.EventMessageCreated, Message: later}}); err != nil {
+		t.Fatal(err)
+	}
+	compare(t)
+	if a := summary(t, x, Query{From: z(ranges[0][0]), To: z(ranges[0][1]), GroupBy: "agent", Location: sto}); a["a9"] != nil {
+		t.Errorf("nothing is left under the ticket's old agent: %+v", a["a9"])
 	}
 }
 

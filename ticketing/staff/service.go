@@ -201,7 +201,7 @@ func (s *Service) Viewer(ctx context.Context, a *ticketing.Agent) (ticketing.Vie
 	if a == nil {
 		return ticketing.Viewer{}, ticketing.Errorf(ticketing.EUnauthorized, "sign in first")
 	}
-	v := ticketing.Viewer{AgentID: a.ID, Role: a.Role}
+	v := ticketing.Viewer{AgentID: a.ID, Role: a.Role, OwnTeamIDs: append([]string{}, a.TeamIDs...)}
 	if a.Role == ticketing.RoleAdmin {
 		v.All = true
 		return v, nil

@@ -5,6 +5,14 @@ import { announce, h, t } from './dom.js';
 import { errorText, get, patch, post } from './api.js';
 import { confirmAction } from './confirm.js';
 
+// csatText is an agent's satisfaction figure (GET /api/v1/agents?include=csat),
+// or '' when the list came without it.
+export function csatText(a) {
+  if (!a || !a.csat) return '';
+  const v = a.csat.responses ? t('agent_csat_value', { score: Math.round((a.csat.score || 0) * 100), n: a.csat.responses }) : t('agent_csat_none');
+  return t('agent_csat') + ': ' + v;
+}
+
 export async function renderAgents(app, main) {
   const tbody = h('tbody');
   const st = h('p', { class: 'form-status', role: 'status' });
@@ -12,7 +20,7 @@ export async function renderAgents(app, main) {
     h('caption', { class: 'sr-only' }, t('agents')),
     h('thead', null, h('tr', null,
       h('th', { scope: 'col' }, t('name')), h('th', { scope: 'col' }, t('email')), h('th', { scope: 'col' }, t('role')),
-      h('th', { scope: 'col' }, t('teams')), h('th', { scope: 'col' }, t('capacity')), h('th', { scope: 'col' }, t('agent_status')), h('th', { scope: 'col' }, t('two_factor')), h('th', { scope: 'col' }, t('actions')))),
+      h('th', { scope: 'col' }, t('teams')), h('th', { scope: 'col' }, t('capacity')), h('th', { scope: 'col' }, t('agent_status')), h('th', { scope: 'col' }, t('agent_csat')), h('th', { scope: 'col' }, t('two_factor')), h('th', { scope: 'col' }, t('actions')))),
     tbody);
 
   const name = h('input', { id: 'inv-name', type: 'text', autocomplete: 'off', required: true });
@@ -66,7 +74,7 @@ export async function renderAgents(app, main) {
   async function load() {
     let agents;
     try {
-      agents = (await get('/api/v1/agents')).agents;
+      agents = (await get('/api/v1/agents?include=csat')).agents;
     } catch (err) {
       st.textContent = errorText(err);
       return;
@@ -138,6 +146,7 @@ export async function renderAgents(app, main) {
       return h('tr', { class: a.active ? '' : 'inactive' },
         h('td', null, a.name || ''), h('td', null, a.email), h('td', null, roleCell), h('td', null, teamCell), h('td', null, cap),
         h('td', null, a.active ? t('active') : t('inactive')),
+        h('td', { class: 'agent-csat' }, a.csat && a.csat.responses ? t('agent_csat_value', { score: Math.round((a.csat.score || 0) * 100), n: a.csat.responses }) : t('agent_csat_none')),
         h('td', null, a.totp_enabled ? t('on') : t('off')),
         h('td', null, h('div', { class: 'actions' }, actions), rowErr));
     }));

@@ -14,9 +14,10 @@ import { renderAgents } from './agents.js';
 import { renderRouting, renderTeams } from './teams.js';
 import { renderReports } from './reports.js';
 import { renderServiceLevels, startCountdowns } from './sla.js';
+import { renderRetention } from './retention.js';
 import { renderMacros } from './macros.js';
 import { installBulk } from './bulk.js';
-import { installPanel, Notices } from './notices.js';
+import { drawFavicon, installPanel, Notices } from './notices.js';
 import { put } from './api.js';
 import { renderCustomerPage } from './customer.js';
 import { renderWebhooks } from './webhooks.js';
@@ -98,7 +99,7 @@ function showHit() {
 
 async function loadAgents() {
   try {
-    const data = await get('/api/v1/agents');
+    const data = await get('/api/v1/agents?include=csat');
     app.agents = new Map(data.agents.map((a) => [a.id, a]));
     app.teams = (await get('/api/v1/teams')).teams || [];
   } catch (e) {
@@ -192,6 +193,9 @@ async function route(opts = {}) {
   } else if (p === '/service-levels') {
     setTitle(t('service_levels'));
     await renderServiceLevels(app, app.main);
+  } else if (p === '/retention') {
+    setTitle(t('retention'));
+    await renderRetention(app, app.main);
   } else if (p === '/macros') {
     setTitle(t('macros'));
     renderMacros(app, app.main);
@@ -240,7 +244,7 @@ function interceptLinks() {
     if (!a || a.target || a.hasAttribute('download')) return;
     const url = new URL(a.href, location.href);
     if (url.origin !== location.origin) return;
-    if (!/^\/($|views\/|tickets\/|settings$|agents$|teams$|routing$|search$|macros$|service-levels$|reports$|webhooks$|customers\/)/.test(url.pathname)) return;
+    if (!/^\/($|views\/|tickets\/|settings$|agents$|teams$|routing$|search$|macros$|service-levels$|reports$|retention$|webhooks$|customers\/)/.test(url.pathname)) return;
     e.preventDefault();
     navigate(url.pathname + url.search + url.hash);
   });
@@ -311,8 +315,11 @@ async function start() {
   interceptLinks();
   installKeys(app);
   installBulk(app);
-  app.notices = new Notices(() => {});
-  app.notices.onChange = installPanel(app.notices, () => setTitle(titleText));
+  app.notices = new Notices(() => {}, (id) => app.openTicket(id));
+  app.notices.onChange = installPanel(app.notices, () => {
+    setTitle(titleText);
+    drawFavicon(app.notices.unread);
+  });
   app.live = new Live({
     onEvent(ev) {
       if (ev.type === 'ticket.removed') {

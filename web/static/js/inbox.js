@@ -9,16 +9,17 @@ const SORTS = ['activity', 'oldest', 'waiting', 'due'];
 const CHANNELS = ['email', 'chat', 'sms'];
 const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
 
-export const VIEWS = ['open', 'mine', 'unassigned', 'pending', 'solved', 'all'];
+export const VIEWS = ['open', 'mine', 'my_teams', 'unassigned', 'pending', 'solved', 'all'];
 
 const PAGE = 50;
 const SEEN_MAX = 1000;
 
-// inView mirrors ticketing.ViewFilter.
-export function inView(tk, view, meID) {
+// inView mirrors ticketing.ViewFilter; myTeams are the agent's own teams.
+export function inView(tk, view, meID, myTeams) {
   switch (view) {
     case 'open': return tk.status === 'open';
     case 'mine': return tk.status === 'open' && tk.assignee_id === meID;
+    case 'my_teams': return tk.status === 'open' && !!tk.team_id && (myTeams || []).includes(tk.team_id);
     case 'unassigned': return tk.status === 'open' && !tk.assignee_id;
     case 'pending': return tk.status === 'pending';
     case 'solved': return tk.status === 'solved';
@@ -224,7 +225,7 @@ export class Inbox {
     this.all.delete(id);
     this.rows.delete(id);
     this.renderSoon();
-    this.refreshCounts();
+    this.loadCounts();
   }
 
   // apply places a changed ticket in or out of the list.
@@ -234,7 +235,7 @@ export class Inbox {
     this.all.set(tk.id, tk);
     if (this.custom()) {
       if (this.rows.has(tk.id)) this.rows.set(tk.id, tk);
-    } else if (inView(tk, this.view, this.app.me.id) && this.withinLoaded(tk)) {
+    } else if (inView(tk, this.view, this.app.me.id, this.app.me.team_ids) && this.withinLoaded(tk)) {
       this.rows.set(tk.id, tk);
     } else {
       this.rows.delete(tk.id);

@@ -94,6 +94,58 @@ function csvLink(url, name) {
   return h('a', { class: 'csv', href: url, download: name }, t('report_csv'));
 }
 
+const AGES = ['under_1h', '1h_4h', '4h_24h', '1d_3d', '3d_7d', 'over_7d'];
+
+function backlogURL(group, format) {
+  const q = new URLSearchParams({ group_by: group });
+  if (format) q.set('format', format);
+  return '/api/v1/reports/backlog?' + q;
+}
+
+// renderBacklog shows the open and pending tickets by age as they are
+// now: the chart is drawn by the server (SVG, in the agent's language),
+// the table beside it holds the same numbers, and the CSV downloads them.
+function renderBacklog(app, section) {
+  const sel = h('select', { id: 'backlog-group' },
+    ...['none', 'team', 'channel'].map((g) => h('option', { value: g }, t('backlog_group_' + g))));
+  const chart = h('div', { class: 'backlog-svg' });
+  const rest = h('div');
+  const status = h('p', { class: 'form-status', role: 'status' });
+  const teamName = (id) => {
+    const tm = (app.teams || []).find((x) => x.id === id);
+    return tm ? tm.name : id;
+  };
+  async function load() {
+    const group = sel.value;
+    status.textContent = t('backlog_loading');
+    try {
+      const [data, res] = await Promise.all([get(backlogURL(group)),
+        fetch(backlogURL(group, 'svg'), { credentials: 'same-origin' })]);
+      if (!res.ok) throw new Error(res.statusText);
+      const doc = new DOMParser().parseFromString(await res.text(), 'image/svg+xml');
+      const svg = doc.documentElement;
+      chart.replaceChildren(svg.nodeName === 'svg' ? document.importNode(svg, true) : '');
+      const name = (k) => (group === 'none' ? t('backlog_all') : !k ? t('report_none')
+        : group === 'channel' ? t('channel_' + k) : teamName(k));
+      rest.replaceChildren(
+        h('div', { class: 'table-scroll' }, h('table', { class: 'report backlog' },
+          h('caption', null, t('backlog_title')),
+          h('thead', null, h('tr', null, h('th', { scope: 'col' }, t('backlog_key')),
+            ...AGES.map((a) => h('th', { scope: 'col' }, t('backlog_age_' + a))), h('th', { scope: 'col' }, t('backlog_total')))),
+          h('tbody', null, ...data.rows.map((r) => h('tr', null, h('th', { scope: 'row' }, name(r.key)),
+            ...r.counts.map((n) => h('td', null, String(n))), h('td', null, String(r.total))))))),
+        csvLink(backlogURL(group, 'csv'), 'svar-backlog-' + group + '.csv'));
+      status.textContent = '';
+    } catch (err) {
+      status.textContent = errorText(err);
+    }
+  }
+  sel.addEventListener('change', load);
+  section.replaceChildren(h('h3', { id: 'backlog-h' }, t('backlog_title')),
+    h('div', { class: 'field' }, h('label', { for: 'backlog-group' }, t('backlog_group')), sel), status, chart, rest);
+  return load();
+}
+
 export async function renderReports(app, main) {
   const now = new Date();
   const params = new URLSearchParams(location.search);
@@ -103,6 +155,7 @@ export async function renderReports(app, main) {
   const toIn = h('input', { id: 'rep-to', type: 'date', value: to, required: true });
   const status = h('p', { class: 'form-status', role: 'status' });
   const body = h('div', { class: 'report-body' });
+  const backlog = h('section', { class: 'backlog', 'aria-labelledby': 'backlog-h' });
   const form = h('form', { class: 'card report-range' },
     h('div', { class: 'field-row' },
       h('div', { class: 'field' }, h('label', { for: 'rep-from' }, t('report_from')), fromIn),
@@ -114,7 +167,8 @@ export async function renderReports(app, main) {
     load(fromIn.value, toIn.value);
   });
   main.replaceChildren(h('section', { class: 'page reports', 'aria-labelledby': 'reports-h' },
-    h('h2', { id: 'reports-h', tabindex: '-1' }, t('reports')), form, body));
+    h('h2', { id: 'reports-h', tabindex: '-1' }, t('reports')), backlog, form, body));
+  renderBacklog(app, backlog);
 
   const agentName = (id) => (id && app.agents.get(id) ? app.agents.get(id).name || app.agents.get(id).email : null);
 

@@ -1,7 +1,57 @@
-// The agent's own settings: language, password and two-factor sign-in.
+// The agent's own settings: language, password, two-factor sign-in, and
+// how this browser tells them of notifications.
 
 import { announce, h, t } from './dom.js';
 import { del, errorText, patch, post } from './api.js';
+import { beep, prefs } from './notices.js';
+import { csatText } from './agents.js';
+
+// notificationCard: desktop notifications (asks the browser's permission
+// when turned on) and the sound, both stored in this browser.
+function notificationCard() {
+  const st = status();
+  const desk = h('input', { type: 'checkbox', id: 'set-desktop', checked: prefs.desktop(), 'aria-describedby': 'set-desktop-hint' });
+  const sound = h('input', { type: 'checkbox', id: 'set-sound', checked: prefs.sound() });
+  desk.addEventListener('change', async () => {
+    if (!desk.checked) {
+      prefs.setDesktop(false);
+      say(st, t('desktop_notifications') + ': ' + t('off'));
+      return;
+    }
+    if (!('Notification' in window)) {
+      desk.checked = false;
+      say(st, t('desktop_denied'), true);
+      return;
+    }
+    let perm = Notification.permission;
+    if (perm === 'default') {
+      try {
+        perm = await Notification.requestPermission();
+      } catch (e) {
+        perm = 'denied';
+      }
+    }
+    if (perm !== 'granted') {
+      desk.checked = false;
+      prefs.setDesktop(false);
+      say(st, t('desktop_denied') + ' ' + t('desktop_blocked_hint'), true);
+      return;
+    }
+    prefs.setDesktop(true);
+    say(st, t('desktop_on'));
+  });
+  sound.addEventListener('change', () => {
+    prefs.setSound(sound.checked);
+    if (sound.checked) beep();
+    say(st, t(sound.checked ? 'sound_on' : 'sound_off'));
+  });
+  return h('section', { class: 'card', 'aria-labelledby': 'notif-set-h' },
+    h('h3', { id: 'notif-set-h' }, t('notif_settings')),
+    h('div', { class: 'check' }, desk, h('label', { for: 'set-desktop' }, t('desktop_notifications'))),
+    h('p', { class: 'hint', id: 'set-desktop-hint' }, t('desktop_notifications_hint')),
+    h('div', { class: 'check' }, sound, h('label', { for: 'set-sound' }, t('notification_sound'))),
+    st);
+}
 
 function field(id, labelText, input, hint) {
   input.id = id;
@@ -44,8 +94,10 @@ export function renderSettings(app, main) {
   // Name and password
   const name = h('input', { type: 'text', autocomplete: 'name', value: me.name || '' });
   const nameStatus = status();
+  const own = csatText(app.agents.get(me.id));
   const nameForm = h('form', { class: 'card' },
     h('h3', null, t('profile')),
+    own ? h('p', { class: 'agent-csat' }, own) : null,
     field('set-name', t('name'), name),
     h('button', { type: 'submit', class: 'primary' }, t('save')),
     nameStatus);
@@ -88,7 +140,7 @@ export function renderSettings(app, main) {
 
   main.replaceChildren(h('div', { class: 'page' },
     h('h2', { tabindex: '-1' }, t('settings')),
-    langForm, nameForm, pwForm, totpCard));
+    langForm, nameForm, notificationCard(), pwForm, totpCard));
 }
 
 function renderTOTP(app, card) {

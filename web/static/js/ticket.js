@@ -7,6 +7,9 @@ import { deliveryRank, renderMessage, updateDelivery } from './timeline.js';
 import { renderCustomer } from './sidebar.js';
 import { Files, MacroPicker, postMessage } from './composer.js';
 import { slaBadge } from './sla.js';
+import { TicketMerge } from './ticketmerge.js';
+import { csatText } from './agents.js';
+import { Mentions } from './mention.js';
 
 const PRESENCE_REFRESH = 10000; // the hub forgets presence after 30 s
 const PRESENCE_TTL = 35000;
@@ -159,6 +162,10 @@ export class TicketPane {
     this.errorEl = h('p', { class: 'pane-error', role: 'alert', hidden: true });
     this.status = this.select('t-status', t('status'), STATUSES.map((s) => [s, t('status_' + s)]), (v) => this.update({ status: v }));
     this.assignee = this.select('t-assignee', t('assignee'), [], (v) => this.update({ assignee_id: v }));
+    // The assignee's satisfaction: on hover (title) and for screen readers.
+    this.assigneeCSAT = h('span', { id: 't-assignee-csat', class: 'sr-only' });
+    this.assignee.wrap.append(this.assigneeCSAT);
+    this.assignee.sel.setAttribute('aria-describedby', 't-assignee-csat');
     this.priority = this.select('t-priority', t('priority'), PRIORITIES.map((p) => [p, t('priority_' + p)]), (v) => this.update({ priority: v }));
     this.team = this.select('t-team', t('team'), [['', t('no_team')], ...(this.app.teams || []).map((tm) => [tm.id, tm.name])], (v) => this.update({ team_id: v }));
     this.type = this.select('t-type', t('type'), TYPES.map((x) => [x, x ? t('type_' + x) : t('type_none')]), (v) => this.update({ type: v }));
@@ -173,11 +180,13 @@ export class TicketPane {
         this.saveTags();
       }
     });
+    this.merger = new TicketMerge(this);
     const head = h('header', { class: 'ticket-head' },
       h('div', { class: 'ticket-title-row' },
         h('a', { class: 'back', href: '/views/' + (this.app.inbox.view || 'open') }, t('back_to_list')),
         this.heading),
       this.sub,
+      this.merger.notice,
       h('div', { class: 'controls' },
         this.status.wrap, this.assignee.wrap, this.team.wrap, this.priority.wrap, this.type.wrap,
         h('div', { class: 'control control-tags' }, h('label', { for: 't-tags' }, t('tags')), this.tags, this.tagList)),
@@ -258,12 +267,16 @@ export class TicketPane {
       if (!Array.from(this.assignee.sel.options).some((o) => o.value === (tk.assignee_id || ''))) this.renderAssignees();
       this.assignee.sel.value = tk.assignee_id || '';
     }
+    const csat = tk.assignee_id ? csatText(this.app.agents.get(tk.assignee_id)) : '';
+    this.assignee.sel.title = csat;
+    this.assigneeCSAT.textContent = csat;
     if (document.activeElement !== this.team.sel) {
       if (tk.team_id && !Array.from(this.team.sel.options).some((o) => o.value === tk.team_id)) this.team.sel.append(h('option', { value: tk.team_id }, tk.team_id));
       this.team.sel.value = tk.team_id || '';
     }
     if (document.activeElement !== this.type.sel) this.type.sel.value = tk.type || '';
     if (document.activeElement !== this.tags) this.tags.value = (tk.tags || []).join(', ');
+    if (this.merger) this.merger.update(tk);
   }
 
   // suggestTags offers tags in use on the tickets this console knows (the
@@ -342,6 +355,12 @@ export class TicketPane {
       if (!this.channelTouched) this.renderChannels();
     }
     const m = ev.message;
+    if (m && m.ticket_id !== this.ticket.id && ev.type === 'message.updated' && this.items.has(m.id)) {
+      // Merged or split onto another ticket: it left this timeline.
+      this.items.get(m.id).remove();
+      this.items.delete(m.id);
+      if (this.merger && this.merger.splitting) this.merger.refresh();
+    }
     if (m && m.ticket_id === this.ticket.id) {
       if (ev.type === 'message.created') {
         const isNew = !this.items.has(m.id);
@@ -407,6 +426,7 @@ export class TicketPane {
     }
     item.dataset.at = m.created_at || '';
     this.list.insertBefore(item, before);
+    if (this.merger) this.merger.decorate(item);
     if (scroll && this.stick) this.scrollToEnd();
   }
 
@@ -483,6 +503,7 @@ export class TicketPane {
     this.custTyping = h('p', { class: 'customer-typing', 'aria-live': 'polite', hidden: true });
     this.picker = new MacroPicker(this);
     this.macroBtn.addEventListener('click', () => this.openMacros(''));
+    this.mentions = new Mentions(this.reply, () => Array.from(this.app.agents.values()), this.app.me.id);
     this.form = h('form', { class: 'composer', novalidate: true },
       this.custTyping,
       h('div', { class: 'composer-head' }, h('label', { for: 'reply' }, t('reply')), this.modeChip, this.macroChip),
@@ -490,6 +511,7 @@ export class TicketPane {
       this.composerError,
       this.picker.el,
       this.reply,
+      this.mentions.list,
       h('div', { class: 'composer-bar' },
         h('div', { class: 'control control-inline' }, h('label', { for: 'reply-channel' }, t('send_via')), this.channel),
         h('span', { id: 'reply-hint', class: 'hint' }, t('reply_hint')),

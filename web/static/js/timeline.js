@@ -137,7 +137,7 @@ export function renderMessage(m, customer, ticket) {
   }
   if (m.attachments && m.attachments.length) {
     body.push(h('ul', { class: 'attachments', 'aria-label': t('attachments') },
-      m.attachments.map((a) => h('li', null,
+      m.attachments.map((a) => a.removed ? h('li', { class: 'attachment-removed muted' }, t('attachment_removed', { name: a.filename || t('attachment') })) : h('li', null,
         h('a', { href: '/api/v1/attachments/' + encodeURIComponent(a.key) + (m.ticket_id ? '?ticket=' + encodeURIComponent(m.ticket_id) : ''), download: a.filename || 'attachment' },
           a.filename || t('attachment')),
         a.size ? h('span', { class: 'muted' }, ' (' + sizeText(a.size) + ')') : null))));
