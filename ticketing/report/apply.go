@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"strconv"
+	"time"
 
 	"github.com/svar-dev/svar/ticketing"
 )
@@ -52,11 +53,19 @@ func (x *Index) follow(ctx context.Context, from uint64) error {
 	go func() {
 		defer close(done)
 		batch := make([]*ticketing.Event, 0, maxBatch)
+		tick := time.NewTicker(flushEvery)
+		defer tick.Stop()
 		for {
 			batch = batch[:0]
 			select {
 			case <-ctx.Done():
 				return
+			case <-tick.C:
+				// Traffic stopped: what is pending is recomputed now.
+				if err := x.FlushPending(ctx); err != nil && ctx.Err() == nil {
+					x.log.Error("report: recompute buckets", "err", err)
+				}
+				continue
 			case ev := <-queue:
 				batch = append(batch, ev)
 			}
@@ -123,7 +132,14 @@ func (x *Index) ApplyBatch(ctx context.Context, evs []*ticketing.Event) error {
 			return err
 		}
 	}
-	if err := d.flush(tx); err != nil {
+	// Grouped message counts are deltas, applied with their facts; the
+	// buckets recomputed from facts wait for the next flush.
+	if err := d.applyMoves(tx); err != nil {
+		return err
+	}
+	if err := d.keepHours(tx, x.pending); err != nil {
+		x.pending = newDirty() // what the rolled-back batch added is not so
+		_ = x.loadPending()
 		return err
 	}
 	if seq > 0 {
@@ -131,7 +147,21 @@ func (x *Index) ApplyBatch(ctx context.Context, evs []*ticketing.Event) error {
 			return err
 		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if time.Since(x.lastFlush) >= flushEvery {
+		return x.flushPending(ctx)
+	}
+	return nil
+}
+
+// FlushPending recomputes the buckets whose facts changed since the last
+// recomputation; summaries do it first.
+func (x *Index) FlushPending(ctx context.Context) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.flushPending(ctx)
 }
 
 func (x *Index) apply(ctx context.Context, tx *txn, ev *ticketing.Event, d *dirty) error {

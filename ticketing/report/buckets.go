@@ -34,6 +34,7 @@ const bucketSecs = 3600
 const bucketVersion = "3600/g1"
 
 const bucketSchema = `
+CREATE TABLE IF NOT EXISTS dirty_hours (kind INTEGER NOT NULL, qh INTEGER NOT NULL, PRIMARY KEY (kind, qh));
 CREATE TABLE IF NOT EXISTS bucket_created (qh INTEGER PRIMARY KEY, n INTEGER NOT NULL, sla_n INTEGER NOT NULL,
   sla_met INTEGER NOT NULL, csat_n INTEGER NOT NULL, csat_good INTEGER NOT NULL, frt TEXT, ret TEXT);
 CREATE TABLE IF NOT EXISTS bucket_solved (qh INTEGER PRIMARY KEY, n INTEGER NOT NULL, res TEXT);
@@ -149,15 +150,29 @@ func (d *dirty) move(a attrs, at int64, dir, n int) {
 // flush recomputes the dirty buckets from the facts, a run of adjacent
 // hours at a time, and applies the grouped message moves.
 func (d *dirty) flush(tx *txn) error {
+	if err := d.recomputeHours(tx); err != nil {
+		return err
+	}
+	if err := d.applyMoves(tx); err != nil {
+		return err
+	}
+	*d = *newDirty()
+	return nil
+}
+
+// recomputeHours recomputes the buckets of d's hours from the facts.
+func (d *dirty) recomputeHours(tx *txn) error {
 	if err := d.created.runs(func(lo, hi int64) error { return recompute(tx, lo, hi, createdStmts, true) }); err != nil {
 		return err
 	}
 	if err := d.solved.runs(func(lo, hi int64) error { return recompute(tx, lo, hi, solvedStmts, true) }); err != nil {
 		return err
 	}
-	if err := d.messages.runs(func(lo, hi int64) error { return recompute(tx, lo, hi, messageStmts, false) }); err != nil {
-		return err
-	}
+	return d.messages.runs(func(lo, hi int64) error { return recompute(tx, lo, hi, messageStmts, false) })
+}
+
+// applyMoves applies d's grouped message counts (deltas: once each).
+func (d *dirty) applyMoves(tx *txn) error {
 	for c, v := range d.moves {
 		if v == [2]int{} {
 			continue
@@ -172,7 +187,33 @@ func (d *dirty) flush(tx *txn) error {
 			return fmt.Errorf("report: grouped message buckets: %w", err)
 		}
 	}
-	*d = *newDirty()
+	clear(d.moves)
+	return nil
+}
+
+// Kinds of hour in dirty_hours.
+const (
+	hourCreated = iota + 1
+	hourSolved
+	hourMessages
+)
+
+// keepHours merges d's hours into pending and records them in dirty_hours
+// (in tx, with the facts that dirtied them), so that a node stopped before
+// the next recomputation still makes it at its next start.
+func (d *dirty) keepHours(tx *txn, pending *dirty) error {
+	for kind, set := range map[int]hourSet{hourCreated: d.created, hourSolved: d.solved, hourMessages: d.messages} {
+		into := map[int]hourSet{hourCreated: pending.created, hourSolved: pending.solved, hourMessages: pending.messages}[kind]
+		for q := range set {
+			if _, ok := into[q]; ok {
+				continue
+			}
+			if _, err := tx.Exec(`INSERT OR IGNORE INTO dirty_hours(kind, qh) VALUES(?, ?)`, kind, q); err != nil {
+				return fmt.Errorf("report: dirty hours: %w", err)
+			}
+			into[q] = struct{}{}
+		}
+	}
 	return nil
 }
 
@@ -328,6 +369,10 @@ func appendList(vs []int64, list sql.NullString) []int64 {
 // whole range from the hour buckets, by an attribute from the grouped
 // ones), and from the facts for what does not fill a bucket.
 func (x *Index) summaryBuckets(ctx context.Context, q Query) ([]*Row, error) {
+	// The buckets of hours whose facts changed lately first.
+	if err := x.FlushPending(ctx); err != nil {
+		return nil, err
+	}
 	k := newKeyer(q)
 	d, grouped := dimOf(q.GroupBy)
 	// bucketSQL reads a bucket table's hours [lo, hi): ungrouped one row

@@ -378,3 +378,37 @@ func csvOf(t *testing.T, rows []*Row) string {
 	}
 	return b.String()
 }
+
+// Buckets whose facts changed wait for the next recomputation, recorded
+// with those facts: a node stopped before it recomputes them at its next
+// start, and the figures come out the same.
+func TestPendingHoursSurviveAStop(t *testing.T) {
+	s := history()
+	path := filepath.Join(t.TempDir(), "report.db")
+	x, err := Open(Options{Path: path, Store: s, Events: noEvents{}, Calendars: calendars(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed(t, x, s)
+	var pending int
+	if err := x.db.QueryRow(`SELECT count(*) FROM dirty_hours`).Scan(&pending); err != nil {
+		t.Fatal(err)
+	}
+	if pending == 0 && time.Since(x.lastFlush) < flushEvery {
+		t.Fatal("no hours recorded as pending after the events")
+	}
+	x.Close() // stopped before a recomputation
+	y, err := Open(Options{Path: path, Store: s, Events: noEvents{}, Calendars: calendars(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer y.Close()
+	sto, _ := time.LoadLocation("Europe/Stockholm")
+	all := summary(t, y, Query{From: z("2026-03-26T23:00:00Z"), To: z("2026-03-31T22:00:00Z"), Location: sto})["all"]
+	if all == nil || all.TicketsCreated != 7 || all.TicketsSolved != 2 || all.MessagesIn != 7 || all.MessagesOut != 8 {
+		t.Fatalf("after a stop with pending hours: %+v, want 7 created, 2 solved, 7 in, 8 out", all)
+	}
+	if err := y.db.QueryRow(`SELECT count(*) FROM dirty_hours`).Scan(&pending); err != nil || pending != 0 {
+		t.Fatalf("%d hours still pending after a summary (%v)", pending, err)
+	}
+}
