@@ -272,7 +272,6 @@ func (m *Main) Run(ctx context.Context) error {
 		return bus.SubscribeEvents(ctx, seq, func(ev *ticketing.Event) {
 			m.ready.applied.Store(ev.Seq)
 			m.Service.ApplyEvent(ev)
-			m.applyTeams(ev)
 			m.Macros.ApplyEvent(ev)
 			m.Hub.Publish(ev)
 		})

@@ -36,6 +36,12 @@ func (m *Main) startTeams(ctx context.Context, seq uint64) {
 		m.logger().Warn("assign: load tickets", "err", err)
 	}
 	a.Model().SetApplied(seq)
+	// The model has an events subscription of its own: a decision waits
+	// until the model has applied every stored event, and behind the live
+	// hub's fan-out that wait grew with the traffic.
+	m.goRun("assign model", func() error {
+		return m.Bus.SubscribeEvents(ctx, seq, a.Model().ApplyEvent)
+	})
 	m.goRun("assign", func() error {
 		return m.Bus.ConsumeEventWork(ctx, natsbus.EventWork{Name: consumerAssign,
 			Types: []string{"ticket.>", "agent.>"}, MaxAckPending: 1}, a.Handle)
@@ -48,13 +54,6 @@ func (m *Main) startTeams(ctx context.Context, seq uint64) {
 		return m.Bus.ConsumeEventWork(ctx, natsbus.EventWork{Name: consumerHandBack,
 			Types: []string{ticketing.EventAgentAvailability}, MaxAckPending: 1000}, a.HandBack)
 	})
-}
-
-// applyTeams keeps the team workflow's read models current.
-func (m *Main) applyTeams(ev *ticketing.Event) {
-	if m.teams.assigner != nil {
-		m.teams.assigner.Model().ApplyEvent(ev)
-	}
 }
 
 // availabilityChanged tells every node's assignment, through the events
