@@ -69,9 +69,13 @@ func (b *bench) slaPhase(ctx context.Context) error {
 	for i := range envs {
 		envs[i] = benchEnvelope("slaingest", i%customers, i/customers)
 	}
+	before, _ := b.storeCommands(ctx)
 	el, err := b.publishAndWait(ctx, bus, envs, "sla: ingest with SLAs on")
 	if err != nil {
 		return err
+	}
+	if after, err := b.storeCommands(ctx); err == nil && before != nil {
+		b.logCommands("sla: ingest with SLAs on", before, after, n)
 	}
 	rate := float64(n) / el.Seconds()
 	b.res.set("ingest_sla_msgs_per_s", rate)

@@ -134,7 +134,8 @@ func (s *Service) HandleEvent(ctx context.Context, ev *ticketing.Event) error {
 	f, cached := s.cache.get(t.ID)
 	if cached {
 		if add := s.additions(ev, t, &f); len(add) == 0 {
-			if st, _, err := s.evaluate(ctx, t, &f, pols); err == nil && (sameSLA(t.SLA, st) || (st == nil && t.SLA == nil)) {
+			if st, _, err := s.evaluate(ctx, t, &f, pols); err == nil && (sameSLA(t.SLA, st) || (st == nil && t.SLA == nil) ||
+				(st != nil && s.cache.hasWritten(t, st))) {
 				return nil
 			}
 		}
@@ -269,7 +270,7 @@ func (s *Service) sync(ctx context.Context, t *ticketing.Ticket, f *facts, pols 
 		}
 		st = &ticketing.SLAState{Breaches: []string{}} // no policy applies any more
 	}
-	if sameSLA(t.SLA, st) {
+	if sameSLA(t.SLA, st) || s.cache.hasWritten(t, st) {
 		return st, nil
 	}
 	// The jobs go out together: each publish waits for JetStream's ack.
@@ -290,11 +291,15 @@ func (s *Service) sync(ctx context.Context, t *ticketing.Ticket, f *facts, pols 
 			return nil, err
 		}
 	}
-	if _, err := s.o.Core.SetSLA(ctx, t.ID, st); err != nil {
+	nt, err := s.o.Core.SetSLA(ctx, t.ID, st)
+	if err != nil {
 		if ticketing.IsNotFound(err) {
 			return st, nil
 		}
 		return nil, err
+	}
+	if nt != nil {
+		s.cache.wrote(t.ID, st, nt.Version)
 	}
 	return st, nil
 }
@@ -381,6 +386,34 @@ func (s *Service) notify(ctx context.Context, t *ticketing.Ticket, j job) {
 type factCache struct {
 	mu sync.Mutex
 	m  map[string]facts
+	// written is the SLA state this node last wrote on each ticket, and
+	// the ticket's version that write made: an event of an older version
+	// still carries the state from before (a new ticket's own events,
+	// published before its SLA was set) and needs no second write.
+	written map[string]writtenSLA
+}
+
+type writtenSLA struct {
+	st      *ticketing.SLAState
+	version int64
+}
+
+func (c *factCache) wrote(id string, st *ticketing.SLAState, version int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.written == nil || len(c.written) >= factCacheMax {
+		c.written = map[string]writtenSLA{}
+	}
+	c.written[id] = writtenSLA{st, version}
+}
+
+// hasWritten reports whether this node wrote st on t at a version t does
+// not yet show (t is older than that write).
+func (c *factCache) hasWritten(t *ticketing.Ticket, st *ticketing.SLAState) bool {
+	c.mu.Lock()
+	w, ok := c.written[t.ID]
+	c.mu.Unlock()
+	return ok && t.Version < w.version && sameSLA(w.st, st)
 }
 
 const factCacheMax = 50_000
