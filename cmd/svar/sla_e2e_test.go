@@ -62,7 +62,7 @@ func TestServiceLevelsInBrowser(t *testing.T) {
 	b.do("pick the team", chromedp.SetValue(chromedp.JSPath(byLabel("Hours for")), team.Team.ID),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('#bh-whose').dispatchEvent(new Event('change'))`))
 	b.waitFor("the hint that a team keeps the shop's hours", `[...document.querySelectorAll('.hint')].some(e => !e.hidden && e.textContent.includes("keeps the shop's"))`)
-	b.waitFor("the shop's hours shown for the team", `document.querySelector('#bh-mon').value === '08:00-12:00, 13:00-17:00'`)
+	b.waitFor("the team's hours loaded: the shop's", `document.querySelector('#bh-mon').closest('form').dataset.hoursOf === '`+team.Team.ID+`' && document.querySelector('#bh-mon').value === '08:00-12:00, 13:00-17:00'`)
 	b.do("the team's Monday", chromedp.SetValue(chromedp.JSPath(byLabel("Monday")), "10:00-18:00"),
 		chromedp.Click(chromedp.JSPath(buttonNamed("Save business hours"))))
 	b.waitFor("saved for the team", `[...document.querySelectorAll('.form-status')].some(e => e.textContent.startsWith('Saved'))`)
@@ -79,7 +79,7 @@ func TestServiceLevelsInBrowser(t *testing.T) {
 	}
 	b.do("back to the shop", chromedp.SetValue(chromedp.JSPath(byLabel("Hours for")), ""),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('#bh-whose').dispatchEvent(new Event('change'))`))
-	b.waitFor("the shop's hours again", `document.querySelector('#bh-mon').value === '08:00-12:00, 13:00-17:00'`)
+	b.waitFor("the shop's hours again", `document.querySelector('#bh-mon').closest('form').dataset.hoursOf === 'shop' && document.querySelector('#bh-mon').value === '08:00-12:00, 13:00-17:00'`)
 
 	b.do("a policy without a target", chromedp.SendKeys(chromedp.JSPath(byLabel("Name")), "VIP chat"),
 		chromedp.Click(chromedp.JSPath(buttonNamed("Add SLA policy"))))

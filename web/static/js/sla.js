@@ -144,11 +144,18 @@ async function hoursSection() {
       st.textContent = errorText(err);
     }
   });
+  let loads = 0;
   async function load() {
     st.textContent = '';
+    delete form.dataset.hoursOf;
     teamHint.hidden = !whose.value;
+    const want = whose.value;
+    const n = ++loads;
     try {
-      fill(await get('/api/v1/settings/business-hours' + q()));
+      const v = await get('/api/v1/settings/business-hours' + q());
+      if (n !== loads) return; // picked again meanwhile: the later answer fills
+      fill(v);
+      form.dataset.hoursOf = want || 'shop';
     } catch (err) {
       st.textContent = errorText(err);
     }
