@@ -86,11 +86,22 @@ func (b *bench) assignPhase(ctx context.Context) error {
 			return err
 		}
 		consoles = append(consoles, ws)
-		go func() { // a console reads what it gets
+		go func() {
+			// A console reads what it gets and, cut off as a slow consumer,
+			// reconnects as the real one does: an agent whose console stays
+			// away goes offline after the grace and takes no tickets.
 			for {
-				if _, _, err := ws.ReadMessage(); err != nil {
+				if _, _, err := ws.ReadMessage(); err == nil {
+					continue
+				}
+				if ctx.Err() != nil {
 					return
 				}
+				nws, err := a.live(ctx, "")
+				if err != nil {
+					return
+				}
+				ws = nws
 			}
 		}()
 	}
