@@ -291,17 +291,7 @@ func TestRetentionErasesOldSolvedTicketsAndNothingElse(t *testing.T) {
 		if err := m.Bus.PublishInbound(ctx, envelope(from, ext, text)); err != nil {
 			t.Fatal(err)
 		}
-		var found *ticketing.Ticket
-		eventually(t, "ticket of "+text, func() error {
-			var page ticketing.TicketPage
-			c.do("GET", "/api/v1/tickets?q="+url.QueryEscape(text), nil).decode(t, &page)
-			if len(page.Tickets) != 1 {
-				return fmt.Errorf("%d tickets", len(page.Tickets))
-			}
-			found = page.Tickets[0]
-			return nil
-		})
-		return found
+		return onlyTicketOf(t, c, text)
 	}
 	setStatus := func(tk *ticketing.Ticket, status string) {
 		t.Helper()
@@ -399,17 +389,7 @@ func TestRetentionRemovesOldAttachmentsAndKeepsTheTickets(t *testing.T) {
 		if err := m.Bus.PublishInbound(ctx, e); err != nil {
 			t.Fatal(err)
 		}
-		var found *ticketing.Ticket
-		eventually(t, "ticket of "+text, func() error {
-			var page ticketing.TicketPage
-			c.do("GET", "/api/v1/tickets?q="+url.QueryEscape(text), nil).decode(t, &page)
-			if len(page.Tickets) != 1 {
-				return fmt.Errorf("%d tickets", len(page.Tickets))
-			}
-			found = page.Tickets[0]
-			return nil
-		})
-		return found
+		return onlyTicketOf(t, c, text)
 	}
 	old := withFile("olle@example.se", "<o1@x>", "Olle oldfile", "email/olle-kvitto", time.Now().UTC())
 	recent := withFile("rut@example.se", "<r1@x>", "Rut recentfile", "email/rut-kvitto", time.Now().UTC().Add(shift-24*time.Hour))
@@ -482,4 +462,21 @@ func TestRetentionRemovesOldAttachmentsAndKeepsTheTickets(t *testing.T) {
 	if pv.Attachments != 0 {
 		t.Fatalf("preview after the sweep: %+v", pv)
 	}
+}
+
+// onlyTicketOf waits until a search for text finds exactly one ticket and
+// returns it.
+func onlyTicketOf(t *testing.T, c *agentClient, text string) *ticketing.Ticket {
+	t.Helper()
+	var found *ticketing.Ticket
+	eventually(t, "ticket of "+text, func() error {
+		var page ticketing.TicketPage
+		c.do("GET", "/api/v1/tickets?q="+url.QueryEscape(text), nil).decode(t, &page)
+		if len(page.Tickets) != 1 {
+			return fmt.Errorf("%d tickets", len(page.Tickets))
+		}
+		found = page.Tickets[0]
+		return nil
+	})
+	return found
 }
