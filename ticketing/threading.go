@@ -409,7 +409,11 @@ func (s *Service) repair(ctx context.Context, p *plan) error {
 		return s.undoErased(ctx, t, stored, stored.CustomerID)
 	}
 	if slices.Contains(t.MessageIDs, stored.ID) {
-		return nil // a redelivery changes nothing
+		// A redelivery changes nothing in the store; but the node that
+		// stored it may have died before its events were out, so they go
+		// out again (every reader takes an event twice as once).
+		p.events = append(p.events, &Event{Type: EventMessageCreated, Ticket: t, Message: stored}, &Event{Type: EventTicketUpdated, Ticket: t})
+		return nil
 	}
 	t, err = s.store.ApplyToTicket(ctx, t.ID, TicketChange{AddMessageID: stored.ID, LastMessage: stored.CreatedAt, UpdatedAt: s.now().UTC()})
 	if err != nil {
