@@ -6,7 +6,22 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/svar-dev/svar/ticketing"
 )
+
+// returnsAndSales makes two teams, Returns (auto-assigning) and Sales, and
+// routes tickets that say "retur" to Returns and the rest to Sales.
+func returnsAndSales(t *testing.T, admin *agentClient) (returns, sales ticketing.Team) {
+	t.Helper()
+	returns = createTeam(t, admin, "Returns", true)
+	sales = createTeam(t, admin, "Sales", false)
+	if res := admin.do("PUT", "/api/v1/routing", map[string]any{"rules": []map[string]any{{"words": []string{"retur"}, "team_id": returns.ID}},
+		"default_team_id": sales.ID}); res.status != 200 {
+		t.Fatalf("routing: %d %s", res.status, res.body)
+	}
+	return returns, sales
+}
 
 // Two agents in two teams see only their teams' tickets in the console,
 // and the one a ticket is assigned to hears of it live (the tab title).
@@ -17,12 +32,7 @@ func TestTeamsInBrowser(t *testing.T) {
 	m := startNode(t, "", nil)
 	base := m.URL()
 	admin := login(t, m)
-	returns := createTeam(t, admin, "Returns", true)
-	sales := createTeam(t, admin, "Sales", false)
-	if res := admin.do("PUT", "/api/v1/routing", map[string]any{"rules": []map[string]any{{"words": []string{"retur"}, "team_id": returns.ID}},
-		"default_team_id": sales.ID}); res.status != 200 {
-		t.Fatalf("routing: %d %s", res.status, res.body)
-	}
+	returns, sales := returnsAndSales(t, admin)
 	anna := invite(t, admin, map[string]any{"email": "anna@shop.se", "name": "Anna", "team_ids": []string{returns.ID}})
 	bo := invite(t, admin, map[string]any{"email": "bo@shop.se", "name": "Bo", "team_ids": []string{sales.ID}})
 

@@ -27,12 +27,7 @@ func TestTeamWorkflowInBrowser(t *testing.T) {
 	m := startNode(t, "", nil)
 	base := m.URL()
 	admin := login(t, m)
-	returns := createTeam(t, admin, "Returns", true)
-	sales := createTeam(t, admin, "Sales", false)
-	if res := admin.do("PUT", "/api/v1/routing", map[string]any{"rules": []map[string]any{{"words": []string{"retur"}, "team_id": returns.ID}},
-		"default_team_id": sales.ID}); res.status != 200 {
-		t.Fatalf("routing: %d %s", res.status, res.body)
-	}
+	returns, sales := returnsAndSales(t, admin)
 	anna := invite(t, admin, map[string]any{"email": "anna@shop.se", "name": "Anna Berg", "team_ids": []string{returns.ID}})
 	bo := invite(t, admin, map[string]any{"email": "bo@shop.se", "name": "Bo", "team_ids": []string{returns.ID}})
 	invite(t, admin, map[string]any{"email": "cilla@shop.se", "name": "Cilla", "team_ids": []string{sales.ID}})
