@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"mime/quotedprintable"
 	"net/http"
 	"strings"
 	"testing"
@@ -121,17 +118,7 @@ func TestAgentCSATInAgentsList(t *testing.T) {
 		t.Fatalf("reply: %d", res.status)
 	}
 	setStatus(t, c, tk.ID, "solved")
-	var link string
-	eventually(t, "the survey mail", func() error {
-		for _, raw := range out.received() {
-			dec, _ := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(raw)))
-			if l := csatLink.FindString(string(dec)); l != "" {
-				link = l
-				return nil
-			}
-		}
-		return fmt.Errorf("none yet")
-	})
+	link := surveyLink(t, out)
 	page := strings.Replace(link[strings.Index(link, "/csat/"):], "?score=", "?x=", 1) + "&score=5"
 	if res := (&agentClient{t: t, base: m.URL(), http: http.DefaultClient}).do("GET", page, nil); res.status != 200 {
 		t.Fatalf("answer: %d %s", res.status, res.body)

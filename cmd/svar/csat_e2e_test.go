@@ -316,3 +316,21 @@ func (c *chatCustomer) nextAny() *e2eChatFrame {
 	}
 	return &f
 }
+
+// surveyLink waits for a survey mail among those sent and returns its
+// first score link.
+func surveyLink(t *testing.T, out *e2eSMTP) string {
+	t.Helper()
+	var link string
+	eventually(t, "the survey mail", func() error {
+		for _, raw := range out.received() {
+			dec, _ := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(raw)))
+			if l := csatLink.FindString(string(dec)); l != "" {
+				link = l
+				return nil
+			}
+		}
+		return fmt.Errorf("none yet")
+	})
+	return link
+}

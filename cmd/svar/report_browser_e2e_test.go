@@ -1,11 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"io"
-	"mime/quotedprintable"
 	"os"
 	"strings"
 	"testing"
@@ -38,17 +34,7 @@ func TestReportsPageAndSurveyInBrowser(t *testing.T) {
 		t.Fatalf("reply: %d", res.status)
 	}
 	setStatus(t, c, tk.ID, "solved")
-	var link string
-	eventually(t, "the survey mail", func() error {
-		for _, raw := range out.received() {
-			dec, _ := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(raw)))
-			if l := csatLink.FindString(string(dec)); l != "" {
-				link = l
-				return nil
-			}
-		}
-		return fmt.Errorf("none yet")
-	})
+	link := surveyLink(t, out)
 
 	browser := newBrowser(t)
 	admin := newTab(t, browser, "reports")
