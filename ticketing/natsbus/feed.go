@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -86,56 +85,21 @@ func (b *Bus) ConsumeEventFeed(ctx context.Context, name string, h FeedHandler) 
 			}
 			return err
 		}
-		// The feed reads the iterator itself, without the reader
-		// goroutine the other consumers use: with one event in flight,
-		// every hand-off between goroutines is paid once per event, and
-		// on a busy node each one waits for a turn on a core.
-		it, err := cons.Messages(jetstream.PullMaxMessages(1))
+		r, err := b.startReader(cons, 1, label)
 		if err != nil {
-			return fmt.Errorf("natsbus: %s: pull: %w", label, err)
+			return err
 		}
-		// When ctx ends the iterator is drained, but only once the event
-		// in hand is handed back: a Nak after the pull is gone would leave
-		// the event with the server until its ack wait.
-		var mu sync.Mutex
-		busy, drained := false, false
-		drain := func() { // with mu held
-			if !drained {
-				drained = true
-				it.Drain()
-			}
-		}
-		stop := context.AfterFunc(ctx, func() {
-			mu.Lock()
-			defer mu.Unlock()
-			if !busy {
-				drain()
-			}
-		})
-		defer stop()
-		defer it.Stop()
+		defer r.stop()
 		for {
-			m, err := it.Next()
-			if err != nil {
-				if errors.Is(err, jetstream.ErrMsgIteratorClosed) && ctx.Err() != nil {
-					return nil
+			select {
+			case <-ctx.Done():
+				return nil
+			case m, ok := <-r.msgs:
+				if !ok {
+					return r.failure()
 				}
-				return err
+				b.runFeed(ctx, name, h, m)
 			}
-			if ctx.Err() != nil { // draining: hand it back at once
-				_ = m.Nak()
-				continue
-			}
-			mu.Lock()
-			busy = true
-			mu.Unlock()
-			b.runFeed(ctx, name, h, m)
-			mu.Lock()
-			busy = false
-			if ctx.Err() != nil {
-				drain()
-			}
-			mu.Unlock()
 		}
 	})
 }
@@ -148,7 +112,7 @@ func (b *Bus) runFeed(ctx context.Context, name string, h FeedHandler, m jetstre
 		return
 	}
 	deliveries, _ := msgDeliveries(m)
-	stop := keepAliveTimer(m, max(b.opts.AckWait/3, time.Second))
+	stop := keepAlive([]jetstream.Msg{m}, max(b.opts.AckWait/3, time.Second))
 	err = h(ctx, ev, int(deliveries))
 	stop()
 	var retry *ticketing.RetryError
@@ -165,31 +129,5 @@ func (b *Bus) runFeed(ctx context.Context, name string, h FeedHandler, m jetstre
 		if aerr := m.Ack(); aerr != nil {
 			b.log.Warn("natsbus: event feed: ack failed; the event comes again", "feed", name, "err", aerr)
 		}
-	}
-}
-
-// keepAliveTimer tells the server every interval that m is still being
-// worked on, from a timer rather than a goroutine of its own, so that
-// stopping it needs no hand-off; no InProgress is sent after stop returns.
-func keepAliveTimer(m jetstream.Msg, interval time.Duration) (stop func()) {
-	var mu sync.Mutex
-	stopped := false
-	var t *time.Timer
-	mu.Lock()
-	t = time.AfterFunc(interval, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if stopped {
-			return
-		}
-		_ = m.InProgress()
-		t.Reset(interval)
-	})
-	mu.Unlock()
-	return func() {
-		mu.Lock()
-		stopped = true
-		mu.Unlock()
-		t.Stop()
 	}
 }
