@@ -231,10 +231,11 @@ func TestJobsDueLaterWaitInTheServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := js.Consumer(ctxTimeout(t, 5*time.Second), natsbus.StreamJobs, natsbus.JobsConsumer("later"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	var c jetstream.Consumer
+	eventually(t, 10*time.Second, "the jobs consumer to exist", func() bool { // ConsumeJobs creates it
+		c, err = js.Consumer(ctxTimeout(t, 5*time.Second), natsbus.StreamJobs, natsbus.JobsConsumer("later"))
+		return err == nil
+	})
 	info, err := c.Info(ctxTimeout(t, 5*time.Second))
 	if err != nil {
 		t.Fatal(err)
