@@ -173,6 +173,9 @@ type Bus struct {
 	// and later), so a job due later waits in the server's timer wheel
 	// rather than on the consumer (jobs.go).
 	msgSchedules bool
+	// connected is when Connect began: a work consumer created for the
+	// first time starts from the events published since (work.go).
+	connected time.Time
 }
 
 var _ ticketing.Bus = (*Bus)(nil)
@@ -187,7 +190,8 @@ func Connect(ctx context.Context, o Options) (*Bus, error) {
 	if o.Namespace != "" && !tokenRE.MatchString(o.Namespace) {
 		return nil, fmt.Errorf("natsbus: connect: namespace %q: use letters, digits, _ and -", o.Namespace)
 	}
-	b := &Bus{opts: o, log: o.Logger, n: newNames(o.Namespace), closed: make(chan struct{}), relay: newRelayDispatch()}
+	b := &Bus{opts: o, log: o.Logger, n: newNames(o.Namespace), closed: make(chan struct{}), relay: newRelayDispatch(),
+		connected: time.Now()}
 	b.probeSubj = probeSubject(b.n)
 	nopts := []nats.Option{
 		nats.Name(o.Name),

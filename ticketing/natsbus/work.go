@@ -60,7 +60,8 @@ func (b *Bus) ConsumeEvents(ctx context.Context, durable string, h func(context.
 // after its After; a *ticketing.PoisonError dead-letters it; any other
 // error (or a panic) redelivers it after the backoff, and after
 // w.MaxDeliver deliveries it is dead-lettered. Events from before the
-// consumer was first created are not delivered.
+// consumer was first created (less those since this Bus connected) are
+// not delivered.
 func (b *Bus) ConsumeEventWork(ctx context.Context, w EventWork, h func(ctx context.Context, ev *ticketing.Event) error) error {
 	if w.Name == "" || !validToken(w.Name) {
 		return ticketing.FieldError("name", "a work consumer needs a valid name")
@@ -89,8 +90,7 @@ func (b *Bus) consumeEventWork(ctx context.Context, w EventWork, h func(context.
 	for i, t := range w.Types {
 		subjects[i] = b.n.evSubj + t
 	}
-	cctx, cancel := opContext(ctx)
-	cons, err := b.js.CreateOrUpdateConsumer(cctx, b.n.events, jetstream.ConsumerConfig{
+	cfg := jetstream.ConsumerConfig{
 		Durable:        w.Name,
 		Description:    "Svar: " + w.Name + " (once across nodes)",
 		FilterSubjects: subjects,
@@ -98,8 +98,13 @@ func (b *Bus) consumeEventWork(ctx context.Context, w EventWork, h func(context.
 		AckWait:        w.AckWait,
 		MaxDeliver:     -1, // counted and dead-lettered here, as the other consumers do
 		MaxAckPending:  w.MaxAckPending,
-		DeliverPolicy:  jetstream.DeliverNewPolicy,
-	})
+	}
+	cctx, cancel := opContext(ctx)
+	defer cancel()
+	if err := b.workStart(cctx, &cfg); err != nil {
+		return err
+	}
+	cons, err := b.js.CreateOrUpdateConsumer(cctx, b.n.events, cfg)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("natsbus: create consumer %s: %w", w.Name, err)
@@ -152,6 +157,29 @@ func (b *Bus) consumeEventWork(ctx context.Context, w EventWork, h func(context.
 				return nil
 			}
 		}
+	}
+}
+
+// workStart sets where cfg's consumer starts. Created for the first time,
+// it starts from the events published since this Bus connected, less a
+// second for clocks: the node's own services start their consumers while
+// the node already takes in messages, and an event published between the
+// two must not be missed (handlers are idempotent, so the second's
+// earlier events are harmless). An existing consumer keeps where it
+// started (the server refuses to change it).
+func (b *Bus) workStart(ctx context.Context, cfg *jetstream.ConsumerConfig) error {
+	c, err := b.js.Consumer(ctx, b.n.events, cfg.Durable)
+	switch {
+	case err == nil:
+		old := c.CachedInfo().Config
+		cfg.DeliverPolicy, cfg.OptStartSeq, cfg.OptStartTime = old.DeliverPolicy, old.OptStartSeq, old.OptStartTime
+		return nil
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+		start := b.connected.Add(-time.Second)
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &start
+		return nil
+	default:
+		return fmt.Errorf("natsbus: consumer %s: %w", cfg.Durable, err)
 	}
 }
 

@@ -114,3 +114,60 @@ func testEventWork(t *testing.T, nodes int) {
 		t.Errorf("the failing event was not retried once: %v", seen["flaky"])
 	}
 }
+
+// A node publishes events while its services are still creating their
+// work consumers (the core takes in messages from the start): an event
+// published after the Bus connected reaches a consumer created later,
+// one from long before does not, and a consumer created again keeps
+// where it started.
+func TestEventWorkCreatedLateSeesTheEventsSinceConnect(t *testing.T) {
+	url := natstest.NewServer(t)
+	ns := natstest.Namespace(t)
+	old := natstest.Connect(t, url, ns)
+	ctx := ctxTimeout(t, 30*time.Second)
+	publish := func(bus *natsbus.Bus, id string) {
+		// In the stream when this returns, before the consumer is created.
+		if _, err := bus.PublishEventSync(ctx, &ticketing.Event{Type: ticketing.EventTicketUpdated, Ticket: &ticketing.Ticket{ID: id, Version: 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(old, "before")
+	time.Sleep(1500 * time.Millisecond) // past the second's allowance for clocks
+	a := natstest.Connect(t, url, ns)
+	publish(a, "since")
+	var mu sync.Mutex
+	var seen []string
+	h := func(_ context.Context, ev *ticketing.Event) error {
+		mu.Lock()
+		seen = append(seen, ev.Ticket.ID)
+		mu.Unlock()
+		return nil
+	}
+	got := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), seen...)
+	}
+	w := natsbus.EventWork{Name: "svar-test-late", Types: []string{"ticket.>"}}
+	cctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.ConsumeEventWork(cctx, w, h) }()
+	eventually(t, 10*time.Second, "the event published before the consumer existed", func() bool { return len(got()) == 1 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if s := got(); s[0] != "since" {
+		t.Fatalf("handled %v, want only the event since the Bus connected", s)
+	}
+	// Again on a new connection: the consumer exists and starts where it
+	// left off (not refused for another start time, no event twice).
+	b := natstest.Connect(t, url, ns)
+	publish(b, "later")
+	run(t, func(ctx context.Context) error { return b.ConsumeEventWork(ctx, w, h) })
+	eventually(t, 10*time.Second, "the event published while no node consumed", func() bool { return len(got()) == 2 })
+	time.Sleep(300 * time.Millisecond)
+	if s := got(); len(s) != 2 || s[1] != "later" {
+		t.Fatalf("handled %v, want since then later", s)
+	}
+}
