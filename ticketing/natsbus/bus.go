@@ -176,6 +176,9 @@ type Bus struct {
 	// connected is when Connect began: a work consumer created for the
 	// first time starts from the events published since (work.go).
 	connected time.Time
+	// batchGet: the server answers batched direct gets (2.11 and later),
+	// which the erasure reads streams with (erase.go).
+	batchGet bool
 }
 
 var _ ticketing.Bus = (*Bus)(nil)
@@ -277,6 +280,7 @@ func (b *Bus) streamConfigs() []jetstream.StreamConfig {
 	return []jetstream.StreamConfig{{
 		Name:        b.n.inbound,
 		Description: "Svar inbound envelopes from the channel adapters",
+		AllowDirect: true, // read by the erasure (erase.go)
 		Subjects:    []string{b.n.inboundSubj + ">"},
 		// Work queue: an envelope stays until the core acknowledges it, and
 		// nothing expires unprocessed. Re-processing after the dedupe
@@ -288,6 +292,7 @@ func (b *Bus) streamConfigs() []jetstream.StreamConfig {
 	}, {
 		Name:        b.n.outbound,
 		Description: "Svar replies on their way to the channel adapters",
+		AllowDirect: true, // read by the erasure (erase.go)
 		Subjects:    []string{b.n.outboundSubj + ">"},
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
@@ -296,6 +301,7 @@ func (b *Bus) streamConfigs() []jetstream.StreamConfig {
 	}, {
 		Name:        b.n.events,
 		Description: "Svar domain events for consoles, chat sessions and read models",
+		AllowDirect: true, // read by the erasure (erase.go)
 		Subjects:    []string{b.n.evSubj + ">"},
 		Retention:   jetstream.LimitsPolicy,
 		Storage:     jetstream.FileStorage,
@@ -307,6 +313,7 @@ func (b *Bus) streamConfigs() []jetstream.StreamConfig {
 	}, {
 		Name:        b.n.dlq,
 		Description: "Svar dead letters: messages that could not be processed, with the reason in Svar-Reason",
+		AllowDirect: true, // read by the erasure (erase.go)
 		Subjects:    []string{b.n.dlqSubj + ">"},
 		Retention:   jetstream.LimitsPolicy,
 		Storage:     jetstream.FileStorage,
@@ -342,6 +349,7 @@ func (b *Bus) ensureStreams(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("natsbus: create or update stream %s: %w", cfg.Name, err)
 		}
+		b.batchGet = serverAtLeast(b.nc.ConnectedServerVersion(), 2, 11)
 		if cfg.Name == b.n.jobs {
 			// A server older than 2.12 ignores the setting it does not know:
 			// only the stream's own answer says whether it holds.
@@ -383,6 +391,15 @@ func (b *Bus) coreConsumer(ctx context.Context) (jetstream.Consumer, error) {
 		return nil, fmt.Errorf("natsbus: create consumer %s: %w", CoreConsumer, err)
 	}
 	return c, nil
+}
+
+// serverAtLeast reports whether version ("2.15.2") is major.minor or later.
+func serverAtLeast(version string, major, minor int) bool {
+	var ma, mi int
+	if _, err := fmt.Sscanf(version, "%d.%d", &ma, &mi); err != nil {
+		return false
+	}
+	return ma > major || ma == major && mi >= minor
 }
 
 // opContext bounds ctx with the default timeout when it has no deadline.

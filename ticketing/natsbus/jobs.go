@@ -55,10 +55,11 @@ func (b *Bus) jobsStreamConfig() jetstream.StreamConfig {
 		Subjects:    []string{b.n.jobsSubj + ">"},
 		// Work queue: a job stays until a handler acknowledges it; it waits
 		// for its due time as a pending delivery refused with a delay.
-		Retention:  jetstream.WorkQueuePolicy,
-		Storage:    jetstream.FileStorage,
-		Duplicates: DefaultJobsDedupeWindow,
-		Replicas:   b.opts.Replicas,
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		Duplicates:  DefaultJobsDedupeWindow,
+		AllowDirect: true, // read by the erasure (erase.go)
+		Replicas:    b.opts.Replicas,
 		// A job due later is a scheduled message on svar.jobs.at.<kind>.<key
 		// hash>, which the server publishes to svar.jobs.<kind> at its due
 		// time (and then purges); the server requires roll-ups for it.
