@@ -130,6 +130,15 @@ func (l *feedLog) seen(ticket string) []string {
 	return out
 }
 
+// events drops the attempts from what seen returns.
+func events(seen []string) []string {
+	out := make([]string, len(seen))
+	for i, s := range seen {
+		out[i], _, _ = strings.Cut(s, "#")
+	}
+	return out
+}
+
 // publishRounds publishes, for each round, one event of every ticket:
 // "a-1 b-1 c-1 a-2 b-2 …", each event's Subject naming it.
 func publishRounds(t *testing.T, ctx context.Context, b interface {
@@ -255,10 +264,12 @@ func TestEventFeedHandOverKeepsTicketOrder(t *testing.T) {
 	})
 	eventually(t, 20*time.Second, "ticket a on the second reader", func() bool { return len(second.seen("a")) >= 3 })
 	eventually(t, 5*time.Second, "b-3 on the second reader", func() bool { return len(second.seen("b")) >= 1 })
-	if got := second.seen("a"); !slices.Equal(got, []string{"a-1#2", "a-2#2", "a-3#1"}) {
-		t.Fatalf("the second reader saw ticket a as %v, want a-1#2 a-2#2 a-3#1", got)
+	// (a-3 may count a second delivery: the server can hand it to the dead
+	// node's pull request before it notices the node is gone.)
+	if got := events(second.seen("a")); !slices.Equal(got, []string{"a-1", "a-2", "a-3"}) || second.seen("a")[0] != "a-1#2" {
+		t.Fatalf("the second reader saw ticket a as %v, want a-1#2 a-2 a-3", second.seen("a"))
 	}
-	if got := second.seen("b"); !slices.Equal(got, []string{"b-3#1"}) {
-		t.Fatalf("the second reader saw ticket b as %v, want b-3 only", got)
+	if got := events(second.seen("b")); !slices.Equal(got, []string{"b-3"}) {
+		t.Fatalf("the second reader saw ticket b as %v, want b-3 only", second.seen("b"))
 	}
 }
