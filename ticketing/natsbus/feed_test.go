@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/svar-dev/svar/ticketing"
 	"github.com/svar-dev/svar/ticketing/natsbus"
 	"github.com/svar-dev/svar/ticketing/natsbus/natstest"
@@ -271,5 +273,40 @@ func TestEventFeedHandOverKeepsTicketOrder(t *testing.T) {
 	}
 	if got := events(second.seen("b")); !slices.Equal(got, []string{"b-3"}) {
 		t.Fatalf("the second reader saw ticket b as %v, want b-3 only", second.seen("b"))
+	}
+}
+
+// TestEventFeedRaisedInPlace: a feed created when feeds held one event at a
+// time gets FeedMaxAckPending when it is next read, and keeps its place.
+func TestEventFeedRaisedInPlace(t *testing.T) {
+	b := natstest.New(t)
+	ctx := ctxTimeout(t, 30*time.Second)
+	stream := b.StreamName(natsbus.StreamEvents)
+	if _, err := b.JetStream().CreateConsumer(ctx, stream, jetstream.ConsumerConfig{
+		Durable: natsbus.EventFeedConsumer("old"), AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second,
+		MaxDeliver: -1, MaxAckPending: 1, DeliverPolicy: jetstream.DeliverNewPolicy,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	publishRounds(t, ctx, b, []string{"a", "b"}, 1, 2)
+	var log feedLog
+	run(t, func(ctx context.Context) error {
+		return b.ConsumeEventFeedPerTicket(ctx, "old", 4, func(_ context.Context, ev *ticketing.Event, attempt int) error {
+			log.add(ev, attempt)
+			return nil
+		})
+	})
+	eventually(t, 15*time.Second, "the events", func() bool { return len(log.seen("a"))+len(log.seen("b")) == 4 })
+	c, err := b.JetStream().Consumer(ctx, stream, natsbus.EventFeedConsumer("old"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.CachedInfo().Config.MaxAckPending; got != natsbus.FeedMaxAckPending {
+		t.Fatalf("MaxAckPending = %d, want %d", got, natsbus.FeedMaxAckPending)
+	}
+	for _, tk := range []string{"a", "b"} {
+		if got := events(log.seen(tk)); !slices.Equal(got, []string{tk + "-1", tk + "-2"}) {
+			t.Fatalf("ticket %s: %v", tk, got)
+		}
 	}
 }
