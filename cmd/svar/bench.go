@@ -230,6 +230,8 @@ var benchFigureSpecs = []benchFigureSpec{
 	{"binary_mib", "MiB", 1, 0, false, true},
 	{"sla_fire_lag_p99_ms", "ms", 1, 1000, false, false},
 	{"ingest_sla_msgs_per_s", "msgs/s", 0, 0, false, false},
+	{"ingest_sla_base_msgs_per_s", "msgs/s", 0, 0, false, false},
+	{"ingest_sla_drop_pct", "%", 1, 10, false, false},
 	{"webhook_lag_p50_ms", "ms", 1, 0, false, false},
 	{"webhook_lag_p99_ms", "ms", 1, 50, false, false},
 	{"webhook_nats_lag_p99_ms", "ms", 1, 0, false, false},

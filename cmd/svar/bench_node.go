@@ -411,6 +411,16 @@ func (m cpuMeter) per(units int, unit string) string {
 		float64(used)/float64(time.Millisecond)/float64(units), unit, (selfCPU() - m.startSelf).Seconds())
 }
 
+// msPer is the node's CPU time since the meter started in milliseconds
+// per unit; false when it is unknown.
+func (m cpuMeter) msPer(units int) (float64, bool) {
+	t, err := m.n.cpuTime()
+	if !m.ok || err != nil || units <= 0 {
+		return 0, false
+	}
+	return float64(t-m.start) / float64(time.Millisecond) / float64(units), true
+}
+
 // loadAverage is the system's 1-minute load average as text, to tell a
 // reader of the results how busy the machine was.
 func loadAverage() string {

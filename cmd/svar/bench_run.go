@@ -47,7 +47,7 @@ var phaseFigures = map[string][]string{
 	phaseLive:    {"live_p50_ms", "live_p99_ms"},
 	phaseEmail:   {"email_latency_p50_s"},
 	phaseReport:  {"report_p99_ms"},
-	phaseSLA:     {"sla_fire_lag_p99_ms", "ingest_sla_msgs_per_s"},
+	phaseSLA:     {"sla_fire_lag_p99_ms", "ingest_sla_msgs_per_s", "ingest_sla_base_msgs_per_s", "ingest_sla_drop_pct"},
 	phaseWebhook: webhookFigures,
 	phaseQuery:   queryFigures,
 	phaseGDPR:    gdprFigures,

@@ -39,9 +39,12 @@ func (c *benchConfig) slaSizes() (tickets, sample int) {
 
 // slaPhase measures SLA clocks through the node's real entry points:
 //
-//   - ingest_sla_msgs_per_s: the ingest workload (IngestMsgs from
-//     Customers) with an SLA policy on every ticket, to compare with
-//     ingest_msgs_per_s measured without one in the same run;
+//   - ingest_sla_msgs_per_s: the ingest workload halved (IngestMsgs/2
+//     from Customers/2 new customers) with an SLA policy on
+//     every ticket, against ingest_sla_base_msgs_per_s, the mean of the
+//     same workload without SLAs just before and at the end of the phase
+//     (after the policies are deleted); ingest_sla_drop_pct is the
+//     difference in percent;
 //   - sla_fire_lag_p99_ms: with SLATickets tickets carrying clocks (an
 //     hour's target: due later), SLASample chat tickets with a 3-second
 //     first-response target arrive at 50 a second, and the time from each
@@ -52,37 +55,61 @@ func (b *bench) slaPhase(ctx context.Context) error {
 	var long, short struct {
 		Policy sla.Policy `json:"policy"`
 	}
-	if err := b.agent.send(ctx, "POST", "/api/v1/sla-policies", map[string]any{"name": "bench: email",
-		"match": map[string]any{"channel": []string{"email"}}, "first_response": "1h", "resolution": "8h"}, &long); err != nil {
-		return err
-	}
-	defer b.agent.send(context.WithoutCancel(ctx), "DELETE", "/api/v1/sla-policies/"+long.Policy.ID, nil, nil)
 	bus, err := b.connectBus(ctx)
 	if err != nil {
 		return err
 	}
 	defer bus.Close()
 
-	// Ingest with SLAs on: the ingest phase's workload, new customers.
-	n, customers := b.cfg.IngestMsgs, b.cfg.Customers
-	envs := make([]*ticketing.Envelope, n)
-	for i := range envs {
-		envs[i] = benchEnvelope("slaingest", i%customers, i/customers)
+	// The ingest workload (half the ingest phase's: as many messages a
+	// customer, half the customers, all new) without SLAs, with SLAs on
+	// every ticket, and without again: the two runs without are the
+	// baseline and show this machine's spread.
+	customers := max(b.cfg.Customers/2, 1)
+	n := max(b.cfg.IngestMsgs/2, customers)
+	ingest := func(run, label string) (rate, cpuMS float64, err error) {
+		envs := make([]*ticketing.Envelope, n)
+		for i := range envs {
+			envs[i] = benchEnvelope(run, i%customers, i/customers)
+		}
+		b.quiesce(ctx, "sla")
+		before, _ := b.storeCommands(ctx)
+		cpu := b.node.meterCPU()
+		el, err := b.publishAndWait(ctx, bus, envs, "sla: "+label)
+		if err != nil {
+			return 0, 0, err
+		}
+		cpuMS, _ = cpu.msPer(n)
+		if after, err := b.storeCommands(ctx); err == nil && before != nil {
+			b.logCommands("sla: "+label, before, after, n)
+		}
+		b.tickets += customers
+		rate = float64(n) / el.Seconds()
+		b.logf("sla: %s: %d messages at %.0f msgs/s; %s", label, n, rate, cpu.per(n, "message"))
+		return rate, cpuMS, nil
 	}
-	before, _ := b.storeCommands(ctx)
-	el, err := b.publishAndWait(ctx, bus, envs, "sla: ingest with SLAs on")
+	base1, cpu1, err := ingest("slabase1", "ingest without SLAs")
 	if err != nil {
 		return err
 	}
-	if after, err := b.storeCommands(ctx); err == nil && before != nil {
-		b.logCommands("sla: ingest with SLAs on", before, after, n)
+	if err := b.agent.send(ctx, "POST", "/api/v1/sla-policies", map[string]any{"name": "bench: email",
+		"match": map[string]any{"channel": []string{"email"}}, "first_response": "1h", "resolution": "8h"}, &long); err != nil {
+		return err
 	}
-	rate := float64(n) / el.Seconds()
+	policyDeleted := false
+	defer func() {
+		if !policyDeleted {
+			b.agent.send(context.WithoutCancel(ctx), "DELETE", "/api/v1/sla-policies/"+long.Policy.ID, nil, nil)
+		}
+	}()
+	if err := benchSleep(ctx, 2500*time.Millisecond); err != nil { // the node's policy cache
+		return err
+	}
+	rate, cpuSLA, err := ingest("slaingest", "ingest with SLAs on")
+	if err != nil {
+		return err
+	}
 	b.res.set("ingest_sla_msgs_per_s", rate)
-	b.tickets += customers
-	if base, ok := b.res.get("ingest_msgs_per_s"); ok {
-		b.logf("sla: ingest with SLAs on %.0f msgs/s (without: %.0f, %.2fx)", rate, base, rate/base)
-	}
 	if more := tickets - customers; more > 0 {
 		if err := b.seedOpenTickets(ctx, bus, more, "sla: tickets with clocks"); err != nil {
 			return err
@@ -121,7 +148,12 @@ func (b *bench) slaPhase(ctx context.Context) error {
 		"match": map[string]any{"channel": []string{"chat"}}, "first_response": "3s"}, &short); err != nil {
 		return err
 	}
-	defer b.agent.send(context.WithoutCancel(ctx), "DELETE", "/api/v1/sla-policies/"+short.Policy.ID, nil, nil)
+	shortDeleted := false
+	defer func() {
+		if !shortDeleted {
+			b.agent.send(context.WithoutCancel(ctx), "DELETE", "/api/v1/sla-policies/"+short.Policy.ID, nil, nil)
+		}
+	}()
 	if err := benchSleep(ctx, 2500*time.Millisecond); err != nil { // the node's policy cache
 		return err
 	}
@@ -193,6 +225,32 @@ func (b *bench) slaPhase(ctx context.Context) error {
 	b.logf("sla: %d breaches with %d tickets carrying clocks: due → breach event p50 %.1f ms, p99 %.1f ms, max %.1f ms",
 		len(s), max(tickets, customers), benchMS(benchPercentile(s, 0.5)), benchMS(benchPercentile(s, 0.99)), benchMS(s[len(s)-1]))
 	b.res.set("sla_fire_lag_p99_ms", benchMS(benchPercentile(s, 0.99)))
+
+	// The clocks stay on their tickets; new tickets get none.
+	sub.Unsubscribe()
+	for _, id := range []string{short.Policy.ID, long.Policy.ID} {
+		if err := b.agent.send(ctx, "DELETE", "/api/v1/sla-policies/"+id, nil, nil); err != nil {
+			return err
+		}
+	}
+	policyDeleted, shortDeleted = true, true
+	if err := benchSleep(ctx, 2500*time.Millisecond); err != nil {
+		return err
+	}
+	base2, cpu2, err := ingest("slabase2", "ingest without SLAs, again")
+	if err != nil {
+		return err
+	}
+	base := (base1 + base2) / 2
+	drop := 100 * (base - rate) / base
+	cpuDelta := "node CPU per message unknown"
+	if cpu1 > 0 && cpu2 > 0 && cpuSLA > 0 {
+		cpuDelta = fmt.Sprintf("node CPU per message %.2f ms with SLAs, %.2f and %.2f ms without", cpuSLA, cpu1, cpu2)
+	}
+	b.logf("sla: ingest %.0f msgs/s with SLAs on, %.0f without (%.0f before, %.0f after): %.1f%% drop; %s (load average %s)",
+		rate, base, base1, base2, drop, cpuDelta, loadAverage())
+	b.res.set("ingest_sla_base_msgs_per_s", base)
+	b.res.set("ingest_sla_drop_pct", drop)
 	return nil
 }
 

@@ -141,8 +141,16 @@ func (s *Service) HandleEvent(ctx context.Context, ev *ticketing.Event) error {
 		}
 	}
 	f = facts{}
-	if err := s.o.Store.GetState(ctx, factsKey(t.ID), &f); err != nil && !ticketing.IsNotFound(err) {
-		return err
+	// A ticket at its first version has no facts yet, or only ones another
+	// node added from its first events (its creation and first state; a
+	// reply or any change makes a new version): adding this event's facts
+	// to the stored ones returns them all, so the read before is saved
+	// (one store command per new ticket; $addToSet makes a fact already
+	// there a no-op).
+	if t.Version > 1 {
+		if err := s.o.Store.GetState(ctx, factsKey(t.ID), &f); err != nil && !ticketing.IsNotFound(err) {
+			return err
+		}
 	}
 	add := s.additions(ev, t, &f)
 	if len(add) > 0 {
@@ -195,8 +203,14 @@ func (s *Service) customerChanged(ctx context.Context, c *ticketing.Customer) er
 		return nil
 	}
 	pols, err := s.pol.all(ctx)
-	if err != nil || len(pols) == 0 {
+	if err != nil {
 		return err
+	}
+	// Only the tier of a customer moves clocks, and only when a policy
+	// matches on it: other changes (every new ticket links its customer)
+	// cost nothing here.
+	if !slices.ContainsFunc(pols, func(p Policy) bool { return len(p.Match.Tier) > 0 }) {
+		return nil
 	}
 	t, err := s.o.Store.GetTicket(ctx, c.CurrentTicketID)
 	if ticketing.IsNotFound(err) {

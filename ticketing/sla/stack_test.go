@@ -307,3 +307,31 @@ func TestBusinessTimeTargets(t *testing.T) {
 		}
 	}
 }
+
+// A customer who becomes VIP moves their open ticket's clock to the VIP
+// policy's target at once.
+func TestTierChangeMovesTheClock(t *testing.T) {
+	c := newCluster(t, 1)
+	a := c.start(0)
+	policy(t, a, sla.Input{Name: str("vip"), FirstResponse: raw(`"10m"`), Match: &sla.Match{Tier: []string{"vip"}}})
+	policy(t, a, sla.Input{Name: str("everyone"), FirstResponse: raw(`"4h"`)})
+	tk := ingest(t, a, "vera@example.se", time.Now())
+	var due0 time.Time
+	eventually(t, 10*time.Second, "the clock to start", func() bool {
+		if s := ticketSLA(t, a, tk.ID); s != nil {
+			due0 = s.FirstResponseDue
+		}
+		return !due0.IsZero()
+	})
+	if d := due0.Sub(tk.CreatedAt); d < 3*time.Hour {
+		t.Fatalf("first response due after %v, want the 4h policy's", d)
+	}
+	vip := "vip"
+	if _, err := a.core.PatchCustomer(ctxT(t), tk.CustomerID, ticketing.CustomerPatch{Tier: &vip}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the VIP policy's due time", func() bool {
+		s := ticketSLA(t, a, tk.ID)
+		return s != nil && s.FirstResponseDue.Sub(tk.CreatedAt) < 11*time.Minute
+	})
+}
