@@ -281,7 +281,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Merges = merge.New(store, m.Service, m.Orders, m.Audit)
 	m.TicketMerges = ticketmerge.New(ticketmerge.Options{Store: store, Core: m.Service, Audit: m.Audit, Scheduler: bus})
 	m.goRun("ticketmerge", func() error { return m.TicketMerges.Run(ctx) })
-	m.Webhooks = webhook.New(webhook.Options{Store: store, Feed: bus, AllowPrivate: c.WebhookAllowPrivate, Logger: log.With("component", "webhook")})
+	m.Webhooks = webhook.New(webhook.Options{Store: store, Feed: bus, Leases: m.Leases, AllowPrivate: c.WebhookAllowPrivate, Logger: log.With("component", "webhook")})
 	m.goRun("webhooks", func() error { return m.Webhooks.Run(ctx) })
 	m.Hours = hours.NewService(store, nil)
 	m.SLA = sla.New(sla.Options{Store: store, Core: m.Service, Scheduler: bus, Events: bus, Hours: m.Hours,

@@ -11,11 +11,22 @@ import (
 	"github.com/svar-dev/svar/ticketing"
 )
 
-// An event feed is a durable consumer of the events stream that hands
-// events over one at a time, in stream order, to whichever node runs it:
-// the next event waits until the one before it is acknowledged, so a
-// retried event is never overtaken (webhook deliveries, ticketing/webhook).
-// A node dying mid-event hands it to another node after the ack wait.
+// An event feed is a durable consumer of the events stream that one node
+// at a time reads (the caller holds a ticketing.Leases lease for it): the
+// node keeps up to FeedMaxAckPending events in hand and puts them on
+// lanes, one per ticket, each lane in stream order; a failing event is
+// retried inside its lane, held with InProgress, so that the later events
+// of its ticket wait behind it and are never overtaken, while other
+// tickets go ahead (webhook deliveries, ticketing/webhook). A node dying
+// mid-event hands its events back after the ack wait, and the next reader
+// takes them before anything newer (feedlanes.go: the hand-over).
+//
+// Two nodes reading one feed at once still handle every event at least
+// once, but not in order: the lease is what keeps the order.
+
+// FeedMaxAckPending is how many events a feed's reader holds at once.
+// Feeds created when it was 1 are raised in place when read.
+const FeedMaxAckPending = 256
 
 // EventFeedConsumer is the durable consumer name of feed name.
 func EventFeedConsumer(name string) string { return "svar-feed-" + name }
@@ -27,6 +38,9 @@ func (b *Bus) CreateEventFeed(ctx context.Context, name string) error {
 	return err
 }
 
+// eventFeed returns the feed's consumer, creating it when create is set;
+// a feed with another MaxAckPending (one created before lanes) is updated
+// to FeedMaxAckPending.
 func (b *Bus) eventFeed(ctx context.Context, name string, create bool) (jetstream.Consumer, error) {
 	if !validToken(name) {
 		return nil, ticketing.FieldError("name", "is not a valid feed name")
@@ -34,19 +48,29 @@ func (b *Bus) eventFeed(ctx context.Context, name string, create bool) (jetstrea
 	ctx, cancel := opContext(ctx)
 	defer cancel()
 	cname := EventFeedConsumer(name)
-	if c, err := b.js.Consumer(ctx, b.n.events, cname); err == nil || !create {
+	c, err := b.js.Consumer(ctx, b.n.events, cname)
+	switch {
+	case err == nil:
+		cfg := c.CachedInfo().Config
+		if cfg.MaxAckPending == FeedMaxAckPending {
+			return c, nil
+		}
+		cfg.MaxAckPending = FeedMaxAckPending
+		c, err = b.js.UpdateConsumer(ctx, b.n.events, cfg)
 		if err != nil {
-			return nil, fmt.Errorf("natsbus: event feed %s: %w", name, err)
+			return nil, fmt.Errorf("natsbus: update event feed %s: %w", name, err)
 		}
 		return c, nil
+	case !create:
+		return nil, fmt.Errorf("natsbus: event feed %s: %w", name, err)
 	}
-	c, err := b.js.CreateConsumer(ctx, b.n.events, jetstream.ConsumerConfig{
+	c, err = b.js.CreateConsumer(ctx, b.n.events, jetstream.ConsumerConfig{
 		Durable:       cname,
 		Description:   "Svar: event feed " + name,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       b.opts.AckWait,
 		MaxDeliver:    -1,
-		MaxAckPending: 1, // in order: the next event waits for this one
+		MaxAckPending: FeedMaxAckPending,
 		DeliverPolicy: jetstream.DeliverNewPolicy,
 	})
 	if err != nil {
@@ -66,16 +90,34 @@ func (b *Bus) DeleteEventFeed(ctx context.Context, name string) error {
 	return nil
 }
 
-// FeedHandler handles one event of a feed; attempt counts from 1. nil
-// acknowledges it; a *RetryError hands it over again after its delay
-// (its After, or 1s doubling per attempt up to 10 minutes); any other
-// error is final, the event acknowledged.
+// FeedHandler handles one event of a feed; attempt counts from 1 (after a
+// hand-over between nodes it goes on from the event's delivery count).
+// nil acknowledges it; a *RetryError calls h again with the same event
+// after its delay (its After, or 1s doubling per attempt up to 10
+// minutes), the later events of its lane waiting; any other error is
+// final, the event acknowledged. h must return promptly when ctx ends: the
+// event is then handed back for the next reader.
 type FeedHandler = func(ctx context.Context, ev *ticketing.Event, attempt int) error
 
-// ConsumeEventFeed runs h on the feed's events until ctx ends (nil) or the
-// feed is deleted (ErrConsumerNotFound wrapped).
+// maxFeedDelay caps the backoff of an event retried in its lane.
+const maxFeedDelay = 10 * time.Minute
+
+// ConsumeEventFeed runs h on the feed's events one at a time, in stream
+// order, until ctx ends (nil) or the feed is deleted (then it waits for
+// ctx). It is ConsumeEventFeedPerTicket with a single lane.
 func (b *Bus) ConsumeEventFeed(ctx context.Context, name string, h FeedHandler) error {
+	return b.ConsumeEventFeedPerTicket(ctx, name, 1, h)
+}
+
+// ConsumeEventFeedPerTicket runs h on the feed's events until ctx ends
+// (nil) or the feed is deleted (then it waits for ctx), with up to
+// parallel calls of h at once: the events of one ticket one after another
+// in stream order, each retried until it succeeds before the next, the
+// tickets side by side. parallel 1 (or less) is a single lane: every
+// event in stream order. Run it on one node at a time per feed.
+func (b *Bus) ConsumeEventFeedPerTicket(ctx context.Context, name string, parallel int, h FeedHandler) error {
 	label := EventFeedConsumer(name)
+	parallel = max(parallel, 1)
 	return b.superviseConsumer(ctx, label, func(ctx context.Context) error {
 		cons, err := b.eventFeed(ctx, name, false)
 		if err != nil {
@@ -85,49 +127,6 @@ func (b *Bus) ConsumeEventFeed(ctx context.Context, name string, h FeedHandler) 
 			}
 			return err
 		}
-		r, err := b.startReader(cons, 1, label)
-		if err != nil {
-			return err
-		}
-		defer r.stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case m, ok := <-r.msgs:
-				if !ok {
-					return r.failure()
-				}
-				b.runFeed(ctx, name, h, m)
-			}
-		}
+		return b.readFeed(ctx, cons, name, parallel, h)
 	})
-}
-
-func (b *Bus) runFeed(ctx context.Context, name string, h FeedHandler, m jetstream.Msg) {
-	ev, err := decodeEvent(m)
-	if err != nil {
-		b.log.Error("natsbus: event feed: undecodable event skipped", "feed", name, "err", err)
-		_ = m.Ack()
-		return
-	}
-	deliveries, _ := msgDeliveries(m)
-	stop := keepAlive([]jetstream.Msg{m}, max(b.opts.AckWait/3, time.Second))
-	err = h(ctx, ev, int(deliveries))
-	stop()
-	var retry *ticketing.RetryError
-	switch {
-	case err != nil && ctx.Err() != nil:
-		_ = m.Nak()
-	case errors.As(err, &retry):
-		d := retry.After
-		if d <= 0 {
-			d = min(time.Second<<min(deliveries-1, 20), 10*time.Minute)
-		}
-		_ = m.NakWithDelay(d)
-	default:
-		if aerr := m.Ack(); aerr != nil {
-			b.log.Warn("natsbus: event feed: ack failed; the event comes again", "feed", name, "err", aerr)
-		}
-	}
 }

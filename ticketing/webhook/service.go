@@ -18,17 +18,30 @@ import (
 	"github.com/svar-dev/svar/ticketing"
 )
 
-// Feed is the durable, in-order event feed per webhook (ticketing/natsbus).
+// Feed is the durable event feed per webhook (ticketing/natsbus).
 type Feed interface {
 	CreateEventFeed(ctx context.Context, name string) error
 	DeleteEventFeed(ctx context.Context, name string) error
-	ConsumeEventFeed(ctx context.Context, name string, h func(ctx context.Context, ev *ticketing.Event, attempt int) error) error
+	// ConsumeEventFeedPerTicket calls h with up to parallel events at
+	// once, each ticket's in stream order: the next event of a ticket only
+	// once h returned nil (or a final error) for the one before; a
+	// *ticketing.RetryError calls h again with the same event after its
+	// backoff. It returns when ctx ends; events in hand then are handed
+	// back for the next reader. One node at a time may consume a feed.
+	ConsumeEventFeedPerTicket(ctx context.Context, name string, parallel int,
+		h func(ctx context.Context, ev *ticketing.Event, attempt int) error) error
 }
 
 // Options configure a Service.
 type Options struct {
 	Store Store
 	Feed  Feed
+	// Leases makes one node at a time deliver each webhook's events (the
+	// lease "webhook <id>"). nil: this node is the only one.
+	Leases ticketing.Leases
+	// Parallel is how many of a webhook's tickets a node delivers to at
+	// once (their events one after another each); default 32.
+	Parallel int
 	// AllowPrivate lets targets be loopback, private or link-local
 	// (SVAR_WEBHOOK_ALLOW_PRIVATE).
 	AllowPrivate bool
@@ -58,11 +71,14 @@ func New(o Options) *Service {
 	if o.Refresh <= 0 {
 		o.Refresh = 2 * time.Second
 	}
+	if o.Parallel <= 0 {
+		o.Parallel = 32
+	}
 	dialer := &net.Dialer{Timeout: 5 * time.Second}
 	if !o.AllowPrivate {
 		dialer.Control = guardControl
 	}
-	tr := &http.Transport{DialContext: dialer.DialContext, Proxy: nil, MaxIdleConnsPerHost: 4,
+	tr := &http.Transport{DialContext: dialer.DialContext, Proxy: nil, MaxIdleConnsPerHost: o.Parallel,
 		TLSHandshakeTimeout: 5 * time.Second, ResponseHeaderTimeout: DeliveryLimit, IdleConnTimeout: time.Minute}
 	client := &http.Client{Transport: tr, Timeout: DeliveryLimit,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -168,10 +184,13 @@ func (s *Service) poke() {
 }
 
 // Run delivers events to every webhook until ctx ends. Every node runs
-// it: each webhook's feed hands each event to one node at a time, in
-// order, so deliveries go out once per attempt however many nodes run.
-// Deliveries run beside ingest, never in its way: a slow or dead
-// receiver holds up only its own webhook's feed.
+// it; each webhook's feed is read by the node holding its lease, which
+// delivers up to Options.Parallel of the webhook's tickets at once, each
+// ticket's events in order, a failing event retried in place while the
+// later events of its ticket wait. Deliveries go out once per attempt
+// however many nodes run, and a node that stops or dies hands its events
+// back to the next holder. Deliveries run beside ingest, never in its
+// way: a slow or dead receiver holds up only its own webhook's feed.
 //
 // A node delivers with the webhook as it read it when it started the
 // feed (webhooks do not change; a deleted one's feed is deleted with it,
@@ -222,17 +241,25 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// feed delivers w's events until ctx ends, then writes the attempts not
-// yet recorded.
+// feed delivers w's events until ctx ends, while this node holds the
+// webhook's lease, then writes the attempts not yet recorded.
 func (s *Service) feed(ctx context.Context, w *Webhook) {
 	log := newAttemptLog(s, w.ID)
 	defer log.close()
-	err := s.o.Feed.ConsumeEventFeed(ctx, w.ID, func(ctx context.Context, ev *ticketing.Event, attempt int) error {
-		return s.deliver(ctx, w, log, ev, attempt)
-	})
-	if err != nil && ctx.Err() == nil {
-		s.log.Warn("webhook: feed stopped", "webhook", w.ID, "err", err)
+	consume := func(ctx context.Context) error {
+		err := s.o.Feed.ConsumeEventFeedPerTicket(ctx, w.ID, s.o.Parallel, func(ctx context.Context, ev *ticketing.Event, attempt int) error {
+			return s.deliver(ctx, w, log, ev, attempt)
+		})
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("webhook: feed stopped", "webhook", w.ID, "err", err)
+		}
+		return ctx.Err() // the lease was lost or Run is stopping: try again
 	}
+	if s.o.Leases == nil {
+		_ = consume(ctx)
+		return
+	}
+	_ = s.o.Leases.Run(ctx, "webhook "+w.ID, consume)
 }
 
 // deliver makes one attempt at one event.

@@ -1,8 +1,10 @@
 // Package webhook tells the shop's other systems what happens in Svar:
 // admins register URLs per event type, and each event is POSTed to them
-// as JSON, signed with the webhook's secret, at least once and in order,
-// retried with backoff for 24 hours through a durable JetStream feed per
-// webhook (a node dying mid-delivery loses nothing). Targets resolving to
+// as JSON, signed with the webhook's secret, at least once and in order
+// per ticket (several tickets at once), retried with backoff for 24 hours
+// through a durable JetStream feed per webhook that one node at a time
+// reads, under the webhook's lease (a node dying mid-delivery loses
+// nothing: the next holder takes its events). Targets resolving to
 // loopback, private, link-local or metadata addresses are refused, at
 // creation and at every connection.
 package webhook
