@@ -28,7 +28,7 @@ type Service struct {
 }
 
 type cached struct {
-	cal *Calendar
+	cal *Calendar // nil: the team has no hours of its own (the shop's apply)
 	at  time.Time
 }
 
@@ -54,6 +54,9 @@ func (s *Service) Calendar(ctx context.Context, teamID string) (*Calendar, error
 	c, ok := s.cache[teamID]
 	s.mu.Unlock()
 	if ok && s.now().Sub(c.at) < cacheFor {
+		if c.cal == nil {
+			return s.Calendar(ctx, "")
+		}
 		return c.cal, nil
 	}
 	var doc stored
@@ -62,6 +65,11 @@ func (s *Service) Calendar(ctx context.Context, teamID string) (*Calendar, error
 	var cal *Calendar
 	switch {
 	case ticketing.IsNotFound(err) && teamID != "":
+		// Remembered too: every clock of a team without its own hours
+		// asked the store again.
+		s.mu.Lock()
+		s.cache[teamID] = cached{at: s.now()}
+		s.mu.Unlock()
 		return s.Calendar(ctx, "")
 	case ticketing.IsNotFound(err):
 		cal = MustCompile(Default())
