@@ -48,7 +48,10 @@ func (c *benchConfig) webhookSizes() (lagEvents, ingestMsgs, customers int) {
 	if c.Smoke {
 		lagEvents = 200
 	}
-	ingestMsgs, customers = max(c.IngestMsgs/2, c.Customers), c.Customers
+	// A quarter of the ingest phase's workload, the same shape (as many
+	// messages a customer).
+	customers = max(c.Customers/4, 1)
+	ingestMsgs = max(c.IngestMsgs/4, customers)
 	return lagEvents, ingestMsgs, customers
 }
 

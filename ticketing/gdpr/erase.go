@@ -2,6 +2,8 @@ package gdpr
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -85,7 +87,7 @@ func (s *Service) erase(ctx context.Context, id, reason string) (*Result, error)
 			}
 		}
 		if s.o.Scheduler != nil {
-			if err := s.o.Scheduler.Schedule(ctx, JobKind, id, s.now().Add(s.resumeAfter), []byte(id)); err != nil {
+			if err := s.o.Scheduler.Schedule(ctx, JobKind, jobKey(id), s.now().Add(s.resumeAfter), jobPayload(id)); err != nil {
 				s.log.Warn("gdpr: schedule the erasure's safety net", "customer_id", id, "err", err)
 			}
 		}
@@ -93,6 +95,27 @@ func (s *Service) erase(ctx context.Context, id, reason string) (*Result, error)
 		return nil, err
 	}
 	return s.runOnce(ctx, id)
+}
+
+// The safety-net job names its customer without their id in the clear:
+// the erasure deletes every stream message that holds the id, its own job
+// included, which then never came to settle the erasure.
+func jobKey(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return "e" + hex.EncodeToString(sum[:16])
+}
+
+func jobPayload(id string) []byte { return []byte("hex:" + hex.EncodeToString([]byte(id))) }
+
+// jobCustomer is the customer a job's payload names (a job scheduled
+// before the payload was encoded holds the id itself).
+func jobCustomer(p []byte) string {
+	if h, ok := strings.CutPrefix(string(p), "hex:"); ok {
+		if b, err := hex.DecodeString(h); err == nil {
+			return string(b)
+		}
+	}
+	return string(p)
 }
 
 // runOnce runs the erasure under its lease, or waits for the node that
@@ -168,7 +191,8 @@ func (r *record) learn(c *ticketing.Customer) bool {
 //     tombstone;
 //  4. the customer document is deleted, which returns the tickets linked
 //     up to that moment; any not erased yet are erased now;
-//  5. the stream copies go, read models and the audit log are told.
+//  5. the stream copies go (read for from step 2 on, beside steps 3 and
+//     4), read models and the audit log are told.
 func (s *Service) run(ctx context.Context, id string, rec record) (*Result, error) {
 	if err := s.deleteIdentities(ctx, rec.IdentityKeys); err != nil {
 		return nil, err
@@ -187,6 +211,30 @@ func (s *Service) run(ctx context.Context, id string, rec record) (*Result, erro
 	case !ticketing.IsNotFound(err):
 		return nil, err
 	}
+	// The stream copies are read for while the store's documents go: the
+	// words to look for (the customer's id and addresses) are all known
+	// once the customer is marked, and reading the streams waits on NATS
+	// while the deletes wait on the store. Words learned later (an
+	// identity added in between) are looked for afterwards.
+	scanned := slices.Clone(rec.Needles)
+	type scanResult struct {
+		n   int
+		err error
+	}
+	scanc := make(chan scanResult, 1)
+	go func() {
+		n, err := s.eraseStreams(ctx, scanned)
+		scanc <- scanResult{n, err}
+	}()
+	var scan *scanResult
+	waitScan := func() scanResult {
+		if scan == nil {
+			r := <-scanc
+			scan = &r
+		}
+		return *scan
+	}
+	defer waitScan() // never return with the read still running
 	var tombs []*ticketing.Ticket
 	for _, tid := range rec.TicketIDs {
 		t, err := s.eraseTicket(ctx, tid)
@@ -221,9 +269,23 @@ func (s *Service) run(ctx context.Context, id string, rec record) (*Result, erro
 			}
 		}
 	}
-	streams, err := s.eraseStreams(ctx, rec.Needles)
-	if err != nil {
-		return nil, err
+	r := waitScan()
+	if r.err != nil {
+		return nil, r.err
+	}
+	streams := r.n
+	var later []string
+	for _, n := range rec.Needles {
+		if !slices.Contains(scanned, n) {
+			later = append(later, n)
+		}
+	}
+	if len(later) > 0 {
+		n, err := s.eraseStreams(ctx, later)
+		streams += n
+		if err != nil {
+			return nil, err
+		}
 	}
 	s.announce(ctx, tombs)
 	s.announceErased(ctx, id)
@@ -341,7 +403,7 @@ func (s *Service) announceErased(ctx context.Context, id string) {
 // swept once more for copies that messages in flight during the erasure
 // put there, read models are told again, and the needles go.
 func (s *Service) HandleJob(ctx context.Context, j *ticketing.Job) error {
-	id := string(j.Payload)
+	id := jobCustomer(j.Payload)
 	var rec record
 	err := s.o.Store.GetState(ctx, recordKey(id), &rec)
 	if ticketing.IsNotFound(err) || (err == nil && rec.Settled) {

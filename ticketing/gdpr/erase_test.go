@@ -171,7 +171,7 @@ func TestErasureResumedAfterACrash(t *testing.T) {
 	}
 
 	aud := &countingAudit{}
-	second := gdpr.New(gdpr.Options{Store: stores[1], Streams: healthy, Events: healthy, Scheduler: healthy, Audit: aud})
+	second := gdpr.New(gdpr.Options{Store: stores[1], Streams: healthy, Events: healthy, Scheduler: healthy, Audit: aud, Logger: natstest.Logger(t)})
 	jctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- healthy.ConsumeJobs(jctx, gdpr.JobKind, second.HandleJob) }()
@@ -191,5 +191,49 @@ func TestErasureResumedAfterACrash(t *testing.T) {
 	mustBeErased(t, stores[1], cid, ticket)
 	if _, err := second.Erase(ctx, cid); ticketing.ErrorCode(err) != ticketing.EConflict {
 		t.Fatalf("erasing the resumed one again: %v, want a conflict", err)
+	}
+}
+
+// A finished erasure is settled by its safety-net job a moment later (the
+// second read of the streams, for copies that messages in flight put
+// there): the erasure's own read must not delete that job, though it is
+// about the customer.
+func TestFinishedErasureIsSettled(t *testing.T) {
+	st := mongotest.New(t)
+	bus := natstest.New(t)
+	ctx := context.Background()
+	cid := seed(t, st, bus, 5)
+	s := gdpr.New(gdpr.Options{Store: st, Streams: bus, Events: bus, Scheduler: bus, ResumeAfter: time.Second})
+	if _, err := s.Erase(ctx, cid); err != nil {
+		t.Fatal(err)
+	}
+	jctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- bus.ConsumeJobs(jctx, gdpr.JobKind, s.HandleJob) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	var rec struct {
+		Status  string `bson:"status"`
+		Settled bool   `bson:"settled"`
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if err := st.GetState(ctx, "erasure:"+cid, &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Settled {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the erasure was not settled (record %+v)", rec)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if rec.Status != "done" {
+		t.Errorf("settled record status %q, want done", rec.Status)
 	}
 }

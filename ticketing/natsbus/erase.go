@@ -133,16 +133,26 @@ func (b *Bus) eraseIn(ctx context.Context, name string, match func([]byte, map[s
 	return n, firstErr
 }
 
+// errCodeSequenceNotFound is the server's "sequence {seq} not found": a
+// delete of a work queue's message that its consumer acknowledged (and so
+// removed) since it was read.
+const errCodeSequenceNotFound jetstream.ErrorCode = 10043
+
 // isNoMsg reports a delete of a message that is gone already (another
-// eraser took it first): the server answers 10037, or "message deletion
-// unsuccessful" (10057) saying "no message found", which the client
-// passes on as text only.
+// eraser took it first, or a work queue's consumer acknowledged it since
+// it was read): the server answers 10037 or 10043, which the client may
+// pass on only as the text of "message deletion unsuccessful" (10057),
+// like its "no message found".
 func isNoMsg(err error) bool {
 	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeMessageNotFound {
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeMessageNotFound || apiErr.ErrorCode == errCodeSequenceNotFound) {
 		return true
 	}
-	return errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) && strings.Contains(err.Error(), "no message found")
+	if !errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) {
+		return false
+	}
+	e := err.Error()
+	return strings.Contains(e, "no message found") || strings.Contains(e, "err_code=10043")
 }
 
 // directBatch is how many messages one batched direct get asks for.
