@@ -166,8 +166,9 @@ func (b *bench) gdprPhase(ctx context.Context) error {
 
 // gdprEvents and gdprJobs are what the streams hold at least when the
 // erasure is measured: about a day of a shop taking 50,000 messages a day
-// (every message makes three or four events) and the clocks of 20,000
-// open tickets (two jobs each), waiting as scheduled messages.
+// (every message makes three or four events, most carrying their ticket)
+// and the clocks of 20,000 open tickets (two jobs each), waiting as
+// scheduled messages.
 const gdprEvents, gdprJobs = 200_000, 40_000
 
 // gdprStreams tops the events and jobs streams up to gdprEvents and
@@ -196,11 +197,22 @@ func (b *bench) gdprStreams(ctx context.Context, bus *natsbus.Bus) error {
 	b.progress.set("gdpr: filling the streams (%d events, %d jobs there)", ev, jobs)
 	now := time.Now().UTC()
 	for i := ev; i < wantEv; i++ {
-		// An event type nothing reacts to, the size of a message.created.
+		// An event type nothing reacts to, as large as a message.created
+		// with its ticket (ten messages on it) as threading publishes it.
 		other := fmt.Sprintf("noise-%d", i)
-		if err := bus.PublishEvent(ctx, &ticketing.Event{Type: "bench.noise", At: now, Message: &ticketing.Message{ID: other, TicketID: other,
-			CustomerID: other, Channel: ticketing.ChannelEmail, Direction: ticketing.DirectionInbound, CreatedAt: now,
-			Text: "Hej! Jag undrar var mitt paket är, ordernummer " + other + ". Tack på förhand, en annan kund."}}); err != nil {
+		ids := make([]string, 10)
+		for k := range ids {
+			ids[k] = fmt.Sprintf("%s-m%d-%s", other, k, ticketing.NewID())
+		}
+		text := "Hej! Jag undrar var mitt paket är, ordernummer " + other + ". " + benchText
+		t := &ticketing.Ticket{ID: other, Number: int64(100000 + i), Status: ticketing.StatusOpen, Priority: ticketing.PriorityNormal,
+			Subject: "Var är min order?", CustomerID: other, CustomerName: "En Annan Kund", Channel: ticketing.ChannelEmail,
+			Tags: []string{"leverans", "order"}, MessageIDs: ids, MessageCount: len(ids), Preview: ticketing.FirstLine(text, 140),
+			CreatedAt: now, UpdatedAt: now, LastMessageAt: now, LastInboundAt: now, Version: int64(len(ids))}
+		m := &ticketing.Message{ID: ids[len(ids)-1], TicketID: other, CustomerID: other, Channel: ticketing.ChannelEmail,
+			Direction: ticketing.DirectionInbound, Subject: t.Subject, CreatedAt: now, Text: text,
+			Author: ticketing.Author{Kind: ticketing.AuthorCustomer, ID: other, Name: t.CustomerName}}
+		if err := bus.PublishEvent(ctx, &ticketing.Event{Type: "bench.noise", At: now, Ticket: t, Message: m}); err != nil {
 			return err
 		}
 	}

@@ -36,14 +36,23 @@ func (b *Bus) EraseMatching(ctx context.Context, needles [][]byte) (int, error) 
 	if len(ns) == 0 {
 		return 0, nil
 	}
+	sns := make([]string, len(ns))
+	for i, n := range ns {
+		sns[i] = string(n)
+	}
 	match := func(data []byte, hdr map[string][]string) bool {
 		for _, n := range ns {
 			if bytes.Contains(data, n) {
 				return true
 			}
-			for _, vs := range hdr {
-				for _, v := range vs {
-					if bytes.Contains([]byte(v), n) {
+		}
+		for k, vs := range hdr {
+			if directGetHeaders[k] {
+				continue // what the server says about the message, not in it
+			}
+			for _, v := range vs {
+				for _, n := range sns {
+					if strings.Contains(v, n) {
 						return true
 					}
 				}
@@ -154,6 +163,10 @@ func isNoMsg(err error) bool {
 	e := err.Error()
 	return strings.Contains(e, "no message found") || strings.Contains(e, "err_code=10043")
 }
+
+// directGetHeaders are the headers a direct get adds to each message.
+var directGetHeaders = map[string]bool{jetstream.StreamHeader: true, jetstream.SubjectHeader: true,
+	jetstream.SequenceHeader: true, jetstream.TimeStampHeaer: true, "Nats-Num-Pending": true, "Nats-Last-Sequence": true}
 
 // directBatch is how many messages one batched direct get asks for.
 const directBatch = 2000
